@@ -1,0 +1,6 @@
+// Every projection of the read model, in the order their handlers run for an event.
+import type { Projection } from '../src/readmodel/projection.ts';
+import { identities } from './identities.ts';
+import { principals } from './principals.ts';
+
+export const projections: readonly Projection[] = [principals, identities];

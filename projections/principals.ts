@@ -1,0 +1,153 @@
+// Principals: profile fields are LWW registers, `active` a restrictive register (disabled wins
+// over a concurrent enable), `deleted` terminal, and the email a unique claim among principals.
+import type { EventPayload } from '../src/events/catalogue.ts';
+import { type Projection, type Statement, sql } from '../src/readmodel/projection.ts';
+import {
+  type ClaimTable,
+  claimRecompute,
+  claimReleaseSelf,
+  type LwwRegister,
+  lwwUpdate,
+  restrictiveValue,
+  restrictiveWrite,
+  terminalSet,
+} from '../src/replication/registers.ts';
+
+export const ANONYMOUS = 'anonymous';
+export const GENESIS_HLC = '0000000000000000@genesis';
+
+export const emailClaims: ClaimTable = {
+  table: 'principals',
+  idColumn: 'id',
+  keyColumns: ['email_key'],
+  live: 'deleted = 0 AND email_key IS NOT NULL',
+  hlcColumn: 'email_hlc',
+  eventColumn: 'email_event',
+  statusColumn: 'email_status',
+};
+
+const ACTIVE = 'principal.active';
+const setActive = (id: string): Statement =>
+  sql(
+    `UPDATE principals SET active = (${restrictiveValue(ACTIVE, '?', 'enabled')} = 'enabled') WHERE id = ?`,
+    id,
+    id,
+  );
+
+const recomputeEmail = (key: unknown): Statement[] =>
+  typeof key === 'string' ? [claimRecompute(emailClaims, [key])] : [];
+
+type Pii = EventPayload<'PrincipalProfileChanged'>['pii'];
+
+const profileRegisters = (pii: Pii, eventId: string): LwwRegister[] => {
+  const regs: LwwRegister[] = [];
+  if (pii.briefName !== undefined)
+    regs.push({ hlcColumn: 'brief_name_hlc', values: { brief_name: pii.briefName } });
+  if (pii.fullName !== undefined)
+    regs.push({ hlcColumn: 'full_name_hlc', values: { full_name: pii.fullName } });
+  if (pii.phone !== undefined) regs.push({ hlcColumn: 'phone_hlc', values: { phone: pii.phone } });
+  if (pii.email !== undefined) {
+    regs.push({
+      hlcColumn: 'email_hlc',
+      values: { email: pii.email, email_key: pii.emailKey ?? null, email_event: eventId },
+    });
+  }
+  return regs;
+};
+
+export const principals: Projection = {
+  name: 'principals',
+  ddl: [
+    `CREATE TABLE principals (
+      id TEXT PRIMARY KEY,
+      kind TEXT NOT NULL,
+      brief_name TEXT NOT NULL, brief_name_hlc TEXT NOT NULL,
+      full_name TEXT NOT NULL, full_name_hlc TEXT NOT NULL,
+      email TEXT, email_key TEXT, email_hlc TEXT NOT NULL, email_event TEXT NOT NULL, email_status TEXT,
+      phone TEXT, phone_hlc TEXT NOT NULL,
+      active INTEGER NOT NULL DEFAULT 1,
+      deleted INTEGER NOT NULL DEFAULT 0, deleted_hlc TEXT,
+      created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL
+    ) WITHOUT ROWID`,
+    'CREATE INDEX principals_email ON principals (email_key, email_hlc, email_event) WHERE email_key IS NOT NULL',
+    'CREATE INDEX principals_created ON principals (created_hlc)',
+  ],
+  // `anonymous` is materialized from the start, identical on every node, so grants to it work.
+  seed: [
+    sql(
+      `INSERT INTO principals (id, kind, brief_name, brief_name_hlc, full_name, full_name_hlc,
+        email_hlc, email_event, phone_hlc, created_hlc, created_by, origin)
+       VALUES (?, 'service', 'anonymous', ?, 'Anyone, signed in or not', ?, ?, '', ?, ?, 'system', 'genesis')`,
+      ANONYMOUS,
+      GENESIS_HLC,
+      GENESIS_HLC,
+      GENESIS_HLC,
+      GENESIS_HLC,
+      GENESIS_HLC,
+    ),
+  ],
+  conflicts: [
+    `SELECT 'unique-email', 'email:' || p.email_key, p.id,
+       (SELECT w.id FROM principals w WHERE w.email_key = p.email_key AND w.email_status = 'held'),
+       p.email, p.email_hlc
+     FROM principals p WHERE p.email_status = 'conflict'`,
+  ],
+  handlers: {
+    PrincipalRegistered: (e) => {
+      const { principalId, kind, pii } = e.data;
+      return [
+        sql(
+          `INSERT INTO principals (id, kind, brief_name, brief_name_hlc, full_name, full_name_hlc,
+            email, email_key, email_hlc, email_event, phone, phone_hlc, created_hlc, created_by, origin)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+          principalId,
+          kind,
+          pii.briefName,
+          e.hlc,
+          pii.fullName,
+          e.hlc,
+          pii.email,
+          pii.emailKey,
+          e.hlc,
+          e.id,
+          pii.phone,
+          e.hlc,
+          e.hlc,
+          e.actor,
+          e.origin,
+        ),
+        ...recomputeEmail(pii.emailKey),
+      ];
+    },
+    PrincipalProfileChanged: (e, read) => {
+      const { principalId, pii } = e.data;
+      const regs = profileRegisters(pii, e.id);
+      if (regs.length === 0) return [];
+      const before =
+        pii.email === undefined
+          ? undefined
+          : read.get('SELECT email_key FROM principals WHERE id = ?', principalId);
+      const keys = new Set([before?.email_key, pii.emailKey].filter((k) => typeof k === 'string'));
+      return [
+        lwwUpdate('principals', { id: principalId }, regs, e.hlc),
+        ...[...keys].flatMap(recomputeEmail),
+        ...(pii.email === null ? [claimReleaseSelf(emailClaims, principalId)] : []),
+      ];
+    },
+    PrincipalDeactivated: (e) => [
+      ...restrictiveWrite(ACTIVE, e.data.principalId, e, 'disabled', 1),
+      setActive(e.data.principalId),
+    ],
+    PrincipalActivated: (e) => [
+      ...restrictiveWrite(ACTIVE, e.data.principalId, e, 'enabled', 0),
+      setActive(e.data.principalId),
+    ],
+    PrincipalDeleted: (e, read) => {
+      const row = read.get('SELECT email_key FROM principals WHERE id = ?', e.data.principalId);
+      return [
+        terminalSet('principals', { id: e.data.principalId }, 'deleted', 'deleted_hlc', e.hlc),
+        ...recomputeEmail(row?.email_key),
+      ];
+    },
+  },
+};

@@ -1,0 +1,271 @@
+// Commands on principals, identity directories and identities. Each checks input and invariants
+// against the node's read model, so one site never creates a conflict by itself; what two sites
+// do concurrently is settled by the registers in the projections.
+import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
+import { ANONYMOUS } from '../../projections/principals.ts';
+import { AppError } from '../errors.ts';
+import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
+import type { Command } from '../node/command.ts';
+import type { Reader } from '../readmodel/projection.ts';
+import * as normalize from './normalize.ts';
+import {
+  directoryHolding,
+  getDirectory,
+  getIdentity,
+  getPrincipal,
+  identityHolding,
+  type PrincipalView,
+  principalByEmailKey,
+} from './queries.ts';
+
+const livePrincipal = (state: Reader, principalId: string): PrincipalView => {
+  const p = getPrincipal(state, principalId);
+  if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${principalId}`, { principalId });
+  if (p.deleted)
+    throw new AppError('PRINCIPAL_DELETED', `principal ${principalId} is deleted`, { principalId });
+  return p;
+};
+
+const changeable = (state: Reader, principalId: string): PrincipalView => {
+  const p = livePrincipal(state, principalId);
+  if (p.id === ANONYMOUS)
+    throw new AppError('PRINCIPAL_PROTECTED', 'the anonymous principal is built in');
+  return p;
+};
+
+const claimEmail = (state: Reader, raw: string, self?: string) => {
+  const e = normalize.email('email', raw);
+  const holder = principalByEmailKey(state, e.key);
+  if (holder !== undefined && holder !== self)
+    throw new AppError('EMAIL_TAKEN', 'another principal has this email address', {
+      field: 'email',
+    });
+  return e;
+};
+
+const identityEvent = (
+  state: Reader,
+  input: { identityId: string; directoryId: string; name: string },
+  principalId: string,
+): DomainEvent => {
+  normalize.id('identityId', input.identityId);
+  if (!getDirectory(state, input.directoryId)) {
+    throw new AppError('DIRECTORY_NOT_FOUND', `no identity directory ${input.directoryId}`, {
+      field: 'directoryId',
+    });
+  }
+  if (getIdentity(state, input.identityId))
+    throw new AppError('ID_TAKEN', `identity id ${input.identityId} is in use`);
+  const { name, key } = normalize.identityName('name', input.name);
+  if (identityHolding(state, input.directoryId, key)) {
+    throw new AppError(
+      'IDENTITY_NAME_TAKEN',
+      `the name is taken in directory ${input.directoryId}`,
+      { field: 'name' },
+    );
+  }
+  return {
+    type: 'IdentityAdded',
+    data: {
+      identityId: input.identityId,
+      directoryId: input.directoryId,
+      principalId,
+      pii: { name, key },
+    },
+  };
+};
+
+export type RegisterPrincipalInput = {
+  readonly principalId: string;
+  readonly kind: 'person' | 'service';
+  readonly briefName: string;
+  readonly fullName?: string;
+  readonly email?: string;
+  readonly phone?: string;
+  /** Optionally a first identity, in the same atomic change. */
+  readonly identity?: {
+    readonly identityId: string;
+    readonly directoryId?: string;
+    readonly name: string;
+  };
+};
+
+export const registerPrincipal = (
+  input: RegisterPrincipalInput,
+): Command<{ principalId: string; identityId?: string }> => ({
+  name: 'RegisterPrincipal',
+  decide(state) {
+    const principalId = normalize.id('principalId', input.principalId);
+    if (getPrincipal(state, principalId))
+      throw new AppError('ID_TAKEN', `principal id ${principalId} is in use`);
+    const briefName = normalize.text('briefName', input.briefName, 200);
+    const fullName =
+      input.fullName === undefined ? briefName : normalize.text('fullName', input.fullName, 400);
+    const e = input.email === undefined ? undefined : claimEmail(state, input.email);
+    const phone = input.phone === undefined ? null : normalize.phone('phone', input.phone);
+    const events: DomainEvent[] = [
+      {
+        type: 'PrincipalRegistered',
+        data: {
+          principalId,
+          kind: input.kind,
+          pii: { briefName, fullName, email: e?.email ?? null, emailKey: e?.key ?? null, phone },
+        },
+      },
+    ];
+    if (input.identity) {
+      events.push(
+        identityEvent(
+          state,
+          { ...input.identity, directoryId: input.identity.directoryId ?? INTERNAL_DIRECTORY },
+          principalId,
+        ),
+      );
+    }
+    return {
+      events,
+      result: { principalId, ...(input.identity ? { identityId: input.identity.identityId } : {}) },
+    };
+  },
+});
+
+export type ChangeProfileInput = {
+  readonly principalId: string;
+  readonly briefName?: string;
+  readonly fullName?: string;
+  readonly email?: string | null;
+  readonly phone?: string | null;
+};
+
+export const changeProfile = (input: ChangeProfileInput): Command<{ changed: string[] }> => ({
+  name: 'ChangePrincipalProfile',
+  decide(state) {
+    const p = changeable(state, input.principalId);
+    const pii: EventPayload<'PrincipalProfileChanged'>['pii'] = {};
+    if (input.briefName !== undefined) {
+      const v = normalize.text('briefName', input.briefName, 200);
+      if (v !== p.briefName) pii.briefName = v;
+    }
+    if (input.fullName !== undefined) {
+      const v = normalize.text('fullName', input.fullName, 400);
+      if (v !== p.fullName) pii.fullName = v;
+    }
+    if (input.email !== undefined) {
+      const e =
+        input.email === null ? { email: null, key: null } : claimEmail(state, input.email, p.id);
+      if (e.email !== p.email) Object.assign(pii, { email: e.email, emailKey: e.key });
+    }
+    if (input.phone !== undefined) {
+      const v = input.phone === null ? null : normalize.phone('phone', input.phone);
+      if (v !== p.phone) pii.phone = v;
+    }
+    const changed = Object.keys(pii).filter((k) => k !== 'emailKey');
+    // Setting what is already there records nothing: the command is idempotent.
+    if (changed.length === 0) return { events: [], result: { changed } };
+    return {
+      events: [{ type: 'PrincipalProfileChanged', data: { principalId: p.id, pii } }],
+      result: { changed },
+    };
+  },
+});
+
+export const deactivatePrincipal = (input: {
+  principalId: string;
+  reason?: string;
+}): Command<{ active: boolean }> => ({
+  name: 'DeactivatePrincipal',
+  decide(state) {
+    const p = livePrincipal(state, input.principalId);
+    const reason = normalize.text('reason', input.reason ?? '', 500, { optional: true });
+    if (!p.active) return { events: [], result: { active: false } };
+    return {
+      events: [{ type: 'PrincipalDeactivated', data: { principalId: p.id, reason } }],
+      result: { active: false },
+    };
+  },
+});
+
+export const activatePrincipal = (input: {
+  principalId: string;
+}): Command<{ active: boolean }> => ({
+  name: 'ActivatePrincipal',
+  decide(state) {
+    const p = livePrincipal(state, input.principalId);
+    if (p.active) return { events: [], result: { active: true } };
+    return {
+      events: [{ type: 'PrincipalActivated', data: { principalId: p.id } }],
+      result: { active: true },
+    };
+  },
+});
+
+export const deletePrincipal = (input: { principalId: string }): Command<{ deleted: boolean }> => ({
+  name: 'DeletePrincipal',
+  decide(state) {
+    const p = getPrincipal(state, input.principalId);
+    if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`);
+    if (p.id === ANONYMOUS)
+      throw new AppError('PRINCIPAL_PROTECTED', 'the anonymous principal is built in');
+    if (p.deleted) return { events: [], result: { deleted: true } };
+    return {
+      events: [{ type: 'PrincipalDeleted', data: { principalId: p.id } }],
+      result: { deleted: true },
+    };
+  },
+});
+
+export const addIdentity = (input: {
+  identityId: string;
+  principalId: string;
+  directoryId?: string;
+  name: string;
+}): Command<{ identityId: string }> => ({
+  name: 'AddIdentity',
+  decide(state) {
+    const p = livePrincipal(state, input.principalId);
+    const event = identityEvent(
+      state,
+      { ...input, directoryId: input.directoryId ?? INTERNAL_DIRECTORY },
+      p.id,
+    );
+    return { events: [event], result: { identityId: input.identityId } };
+  },
+});
+
+export const removeIdentity = (input: { identityId: string }): Command<{ removed: boolean }> => ({
+  name: 'RemoveIdentity',
+  decide(state) {
+    const i = getIdentity(state, input.identityId);
+    if (!i) throw new AppError('IDENTITY_NOT_FOUND', `no identity ${input.identityId}`);
+    if (i.removed) return { events: [], result: { removed: true } };
+    return {
+      events: [{ type: 'IdentityRemoved', data: { identityId: i.id } }],
+      result: { removed: true },
+    };
+  },
+});
+
+export const defineIdentityDirectory = (input: {
+  directoryId: string;
+  name: string;
+  description?: string;
+}): Command<{ directoryId: string }> => ({
+  name: 'DefineIdentityDirectory',
+  decide(state) {
+    const directoryId = normalize.id('directoryId', input.directoryId);
+    if (getDirectory(state, directoryId))
+      throw new AppError('ID_TAKEN', `directory id ${directoryId} is in use`);
+    const { name, key } = normalize.identityName('name', input.name);
+    if (directoryHolding(state, key))
+      throw new AppError('DIRECTORY_NAME_TAKEN', 'an identity directory has this name', {
+        field: 'name',
+      });
+    const description = normalize.text('description', input.description ?? '', 1000, {
+      optional: true,
+    });
+    return {
+      events: [{ type: 'IdentityDirectoryDefined', data: { directoryId, name, key, description } }],
+      result: { directoryId },
+    };
+  },
+});

@@ -1,0 +1,182 @@
+// Read-side queries over principals and identities. The same functions serve decide functions
+// (on the writer's connection) and HTTP/CLI reads (on the reader's connection).
+
+import type { Reader, SqlRow } from '../readmodel/projection.ts';
+import { hlcWallMs } from '../replication/hlc.ts';
+
+export type IdentityView = {
+  readonly id: string;
+  readonly directoryId: string;
+  readonly principalId: string;
+  readonly name: string;
+  /** held: usable; conflict: lost a concurrent claim to the same name; released: removed. */
+  readonly status: 'held' | 'conflict' | 'released';
+  readonly removed: boolean;
+};
+
+export type PrincipalView = {
+  readonly id: string;
+  readonly kind: string;
+  readonly briefName: string;
+  readonly fullName: string;
+  readonly email: string | null;
+  readonly emailStatus: string | null;
+  readonly phone: string | null;
+  readonly active: boolean;
+  readonly deleted: boolean;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly origin: string;
+};
+
+export type DirectoryView = {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly status: string;
+};
+
+const s = (row: SqlRow, col: string): string => String(row[col] ?? '');
+const sOrNull = (row: SqlRow, col: string): string | null =>
+  row[col] == null ? null : String(row[col]);
+const iso = (hlc: string): string => new Date(hlcWallMs(hlc)).toISOString();
+
+const principalView = (r: SqlRow): PrincipalView => ({
+  id: s(r, 'id'),
+  kind: s(r, 'kind'),
+  briefName: s(r, 'brief_name'),
+  fullName: s(r, 'full_name'),
+  email: sOrNull(r, 'email'),
+  emailStatus: sOrNull(r, 'email_status'),
+  phone: sOrNull(r, 'phone'),
+  active: Number(r.active) === 1,
+  deleted: Number(r.deleted) === 1,
+  createdAt: iso(s(r, 'created_hlc')),
+  createdBy: s(r, 'created_by'),
+  origin: s(r, 'origin'),
+});
+
+const identityView = (r: SqlRow): IdentityView => ({
+  id: s(r, 'id'),
+  directoryId: s(r, 'directory_id'),
+  principalId: s(r, 'principal_id'),
+  name: s(r, 'name'),
+  status: s(r, 'status') as IdentityView['status'],
+  removed: Number(r.removed) === 1,
+});
+
+const PRINCIPAL_COLUMNS =
+  'id, kind, brief_name, full_name, email, email_status, phone, active, deleted, created_hlc, created_by, origin';
+
+export const getPrincipal = (read: Reader, id: string): PrincipalView | undefined => {
+  const row = read.get(`SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE id = ?`, id);
+  return row && principalView(row);
+};
+
+export type Page<T> = { readonly items: T[]; readonly next: string | null };
+
+export const listPrincipals = (
+  read: Reader,
+  options: { after?: string; limit: number; includeDeleted?: boolean },
+): Page<PrincipalView> => {
+  const rows = read.all(
+    `SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE id > ? AND (? OR deleted = 0) ORDER BY id LIMIT ?`,
+    options.after ?? '',
+    options.includeDeleted ? 1 : 0,
+    options.limit + 1,
+  );
+  const items = rows.slice(0, options.limit).map(principalView);
+  return { items, next: rows.length > options.limit ? (items.at(-1)?.id ?? null) : null };
+};
+
+export const principalByEmailKey = (read: Reader, key: string): string | undefined => {
+  const row = read.get(
+    "SELECT id FROM principals WHERE email_key = ? AND email_status = 'held'",
+    key,
+  );
+  return row ? s(row, 'id') : undefined;
+};
+
+export const identitiesOf = (read: Reader, principalId: string): IdentityView[] =>
+  read
+    .all(
+      'SELECT id, directory_id, principal_id, name, status, removed FROM identities WHERE principal_id = ? ORDER BY directory_id, key, id',
+      principalId,
+    )
+    .map(identityView);
+
+export const getIdentity = (read: Reader, id: string): IdentityView | undefined => {
+  const row = read.get(
+    'SELECT id, directory_id, principal_id, name, status, removed FROM identities WHERE id = ?',
+    id,
+  );
+  return row && identityView(row);
+};
+
+/** The identity currently holding a normalized name in a directory, if any. */
+export const identityHolding = (
+  read: Reader,
+  directoryId: string,
+  key: string,
+): IdentityView | undefined => {
+  const row = read.get(
+    "SELECT id, directory_id, principal_id, name, status, removed FROM identities WHERE directory_id = ? AND key = ? AND status = 'held'",
+    directoryId,
+    key,
+  );
+  return row && identityView(row);
+};
+
+export const getDirectory = (read: Reader, id: string): DirectoryView | undefined => {
+  const row = read.get(
+    'SELECT id, name, description, name_status FROM identity_directories WHERE id = ?',
+    id,
+  );
+  return (
+    row && {
+      id: s(row, 'id'),
+      name: s(row, 'name'),
+      description: s(row, 'description'),
+      status: s(row, 'name_status'),
+    }
+  );
+};
+
+export const directoryHolding = (read: Reader, key: string): string | undefined => {
+  const row = read.get(
+    "SELECT id FROM identity_directories WHERE key = ? AND name_status = 'held'",
+    key,
+  );
+  return row ? s(row, 'id') : undefined;
+};
+
+export const listDirectories = (read: Reader): DirectoryView[] =>
+  read
+    .all('SELECT id, name, description, name_status FROM identity_directories ORDER BY key, id')
+    .map((row) => ({
+      id: s(row, 'id'),
+      name: s(row, 'name'),
+      description: s(row, 'description'),
+      status: s(row, 'name_status'),
+    }));
+
+export type ConflictView = {
+  readonly kind: string;
+  readonly scope: string;
+  readonly subject: string;
+  readonly winner: string | null;
+  readonly detail: string | null;
+  readonly at: string;
+};
+
+export const listConflicts = (read: Reader): ConflictView[] =>
+  read
+    .all('SELECT kind, scope, subject, winner, detail, hlc FROM conflicts ORDER BY hlc, subject')
+    .map((r) => ({
+      kind: s(r, 'kind'),
+      scope: s(r, 'scope'),
+      subject: s(r, 'subject'),
+      winner: sOrNull(r, 'winner'),
+      detail: sOrNull(r, 'detail'),
+      at: iso(s(r, 'hlc')),
+    }));

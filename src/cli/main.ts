@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The `authlog` command. Exit codes: 0 success, 1 the operation failed (the server said no, or
+// the check found a problem), 2 bad usage or configuration, 3 the node could not be reached.
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config.ts';
+import { serveCommand } from './serve.ts';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+
+export const buildProgram = (): Command => {
+  const program = new Command('authlog')
+    .description('authlog: replicated authentication, authorization and accounting store')
+    .showHelpAfterError()
+    .exitOverride();
+  serveCommand(program);
+  return program;
+};
+
+export const main = async (argv: readonly string[]): Promise<number> => {
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`authlog: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT.failed;
+  }
+};
+
+const code = await main(process.argv.slice(2));
+// `serve` keeps running (the server holds the event loop); everything else exits with its code.
+if (code !== EXIT.ok) process.exit(code);

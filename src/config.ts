@@ -1,0 +1,183 @@
+// Configuration from the environment (and CLI flags layered on top), validated at start with a
+// message for every wrong or missing setting. Secrets come from the environment; in production
+// the node refuses to start without them, in development a secret file is generated under the
+// data folder (mode 0600) so the first start works (OWASP ASVS 14.3 / 6.4: no secrets in code).
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { NODE_ID_PATTERN } from './events/envelope.ts';
+
+export type StoreConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'esdb'; readonly connectionString: string };
+
+export type Secrets = {
+  /** Bearer token of the node operator (the API's only credential until sessions exist). */
+  readonly operatorToken: string;
+  /** AES-256 keys for TOTP seeds, by key id; the first is used for new seeds. */
+  readonly totpKeys: Readonly<Record<string, string>>;
+};
+
+export type Config = {
+  readonly mode: 'development' | 'production';
+  readonly nodeId: string;
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly store: StoreConfig;
+  readonly readModelPath: string;
+  readonly logLevel: string;
+  readonly maxDriftMs: number;
+  readonly secrets: Secrets;
+  /** Where the secrets came from, for the start banner (never the values). */
+  readonly secretsSource: 'environment' | string;
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`configuration is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+const readOrCreate = (path: string, make: () => string): string => {
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const value = make();
+  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  return value;
+};
+
+const parseKeys = (raw: string, problems: string[]): Record<string, string> => {
+  const keys: Record<string, string> = {};
+  for (const part of raw.split(',').filter(Boolean)) {
+    const [kid, b64] = part.split(':');
+    if (
+      !kid ||
+      !b64 ||
+      !/^[a-z0-9-]{1,32}$/.test(kid) ||
+      Buffer.from(b64, 'base64').length !== 32
+    ) {
+      problems.push('AUTHLOG_TOTP_KEYS must be keyId:base64(32 random bytes)[,…]');
+      return {};
+    }
+    keys[kid] = b64;
+  }
+  return keys;
+};
+
+/** Loads and validates configuration; creates the data folder and, in development, secrets. */
+export const loadConfig = (
+  env: Env = process.env,
+  overrides: Partial<Record<string, string>> = {},
+): Config => {
+  const get = (name: string): string | undefined => overrides[name] ?? env[name];
+  const problems: string[] = [];
+  const modeRaw =
+    get('AUTHLOG_MODE') ?? (env.NODE_ENV === 'production' ? 'production' : 'development');
+  if (modeRaw !== 'development' && modeRaw !== 'production')
+    problems.push(`AUTHLOG_MODE must be development or production, not ${JSON.stringify(modeRaw)}`);
+  const mode = modeRaw === 'production' ? 'production' : 'development';
+
+  const dataDir = resolve(get('AUTHLOG_DATA_DIR') ?? 'data');
+  const host = get('AUTHLOG_HOST') ?? '127.0.0.1';
+  const portRaw = get('AUTHLOG_PORT') ?? '8080';
+  const port = Number(portRaw);
+  if (!/^\d{1,5}$/.test(portRaw) || port > 65535)
+    problems.push(`AUTHLOG_PORT must be a TCP port (0-65535), not ${JSON.stringify(portRaw)}`);
+  const logLevel = get('AUTHLOG_LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel))
+    problems.push(`AUTHLOG_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const driftRaw = get('AUTHLOG_MAX_DRIFT_MS') ?? '60000';
+  if (!/^\d{1,9}$/.test(driftRaw))
+    problems.push('AUTHLOG_MAX_DRIFT_MS must be a whole number of milliseconds');
+
+  const storeKind = get('AUTHLOG_STORE') ?? 'sqlite';
+  let store: StoreConfig = { kind: 'sqlite', path: join(dataDir, 'events.sqlite') };
+  if (storeKind === 'esdb') {
+    const cs = get('ESDB_CONNECTION_STRING');
+    if (!cs)
+      problems.push('AUTHLOG_STORE=esdb needs ESDB_CONNECTION_STRING (e.g. esdb://localhost:2113)');
+    else store = { kind: 'esdb', connectionString: cs };
+  } else if (storeKind !== 'sqlite')
+    problems.push(`AUTHLOG_STORE must be sqlite or esdb, not ${JSON.stringify(storeKind)}`);
+
+  let nodeIdRaw = get('AUTHLOG_NODE_ID');
+  if (nodeIdRaw !== undefined && !NODE_ID_PATTERN.test(nodeIdRaw)) {
+    problems.push(
+      `AUTHLOG_NODE_ID must be 1-63 lowercase letters, digits or dashes, not ${JSON.stringify(nodeIdRaw)}`,
+    );
+  }
+
+  const envToken = get('AUTHLOG_OPERATOR_TOKEN');
+  const envKeys = get('AUTHLOG_TOTP_KEYS');
+  if (envToken !== undefined && envToken.length < 32)
+    problems.push('AUTHLOG_OPERATOR_TOKEN must be at least 32 characters');
+  if (mode === 'production') {
+    if (!envToken)
+      problems.push('production mode needs AUTHLOG_OPERATOR_TOKEN (at least 32 random characters)');
+    if (!envKeys)
+      problems.push('production mode needs AUTHLOG_TOTP_KEYS (keyId:base64 of 32 random bytes)');
+    if (!nodeIdRaw)
+      problems.push(
+        'production mode needs AUTHLOG_NODE_ID (unique per node, stable across restarts)',
+      );
+  }
+  const totpKeys = envKeys ? parseKeys(envKeys, problems) : {};
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // A node id generated once and kept: the node's origin identity must never change.
+  nodeIdRaw ??= readOrCreate(
+    join(dataDir, 'node-id'),
+    () => `node-${randomBytes(4).toString('hex')}`,
+  );
+  if (!NODE_ID_PATTERN.test(nodeIdRaw))
+    throw new ConfigError([`${join(dataDir, 'node-id')} does not hold a valid node id`]);
+
+  let secrets: Secrets;
+  let secretsSource = 'environment';
+  if (envToken && envKeys) secrets = { operatorToken: envToken, totpKeys };
+  else {
+    const file = join(dataDir, 'secrets.json');
+    const raw = readOrCreate(file, () =>
+      JSON.stringify({
+        operatorToken: randomBytes(32).toString('base64url'),
+        totpKeys: { k1: randomBytes(32).toString('base64') },
+      }),
+    );
+    const parsed = JSON.parse(raw) as Partial<Secrets>;
+    if (
+      typeof parsed.operatorToken !== 'string' ||
+      typeof parsed.totpKeys !== 'object' ||
+      parsed.totpKeys === null
+    ) {
+      throw new ConfigError([
+        `${file} is not a valid secrets file; remove it to generate a new one`,
+      ]);
+    }
+    secrets = {
+      operatorToken: envToken ?? parsed.operatorToken,
+      totpKeys: envKeys ? totpKeys : parsed.totpKeys,
+    };
+    secretsSource = file;
+  }
+
+  const rmPath = get('AUTHLOG_READMODEL_PATH') ?? join(dataDir, 'readmodel.sqlite');
+  return {
+    mode,
+    nodeId: nodeIdRaw,
+    dataDir,
+    host,
+    port,
+    store,
+    readModelPath: isAbsolute(rmPath) ? rmPath : resolve(rmPath),
+    logLevel,
+    maxDriftMs: Number(driftRaw),
+    secrets,
+    secretsSource,
+  };
+};

@@ -1,0 +1,49 @@
+// One error catalogue: stable UPPER_SNAKE codes with their HTTP status and title. Domain code
+// throws AppError with a code; the HTTP edge and the CLI map it in one place each.
+
+export const errorCatalogue = {
+  VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
+  UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
+  FORBIDDEN: { status: 403, title: 'Not allowed' },
+  NOT_FOUND: { status: 404, title: 'No such resource' },
+  PRINCIPAL_NOT_FOUND: { status: 404, title: 'No such principal' },
+  IDENTITY_NOT_FOUND: { status: 404, title: 'No such identity' },
+  DIRECTORY_NOT_FOUND: { status: 404, title: 'No such identity directory' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
+  PRINCIPAL_DELETED: { status: 409, title: 'The principal is deleted' },
+  PRINCIPAL_PROTECTED: { status: 409, title: 'This principal cannot be changed that way' },
+  IDENTITY_NAME_TAKEN: { status: 409, title: 'The identity name is taken in this directory' },
+  IDENTITY_REMOVED: { status: 409, title: 'The identity is already removed' },
+  DIRECTORY_NAME_TAKEN: { status: 409, title: 'An identity directory has this name' },
+  EMAIL_TAKEN: { status: 409, title: 'Another principal has this email address' },
+  ID_TAKEN: { status: 409, title: 'The id is already in use' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+  NODE_CONFLICT: { status: 503, title: 'Another process is writing as this node' },
+  STORE_UNAVAILABLE: { status: 503, title: 'The event store is unavailable' },
+  NOT_READY: { status: 503, title: 'The node is starting' },
+  NOT_YET_APPLIED: { status: 503, title: 'This node has not yet applied the write you refer to' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    /** Safe to show to the client: says what is wrong with the request, nothing internal. */
+    readonly detail?: string,
+    /** Machine-readable context (field names, ids); never secrets. */
+    readonly extensions?: Readonly<Record<string, string | number | boolean | null>>,
+  ) {
+    super(detail ? `${code}: ${detail}` : code);
+    this.status = errorCatalogue[code].status;
+  }
+}
+
+export const invalid = (field: string, detail: string): AppError =>
+  new AppError('VALIDATION_FAILED', `${field}: ${detail}`, { field });

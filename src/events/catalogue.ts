@@ -1,0 +1,79 @@
+// The event catalogue: every event type authlog records, with one payload schema each.
+// Past-tense names. Personal data (names, email, phone, login names) lives in a `pii`
+// sub-object so it can later be crypto-shredded without touching the rest of the payload.
+// Keys derived from personal data (normalized email, normalized identity name) are computed at
+// the origin and carried in the event, so every node agrees on them whatever its Unicode tables.
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+
+const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' });
+const Text = (maxLength: number) => Type.String({ maxLength });
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const PrincipalKind = Type.Union([Type.Literal('person'), Type.Literal('service')]);
+
+const PrincipalPii = Type.Object({
+  briefName: Text(200),
+  fullName: Text(400),
+  email: Nullable(Text(320)),
+  /** Normalized email: the unique-claim key. */
+  emailKey: Nullable(Text(320)),
+  phone: Nullable(Text(40)),
+});
+
+export const eventSchemas = {
+  PrincipalRegistered: Type.Object({
+    principalId: Id,
+    kind: PrincipalKind,
+    pii: PrincipalPii,
+  }),
+  PrincipalProfileChanged: Type.Object({
+    principalId: Id,
+    pii: Type.Partial(PrincipalPii),
+  }),
+  PrincipalDeactivated: Type.Object({ principalId: Id, reason: Text(500) }),
+  PrincipalActivated: Type.Object({ principalId: Id }),
+  PrincipalDeleted: Type.Object({ principalId: Id }),
+
+  IdentityDirectoryDefined: Type.Object({
+    directoryId: Id,
+    name: Text(100),
+    /** Normalized name: the unique-claim key among directories. */
+    key: Text(100),
+    description: Text(1000),
+  }),
+  IdentityDirectoryChanged: Type.Object({
+    directoryId: Id,
+    name: Type.Optional(Text(100)),
+    key: Type.Optional(Text(100)),
+    description: Type.Optional(Text(1000)),
+  }),
+
+  IdentityAdded: Type.Object({
+    identityId: Id,
+    directoryId: Id,
+    principalId: Id,
+    pii: Type.Object({
+      name: Text(256),
+      /** Name after NFKC normalization and case folding: unique within the directory. */
+      key: Text(256),
+    }),
+  }),
+  IdentityRemoved: Type.Object({ identityId: Id }),
+} as const;
+
+export type EventSchemas = typeof eventSchemas;
+export type EventType = keyof EventSchemas;
+export type EventPayload<T extends EventType> = Static<EventSchemas[T]>;
+
+/** A domain event without its envelope: what a decide function produces. */
+export type DomainEvent = {
+  [T in EventType]: { readonly type: T; readonly data: EventPayload<T> };
+}[EventType];
+export type DomainEventOf<T extends EventType> = Extract<DomainEvent, { type: T }>;
+
+export const eventTypes = Object.keys(eventSchemas) as EventType[];
+
+export const isEventType = (t: string): t is EventType => Object.hasOwn(eventSchemas, t);
+
+/** Current payload schema version of every event type; bump it with an upcaster. */
+export const CURRENT_SCHEMA = 1;

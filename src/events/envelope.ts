@@ -1,0 +1,130 @@
+// The envelope: replication and accounting metadata every event carries besides type and data.
+// In memory seq and deps are bigint; in the store and on the wire they are decimal strings.
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { isHlc } from '../replication/hlc.ts';
+import { decodeVector, encodeVector, type VersionVector } from '../replication/version-vector.ts';
+import type { EventData, JsonObject, RecordedEvent } from '../store/port.ts';
+import {
+  CURRENT_SCHEMA,
+  type DomainEvent,
+  type EventSchemas,
+  type EventType,
+  eventSchemas,
+  isEventType,
+} from './catalogue.ts';
+
+/** Who caused an event and from where: recorded for accounting. */
+export type EventMeta = {
+  /** Principal id that caused it, or `system`. */
+  readonly actor: string;
+  /** Session or token id the actor used. */
+  readonly via?: string;
+  readonly correlationId?: string;
+  readonly causationId?: string;
+  readonly ip?: string;
+  readonly userAgent?: string;
+};
+
+export type Envelope<E extends DomainEvent = DomainEvent> = E &
+  EventMeta & {
+    /** ULID made at the origin; the idempotency key everywhere. */
+    readonly id: string;
+    readonly origin: string;
+    /** 1-based, gap-free position in the origin's log. */
+    readonly seq: bigint;
+    readonly hlc: string;
+    /** What the origin had applied when it decided, including its own seq - 1. */
+    readonly deps: VersionVector;
+    readonly schema: number;
+  };
+
+export const SYSTEM_ACTOR = 'system';
+export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const originStream = (node: string): string => `origin-${node}`;
+export const ORIGIN_STREAM_PREFIX = 'origin-';
+
+const optional = (key: string, value: string | undefined): JsonObject =>
+  value === undefined ? {} : { [key]: value };
+
+export const toEventData = (e: Envelope): EventData => ({
+  id: e.id,
+  type: e.type,
+  data: e.data as unknown as JsonObject,
+  metadata: {
+    origin: e.origin,
+    seq: String(e.seq),
+    hlc: e.hlc,
+    deps: encodeVector(e.deps),
+    schema: e.schema,
+    actor: e.actor,
+    ...optional('via', e.via),
+    ...optional('correlationId', e.correlationId),
+    ...optional('causationId', e.causationId),
+    ...optional('ip', e.ip),
+    ...optional('userAgent', e.userAgent),
+  },
+});
+
+export class MalformedEventError extends Error {
+  override readonly name = 'MalformedEventError';
+}
+
+const checkers = Object.fromEntries(
+  Object.entries(eventSchemas).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
+) as { [T in EventType]: ReturnType<typeof TypeCompiler.Compile<EventSchemas[T]>> };
+
+const str = (m: JsonObject, key: string): string | undefined => {
+  const v = m[key];
+  return typeof v === 'string' ? v : undefined;
+};
+
+/**
+ * Reads an envelope back from a stored event. `validate` checks the payload against the
+ * catalogue: required for anything that crossed a trust boundary (a peer's feed).
+ */
+export const fromRecorded = (
+  r: Pick<RecordedEvent, 'id' | 'type' | 'data' | 'metadata'>,
+  validate = false,
+): Envelope => {
+  const m = r.metadata;
+  const origin = str(m, 'origin');
+  const seq = str(m, 'seq');
+  const hlc = str(m, 'hlc');
+  const actor = str(m, 'actor');
+  if (!isEventType(r.type)) throw new MalformedEventError(`event ${r.id}: unknown type ${r.type}`);
+  if (origin === undefined || !NODE_ID_PATTERN.test(origin))
+    throw new MalformedEventError(`event ${r.id}: bad origin`);
+  if (seq === undefined || !/^[1-9][0-9]{0,18}$/.test(seq))
+    throw new MalformedEventError(`event ${r.id}: bad seq`);
+  if (hlc === undefined || !isHlc(hlc)) throw new MalformedEventError(`event ${r.id}: bad hlc`);
+  if (actor === undefined) throw new MalformedEventError(`event ${r.id}: no actor`);
+  let deps: VersionVector;
+  try {
+    deps = decodeVector(m.deps);
+  } catch (cause) {
+    throw new MalformedEventError(`event ${r.id}: bad deps`, { cause });
+  }
+  if (validate && !checkers[r.type].Check(r.data)) {
+    const first = checkers[r.type].Errors(r.data).First();
+    throw new MalformedEventError(
+      `event ${r.id} (${r.type}): ${first?.path ?? ''} ${first?.message ?? 'invalid'}`,
+    );
+  }
+  const schema = typeof m.schema === 'number' ? m.schema : CURRENT_SCHEMA;
+  return {
+    id: r.id,
+    type: r.type,
+    data: r.data,
+    origin,
+    seq: BigInt(seq),
+    hlc,
+    deps,
+    schema,
+    actor,
+    via: str(m, 'via'),
+    correlationId: str(m, 'correlationId'),
+    causationId: str(m, 'causationId'),
+    ip: str(m, 'ip'),
+    userAgent: str(m, 'userAgent'),
+  } as Envelope;
+};

@@ -1,0 +1,22 @@
+import { Type } from '@sinclair/typebox';
+import type { App } from '../app.ts';
+
+export const healthRoutes = async (app: App) => {
+  app.get(
+    '/health',
+    {
+      schema: {
+        response: {
+          200: Type.Object({
+            status: Type.Union([Type.Literal('ok'), Type.Literal('starting')]),
+            node: Type.String(),
+          }),
+        },
+      },
+    },
+    async () => ({
+      status: app.node.isReady() ? ('ok' as const) : ('starting' as const),
+      node: app.node.id,
+    }),
+  );
+};

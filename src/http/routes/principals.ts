@@ -1,0 +1,221 @@
+import { Type } from '@sinclair/typebox';
+import {
+  activatePrincipal,
+  addIdentity,
+  changeProfile,
+  deactivatePrincipal,
+  deletePrincipal,
+  registerPrincipal,
+  removeIdentity,
+} from '../../authn/principals.ts';
+import { getIdentity, getPrincipal, identitiesOf, listPrincipals } from '../../authn/queries.ts';
+import { AppError } from '../../errors.ts';
+import { newId } from '../../node/node.ts';
+import type { App } from '../app.ts';
+import { run } from '../command.ts';
+import {
+  errorResponses,
+  Id,
+  IdentitySchema,
+  Nullable,
+  PrincipalSchema,
+  Strict,
+} from '../schemas.ts';
+
+const IdParams = Type.Object({ id: Id }, Strict);
+const PrincipalWithIdentities = Type.Composite([
+  PrincipalSchema,
+  Type.Object({ identities: Type.Array(IdentitySchema) }),
+]);
+
+export const principalRoutes = async (app: App) => {
+  app.get(
+    '/principals',
+    {
+      schema: {
+        querystring: Type.Object(
+          {
+            after: Type.Optional(Id),
+            limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+            includeDeleted: Type.Boolean({ default: false }),
+          },
+          Strict,
+        ),
+        response: {
+          200: Type.Object({ items: Type.Array(PrincipalSchema), next: Nullable(Type.String()) }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => listPrincipals(app.node.read, request.query),
+  );
+
+  app.get(
+    '/principals/:id',
+    { schema: { params: IdParams, response: { 200: PrincipalWithIdentities, ...errorResponses } } },
+    async (request) => {
+      const p = getPrincipal(app.node.read, request.params.id);
+      if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${request.params.id}`);
+      return { ...p, identities: identitiesOf(app.node.read, p.id) };
+    },
+  );
+
+  app.post(
+    '/principals',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            principalId: Type.Optional(Id),
+            kind: Type.Union([Type.Literal('person'), Type.Literal('service')], {
+              default: 'person',
+            }),
+            briefName: Type.String({ maxLength: 1000 }),
+            fullName: Type.Optional(Type.String({ maxLength: 1000 })),
+            email: Type.Optional(Type.String({ maxLength: 1000 })),
+            phone: Type.Optional(Type.String({ maxLength: 100 })),
+            identity: Type.Optional(
+              Type.Object(
+                { name: Type.String({ maxLength: 1000 }), directoryId: Type.Optional(Id) },
+                Strict,
+              ),
+            ),
+          },
+          Strict,
+        ),
+        response: {
+          201: Type.Object({
+            principalId: Type.String(),
+            identityId: Type.Optional(Type.String()),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { identity, principalId, ...rest } = request.body;
+      const result = await run(
+        request,
+        reply,
+        registerPrincipal({
+          ...rest,
+          principalId: principalId ?? newId(),
+          ...(identity ? { identity: { ...identity, identityId: newId() } } : {}),
+        }),
+      );
+      reply.header('location', `/v1/principals/${result.principalId}`);
+      return reply.status(201).send(result);
+    },
+  );
+
+  app.patch(
+    '/principals/:id',
+    {
+      schema: {
+        params: IdParams,
+        body: Type.Object(
+          {
+            briefName: Type.Optional(Type.String({ maxLength: 1000 })),
+            fullName: Type.Optional(Type.String({ maxLength: 1000 })),
+            email: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
+            phone: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
+          },
+          { ...Strict, minProperties: 1 },
+        ),
+        response: { 200: Type.Object({ changed: Type.Array(Type.String()) }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      run(request, reply, changeProfile({ principalId: request.params.id, ...request.body })),
+  );
+
+  app.post(
+    '/principals/:id/deactivate',
+    {
+      schema: {
+        params: IdParams,
+        body: Type.Optional(
+          Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, Strict),
+        ),
+        response: { 200: Type.Object({ active: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      run(
+        request,
+        reply,
+        deactivatePrincipal({
+          principalId: request.params.id,
+          ...(request.body?.reason ? { reason: request.body.reason } : {}),
+        }),
+      ),
+  );
+
+  app.post(
+    '/principals/:id/activate',
+    {
+      schema: {
+        params: IdParams,
+        response: { 200: Type.Object({ active: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      run(request, reply, activatePrincipal({ principalId: request.params.id })),
+  );
+
+  app.delete(
+    '/principals/:id',
+    {
+      schema: {
+        params: IdParams,
+        response: { 200: Type.Object({ deleted: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      run(request, reply, deletePrincipal({ principalId: request.params.id })),
+  );
+
+  app.post(
+    '/principals/:id/identities',
+    {
+      schema: {
+        params: IdParams,
+        body: Type.Object(
+          { name: Type.String({ maxLength: 1000 }), directoryId: Type.Optional(Id) },
+          Strict,
+        ),
+        response: { 201: Type.Object({ identityId: Type.String() }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const result = await run(
+        request,
+        reply,
+        addIdentity({ identityId: newId(), principalId: request.params.id, ...request.body }),
+      );
+      return reply.status(201).send(result);
+    },
+  );
+
+  app.get(
+    '/identities/:id',
+    { schema: { params: IdParams, response: { 200: IdentitySchema, ...errorResponses } } },
+    async (request) => {
+      const i = getIdentity(app.node.read, request.params.id);
+      if (!i) throw new AppError('IDENTITY_NOT_FOUND', `no identity ${request.params.id}`);
+      return i;
+    },
+  );
+
+  app.delete(
+    '/identities/:id',
+    {
+      schema: {
+        params: IdParams,
+        response: { 200: Type.Object({ removed: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      run(request, reply, removeIdentity({ identityId: request.params.id })),
+  );
+};

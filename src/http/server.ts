@@ -1,0 +1,98 @@
+// Starts a node and its HTTP server from configuration: what `authlog serve` and `npm start` run.
+import pino from 'pino';
+import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
+import { registerPrincipal } from '../authn/principals.ts';
+import type { Config } from '../config.ts';
+import { originStream } from '../events/envelope.ts';
+import { acquireLock } from '../node/lock.ts';
+import { type AuthlogNode, newId, startNode } from '../node/node.ts';
+import { openStore } from '../store/open.ts';
+import { type App, buildApp } from './app.ts';
+
+export type RunningServer = {
+  readonly app: App;
+  readonly node: AuthlogNode;
+  readonly url: string;
+  stop(): Promise<void>;
+};
+
+/** On a node's very first start with an empty read model, create an administrator. */
+const bootstrapAdministrator = async (
+  node: AuthlogNode,
+  config: Config,
+  say: (line: string) => void,
+) => {
+  const own = await node.store.streamRevision(originStream(node.id));
+  const others = node.read.get("SELECT COUNT(*) AS n FROM principals WHERE id <> 'anonymous'");
+  if (own !== undefined || Number(others?.n ?? 0) > 0) return;
+  const { principalId } = (
+    await node.execute(
+      registerPrincipal({
+        principalId: newId(),
+        kind: 'person',
+        briefName: 'admin',
+        fullName: 'Administrator',
+        identity: { identityId: newId(), directoryId: INTERNAL_DIRECTORY, name: 'admin' },
+      }),
+      { actor: 'system', correlationId: 'bootstrap' },
+    )
+  ).result;
+  say(
+    `Created the administrator: principal ${principalId}, identity "admin" in directory "internal".`,
+  );
+  say(
+    'Password login arrives with the authentication issue; until then the API takes the operator token',
+  );
+  say(
+    `as "Authorization: Bearer <token>" — find it in ${config.secretsSource === 'environment' ? 'AUTHLOG_OPERATOR_TOKEN' : config.secretsSource}.`,
+  );
+};
+
+export const startServer = async (
+  config: Config,
+  options: { bootstrapAdmin?: boolean; say?: (line: string) => void } = {},
+): Promise<RunningServer> => {
+  const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const log = pino({
+    level: config.logLevel,
+    // Secrets never reach the log, whatever a future log line includes (OWASP ASVS 7.1.1).
+    redact: [
+      'req.headers.authorization',
+      'req.headers.cookie',
+      '*.password',
+      '*.token',
+      '*.secret',
+    ],
+  });
+  const release = acquireLock(config.dataDir);
+  try {
+    const store = openStore(config.store);
+    const node = await startNode({
+      nodeId: config.nodeId,
+      store,
+      readModelPath: config.readModelPath,
+      maxDriftMs: config.maxDriftMs,
+      log,
+    });
+    const app = buildApp({ node, operatorToken: config.secrets.operatorToken, logger: log });
+    const url = await app.listen({ host: config.host, port: config.port });
+    say(`authlog node ${node.id} (${config.mode}) listening on ${url}, data in ${config.dataDir}`);
+    await node.ready;
+    if (options.bootstrapAdmin ?? true) await bootstrapAdministrator(node, config, say);
+    say(`ready: ${JSON.stringify(node.status().applied)}`);
+    return {
+      app,
+      node,
+      url,
+      async stop() {
+        await app.close();
+        await node.close();
+        await store.close();
+        release();
+      },
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
+};

@@ -1,0 +1,97 @@
+// Feeds the read model from the store: a catch-up subscription over the origin streams, from
+// the read model's checkpoint, handed to the writer queue in batches. Own events come back this
+// way too and are skipped as already applied; events appended by the replication puller (or by
+// another node sharing the store) are applied here.
+import type { Logger } from 'pino';
+import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
+import {
+  type EventStore,
+  positionFromString,
+  positionToString,
+  type RecordedEvent,
+} from '../store/port.ts';
+import type { Writer } from './writer.ts';
+
+export const STORE_CHECKPOINT = 'store';
+const BATCH = 1000;
+
+export type CatchUp = {
+  /** Resolves when everything stored at start has been offered to the read model. */
+  readonly caughtUp: Promise<void>;
+  stop(): Promise<void>;
+};
+
+export const startCatchUp = (options: {
+  store: EventStore;
+  writer: Writer;
+  checkpoint: string | undefined;
+  log: Logger;
+}): CatchUp => {
+  const { store, writer, log } = options;
+  const sub = store.subscribe({
+    streamPrefix: ORIGIN_STREAM_PREFIX,
+    ...(options.checkpoint ? { after: positionFromString(options.checkpoint) } : {}),
+  });
+  let pending: RecordedEvent[] = [];
+  let scheduled = false;
+  let markCaughtUp!: () => void;
+  let failCaughtUp!: (e: unknown) => void;
+  const caughtUp = new Promise<void>((resolve, reject) => {
+    markCaughtUp = resolve;
+    failCaughtUp = reject;
+  });
+
+  const flush = async () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const envelopes: Envelope[] = [];
+    for (const r of batch) {
+      try {
+        envelopes.push(fromRecorded(r));
+      } catch (err) {
+        // A malformed stored event can never become valid: report it and leave it out. Its
+        // origin's later events then wait in the causal buffer, visible in status.
+        log.error(
+          { err, eventId: r.id, stream: r.stream },
+          'malformed event in store; not applied',
+        );
+      }
+    }
+    await writer.apply(envelopes, {
+      name: STORE_CHECKPOINT,
+      position: positionToString(batch.at(-1)!.position),
+    });
+  };
+
+  const loop = (async () => {
+    for await (const item of sub) {
+      if (item.kind === 'caughtUp') {
+        await flush();
+        markCaughtUp();
+        continue;
+      }
+      pending.push(item.event);
+      if (pending.length >= BATCH) await flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(
+          () => void flush().catch((err) => log.error({ err }, 'applying events failed')),
+        );
+      }
+    }
+    await flush();
+  })().catch((err) => {
+    log.error({ err }, 'catch-up subscription failed');
+    failCaughtUp(err);
+  });
+
+  return {
+    caughtUp,
+    async stop() {
+      await sub.stop();
+      await loop;
+    },
+  };
+};

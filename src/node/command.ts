@@ -1,0 +1,15 @@
+// A command is a pure decision against the node's read model: it reads state, returns the events
+// to record and a result for the caller, or throws an AppError. `now` comes in the metadata; a
+// decide function never reads the clock, and ids are made by the caller before deciding.
+import type { DomainEvent } from '../events/catalogue.ts';
+import type { EventMeta } from '../events/envelope.ts';
+import type { Reader } from '../readmodel/projection.ts';
+
+export type CommandMeta = EventMeta & { readonly now: number };
+
+export type Decision<R> = { readonly events: readonly DomainEvent[]; readonly result: R };
+
+export type Command<R> = {
+  readonly name: string;
+  decide(state: Reader, meta: CommandMeta): Decision<R>;
+};

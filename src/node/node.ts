@@ -1,0 +1,138 @@
+// One authlog node: its store, its read model, the writer queue and the catch-up subscription
+// wired together. The HTTP server and the CLI build on this; tests start it in-process.
+import pino, { type Logger } from 'pino';
+import { monotonicFactory } from 'ulid';
+import { projections as allProjections } from '../../projections/index.ts';
+import { originStream } from '../events/envelope.ts';
+import { type OpenReadModelOptions, openReadModel, type ReadModel } from '../readmodel/database.ts';
+import { digest } from '../readmodel/digest.ts';
+import type { Projection, Reader } from '../readmodel/projection.ts';
+import { createProjector, type Projector } from '../readmodel/projector.ts';
+import { createReader } from '../readmodel/reader.ts';
+import { type Clock, createClock } from '../replication/hlc.ts';
+import { encodeVector } from '../replication/version-vector.ts';
+import type { EventStore } from '../store/port.ts';
+import { type CatchUp, STORE_CHECKPOINT, startCatchUp } from './catch-up.ts';
+import type { Command, CommandMeta } from './command.ts';
+import { createWriter, type Receipt, type Writer } from './writer.ts';
+
+export type NodeOptions = {
+  readonly nodeId: string;
+  readonly store: EventStore;
+  readonly readModelPath: string;
+  readonly projections?: readonly Projection[];
+  readonly onStaleReadModel?: OpenReadModelOptions['onStale'];
+  readonly maxDriftMs?: number;
+  readonly physicalMs?: () => number;
+  readonly log?: Logger;
+};
+
+export type NodeStatus = {
+  readonly node: string;
+  readonly ready: boolean;
+  readonly applied: Record<string, string>;
+  readonly buffered: number;
+  readonly writer: {
+    readonly failed: string | null;
+    readonly batches: number;
+    readonly commands: number;
+    readonly events: number;
+  };
+  readonly driftAlarms: number;
+};
+
+export type AuthlogNode = {
+  readonly id: string;
+  readonly store: EventStore;
+  readonly readModel: ReadModel;
+  readonly projector: Projector;
+  readonly writer: Writer;
+  readonly clock: Clock;
+  /** Queries on committed state. */
+  readonly read: Reader;
+  readonly log: Logger;
+  /** Resolves once the read model holds everything the store held at start. */
+  readonly ready: Promise<void>;
+  isReady(): boolean;
+  execute<R>(
+    command: Command<R>,
+    meta: Omit<CommandMeta, 'now'> & { now?: number },
+  ): Promise<Receipt<R>>;
+  status(): NodeStatus;
+  digest(): string;
+  close(): Promise<void>;
+};
+
+export const newId = monotonicFactory();
+
+export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
+  const { nodeId: id, store } = options;
+  const log = options.log ?? pino({ level: 'silent' });
+  const physicalMs = options.physicalMs ?? Date.now;
+  const readModel = openReadModel(options.readModelPath, options.projections ?? allProjections, {
+    onStale: options.onStaleReadModel ?? 'reset',
+  });
+  let driftAlarms = 0;
+  const last = await store.readStream(originStream(id), { direction: 'backwards', maxCount: 1 });
+  const lastHlc = last[0]?.metadata.hlc;
+  const clock = createClock({
+    node: id,
+    physicalMs,
+    ...(options.maxDriftMs !== undefined ? { maxDriftMs: options.maxDriftMs } : {}),
+    ...(typeof lastHlc === 'string' ? { start: lastHlc } : {}),
+    onDrift: (alarm) => {
+      driftAlarms += 1;
+      log.warn(alarm, 'remote clock ahead of local time beyond the drift limit');
+    },
+  });
+  const projector = createProjector(readModel, { onApplied: (e) => clock.receive(e.hlc) });
+  const writer = createWriter({
+    node: id,
+    store,
+    projector,
+    clock,
+    newId: () => newId(physicalMs()),
+    onFatal: (err) => log.fatal({ err }, 'writer stopped'),
+  });
+  const catchUp: CatchUp = startCatchUp({
+    store,
+    writer,
+    checkpoint: projector.checkpoint(STORE_CHECKPOINT),
+    log,
+  });
+  let ready = false;
+  const readyPromise = catchUp.caughtUp.then(() => {
+    ready = true;
+    writer.open();
+    log.info({ node: id, applied: encodeVector(projector.applied) }, 'read model caught up');
+  });
+  const read = createReader(readModel.reader);
+
+  return {
+    id,
+    store,
+    readModel,
+    projector,
+    writer,
+    clock,
+    read,
+    log,
+    ready: readyPromise,
+    isReady: () => ready,
+    execute: (command, meta) => writer.execute(command, { ...meta, now: meta.now ?? physicalMs() }),
+    status: () => ({
+      node: id,
+      ready,
+      applied: encodeVector(projector.applied),
+      buffered: projector.buffered,
+      writer: { failed: writer.failed?.message ?? null, ...writer.stats },
+      driftAlarms,
+    }),
+    digest: () => digest(readModel.reader),
+    async close() {
+      await catchUp.stop();
+      await writer.close();
+      readModel.close();
+    },
+  };
+};

@@ -1,0 +1,289 @@
+// The writer queue: the single writer of this node's read model and origin stream. Commands
+// are decided one after another against the read model; while an append is in flight, newly
+// arriving commands wait and are then decided and appended together (group commit). Events of
+// other origins (catch-up, replication) pass through the same queue, so nothing interleaves.
+//
+// Per batch: BEGIN on the read model → decide each command, stamp its events (seq, hlc, deps)
+// and project them → append all to `origin-<node>` with the exact expected revision → COMMIT
+// and answer. If the append fails, the read model rolls back and nothing is acknowledged.
+
+import { AppError } from '../errors.ts';
+import { CURRENT_SCHEMA } from '../events/catalogue.ts';
+import { type Envelope, fromRecorded, originStream, toEventData } from '../events/envelope.ts';
+import type { Projector } from '../readmodel/projector.ts';
+import type { Clock } from '../replication/hlc.ts';
+import { seqOf } from '../replication/version-vector.ts';
+import { ConcurrencyError, StoreUnavailableError } from '../store/errors.ts';
+import type { EventStore } from '../store/port.ts';
+import type { Command, CommandMeta } from './command.ts';
+
+export type Receipt<R> = {
+  readonly result: R;
+  readonly events: readonly Envelope[];
+  /** `origin:seq` this node had applied once the command's events were: a read-your-writes token. */
+  readonly token: string;
+};
+
+export type WriterOptions = {
+  readonly node: string;
+  readonly store: EventStore;
+  readonly projector: Projector;
+  readonly clock: Clock;
+  readonly newId: () => string;
+  readonly maxBatch?: number;
+  /** Delays between retries of an append the store could not confirm (same ids, same revision). */
+  readonly retryDelaysMs?: readonly number[];
+  readonly onFatal?: (error: Error) => void;
+};
+
+export type Writer = {
+  execute<R>(command: Command<R>, meta: CommandMeta): Promise<Receipt<R>>;
+  /** Offers events of any origin (own events re-read from the store are skipped as applied).
+   * `checkpoint` is recorded when nothing is left waiting in the causal buffer. */
+  apply(
+    events: readonly Envelope[],
+    checkpoint?: { name: string; position: string },
+  ): Promise<void>;
+  /** Starts deciding commands (queued ones included) once the read model has caught up. */
+  open(): void;
+  readonly failed: Error | undefined;
+  readonly stats: { readonly batches: number; readonly commands: number; readonly events: number };
+  close(): Promise<void>;
+};
+
+type CommandJob = {
+  kind: 'command';
+  command: Command<unknown>;
+  meta: CommandMeta;
+  resolve: (r: Receipt<unknown>) => void;
+  reject: (e: unknown) => void;
+};
+type ApplyJob = {
+  kind: 'apply';
+  events: readonly Envelope[];
+  checkpoint?: { name: string; position: string } | undefined;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const createWriter = (options: WriterOptions): Writer => {
+  const { node, store, projector, clock, newId } = options;
+  const maxBatch = options.maxBatch ?? 512;
+  const retryDelaysMs = options.retryDelaysMs ?? [50, 250, 1000];
+  const stream = originStream(node);
+  const queue: (CommandJob | ApplyJob)[] = [];
+  let opened = false;
+  let pumping = false;
+  let failed: Error | undefined;
+  let closed = false;
+  let idle: Promise<void> = Promise.resolve();
+  let settleIdle: (() => void) | undefined;
+  const stats = { batches: 0, commands: 0, events: 0 };
+
+  const fail = (error: Error) => {
+    failed = error;
+    options.onFatal?.(error);
+  };
+
+  const runApply = (job: ApplyJob) => {
+    projector.transaction(() => {
+      for (const e of job.events) projector.offer(e);
+      if (job.checkpoint && projector.buffered === 0)
+        projector.setCheckpoint(job.checkpoint.name, job.checkpoint.position);
+    });
+  };
+
+  const appendWithRetry = async (envelopes: Envelope[], firstSeq: bigint) => {
+    const expectedRevision = firstSeq === 1n ? ('no_stream' as const) : firstSeq - 2n;
+    const data = envelopes.map(toEventData);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await store.append(stream, data, { expectedRevision });
+      } catch (err) {
+        const delay = retryDelaysMs[attempt];
+        if (!(err instanceof StoreUnavailableError) || delay === undefined) throw err;
+        await sleep(delay);
+      }
+    }
+  };
+
+  // After an append whose outcome is unknown, the store may hold events the read model lacks:
+  // read them back and apply them before deciding anything else.
+  const resync = async () => {
+    const from = seqOf(projector.applied, node);
+    const missing = await store.readStream(stream, { fromRevision: from });
+    if (missing.length === 0) return;
+    runApply({
+      kind: 'apply',
+      events: missing.map((r) => fromRecorded(r)),
+      resolve() {},
+      reject() {},
+    });
+  };
+
+  const runCommands = async (jobs: CommandJob[]) => {
+    const answers: { job: CommandJob; receipt?: Receipt<unknown>; error?: unknown }[] = [];
+    const envelopes: Envelope[] = [];
+    const firstSeq = seqOf(projector.applied, node) + 1n;
+    projector.begin();
+    try {
+      for (const job of jobs) {
+        let decision: ReturnType<Command<unknown>['decide']>;
+        try {
+          decision = job.command.decide(projector.read, job.meta);
+        } catch (error) {
+          answers.push({ job, error });
+          continue;
+        }
+        const stamped: Envelope[] = [];
+        for (const event of decision.events) {
+          const seq = seqOf(projector.applied, node) + 1n;
+          // Spreading a member of the event union keeps type and data paired; TypeScript cannot
+          // see that through the spread, hence the annotation.
+          const e = {
+            ...event,
+            id: newId(),
+            origin: node,
+            seq,
+            hlc: clock.tick(),
+            deps: { ...projector.applied, [node]: seq - 1n },
+            schema: CURRENT_SCHEMA,
+            actor: job.meta.actor,
+            via: job.meta.via,
+            correlationId: job.meta.correlationId,
+            causationId: job.meta.causationId,
+            ip: job.meta.ip,
+            userAgent: job.meta.userAgent,
+          } as Envelope;
+          if (projector.offer(e) !== 'applied')
+            throw new Error(`own event ${e.id} was not applicable`);
+          stamped.push(e);
+        }
+        envelopes.push(...stamped);
+        const token = `${node}:${seqOf(projector.applied, node)}`;
+        answers.push({ job, receipt: { result: decision.result, events: stamped, token } });
+      }
+      if (envelopes.length > 0) await appendWithRetry(envelopes, firstSeq);
+      projector.commit();
+    } catch (err) {
+      projector.rollback();
+      if (err instanceof ConcurrencyError) {
+        fail(
+          new AppError(
+            'NODE_CONFLICT',
+            `another process appended to ${stream}; this node stops writing`,
+          ),
+        );
+      }
+      const error =
+        err instanceof ConcurrencyError
+          ? failed
+          : err instanceof StoreUnavailableError
+            ? new AppError('STORE_UNAVAILABLE', 'the event store did not confirm the write; retry')
+            : err;
+      for (const { job } of answers) job.reject(error);
+      for (const job of jobs.slice(answers.length)) job.reject(error);
+      if (err instanceof StoreUnavailableError) await resync().catch(() => undefined);
+      return;
+    }
+    stats.batches += 1;
+    stats.commands += jobs.length;
+    stats.events += envelopes.length;
+    for (const a of answers) {
+      if (a.receipt) a.job.resolve(a.receipt);
+      else a.job.reject(a.error);
+    }
+  };
+
+  const pump = async () => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (queue.length > 0) {
+        const head = queue[0]!;
+        if (head.kind === 'apply') {
+          queue.shift();
+          try {
+            runApply(head);
+            head.resolve();
+          } catch (err) {
+            head.reject(err);
+          }
+          continue;
+        }
+        if (!opened) {
+          // Commands wait for catch-up, but events keep flowing: let later apply jobs pass.
+          const next = queue.findIndex((j) => j.kind === 'apply');
+          if (next < 0) break;
+          const [job] = queue.splice(next, 1) as [ApplyJob];
+          try {
+            runApply(job);
+            job.resolve();
+          } catch (err) {
+            job.reject(err);
+          }
+          continue;
+        }
+        let n = 0;
+        while (n < queue.length && n < maxBatch && queue[n]!.kind === 'command') n++;
+        const jobs = queue.splice(0, n) as CommandJob[];
+        if (failed) for (const j of jobs) j.reject(failed);
+        else await runCommands(jobs);
+      }
+    } finally {
+      pumping = false;
+      if (queue.length === 0 && settleIdle) {
+        settleIdle();
+        settleIdle = undefined;
+      }
+    }
+  };
+
+  const enqueue = (job: CommandJob | ApplyJob) => {
+    if (closed) {
+      job.reject(new AppError('NOT_READY', 'the node is shutting down'));
+      return;
+    }
+    if (!settleIdle) idle = new Promise((r) => (settleIdle = r));
+    queue.push(job);
+    void pump();
+  };
+
+  return {
+    execute<R>(command: Command<R>, meta: CommandMeta) {
+      return new Promise<Receipt<R>>((resolve, reject) =>
+        enqueue({
+          kind: 'command',
+          command,
+          meta,
+          resolve: resolve as (r: Receipt<unknown>) => void,
+          reject,
+        }),
+      );
+    },
+    apply(events, checkpoint) {
+      return new Promise<void>((resolve, reject) =>
+        enqueue({ kind: 'apply', events, checkpoint, resolve, reject }),
+      );
+    },
+    open() {
+      opened = true;
+      void pump();
+    },
+    get failed() {
+      return failed;
+    },
+    stats,
+    async close() {
+      closed = true;
+      if (!opened) {
+        const stopped = new AppError('NOT_READY', 'the node is shutting down');
+        for (const job of queue.splice(0)) job.reject(stopped);
+        settleIdle?.();
+      }
+      await idle;
+    },
+  };
+};

@@ -1,0 +1,123 @@
+// The read model: one SQLite file per node, disposable and rebuilt from the log at any time.
+// Two connections: the writer (the projector and command decisions, one at a time through the
+// node's writer queue) and the reader (queries), which in WAL mode sees only committed state.
+import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { REGISTER_DDL } from '../replication/registers.ts';
+import type { Projection } from './projection.ts';
+
+export type ReadModel = {
+  readonly path: string;
+  readonly writer: Database.Database;
+  readonly reader: Database.Database;
+  readonly projections: readonly Projection[];
+  close(): void;
+};
+
+const BOOKKEEPING_DDL = [
+  'CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)',
+  // The applied version vector: highest seq applied per origin.
+  'CREATE TABLE _applied (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL)',
+  // Store positions up to which a subscription has applied or skipped every event.
+  'CREATE TABLE _checkpoint (name TEXT PRIMARY KEY, position TEXT NOT NULL)',
+];
+
+export class ReadModelSchemaError extends Error {
+  override readonly name = 'ReadModelSchemaError';
+}
+
+/** Fingerprint of everything that shapes the read model; a file made by other code is stale. */
+export const schemaFingerprint = (projections: readonly Projection[]): string => {
+  const h = createHash('sha256');
+  for (const p of projections) {
+    h.update(
+      `${p.name}\0${p.ddl.join('\0')}\0${JSON.stringify(p.seed ?? [], (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))}\0${(p.conflicts ?? []).join('\0')}\0`,
+    );
+    h.update(Object.keys(p.handlers).sort().join(','));
+  }
+  h.update(REGISTER_DDL.join('\0'));
+  return h.digest('hex').slice(0, 16);
+};
+
+const conflictsView = (projections: readonly Projection[]): string => {
+  const parts = projections.flatMap((p) => p.conflicts ?? []);
+  const body =
+    parts.length > 0
+      ? parts.join('\nUNION ALL\n')
+      : 'SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0';
+  return `CREATE VIEW conflicts (kind, scope, subject, winner, detail, hlc) AS ${body}`;
+};
+
+const pragmas = (db: Database.Database) => {
+  db.pragma('journal_mode = WAL');
+  // The read model is rebuilt from the durable log after any loss, and its checkpoint commits
+  // with its rows, so losing the last transactions on power failure only means re-applying.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = OFF');
+};
+
+export type OpenReadModelOptions = {
+  /** What to do when the file was made by a different schema: refuse, or start it afresh. */
+  readonly onStale?: 'throw' | 'reset';
+};
+
+export const openReadModel = (
+  path: string,
+  projections: readonly Projection[],
+  options: OpenReadModelOptions = {},
+): ReadModel => {
+  const fingerprint = schemaFingerprint(projections);
+  let writer = new Database(path);
+  pragmas(writer);
+  const hasMeta = writer
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_meta'")
+    .get();
+  if (hasMeta) {
+    const row = writer.prepare("SELECT value FROM _meta WHERE key = 'schema'").get() as
+      | { value: string }
+      | undefined;
+    if (row?.value !== fingerprint) {
+      if (options.onStale !== 'reset' || path === ':memory:') {
+        writer.close();
+        throw new ReadModelSchemaError(
+          `read model ${path} was built by another version of the projections (run: authlog rebuild)`,
+        );
+      }
+      writer.close();
+      removeReadModelFiles(path);
+      writer = new Database(path);
+      pragmas(writer);
+    }
+  }
+  const fresh = !writer
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_meta'")
+    .get();
+  if (fresh) {
+    writer.transaction(() => {
+      for (const ddl of [...BOOKKEEPING_DDL, ...REGISTER_DDL, ...projections.flatMap((p) => p.ddl)])
+        writer.exec(ddl);
+      writer.exec(conflictsView(projections));
+      for (const s of projections.flatMap((p) => p.seed ?? []))
+        writer.prepare(s.sql).run(...s.params);
+      writer.prepare("INSERT INTO _meta (key, value) VALUES ('schema', ?)").run(fingerprint);
+    })();
+  }
+  const reader = path === ':memory:' ? writer : new Database(path, { readonly: true });
+  if (reader !== writer) reader.pragma('busy_timeout = 5000');
+  return {
+    path,
+    writer,
+    reader,
+    projections,
+    close() {
+      if (reader !== writer) reader.close();
+      writer.close();
+    },
+  };
+};
+
+export const removeReadModelFiles = (path: string): void => {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+};

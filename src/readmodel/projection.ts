@@ -1,0 +1,37 @@
+// What a projection is: its tables and a handler per event type that returns SQL statements.
+// Handlers may read the read model (inside the same transaction) to decide which statements to
+// emit, but do no other I/O and never read the clock: the same event on the same state gives
+// the same statements on every node.
+import type { DomainEventOf, EventType } from '../events/catalogue.ts';
+import type { Envelope } from '../events/envelope.ts';
+
+export type SqlValue = string | number | bigint | null;
+export type SqlRow = Readonly<Record<string, SqlValue>>;
+
+export type Statement = { readonly sql: string; readonly params: readonly SqlValue[] };
+
+export const sql = (text: string, ...params: SqlValue[]): Statement => ({ sql: text, params });
+
+export type Reader = {
+  get(sql: string, ...params: SqlValue[]): SqlRow | undefined;
+  all(sql: string, ...params: SqlValue[]): SqlRow[];
+};
+
+export type Handler<T extends EventType> = (
+  event: Envelope<DomainEventOf<T>>,
+  read: Reader,
+) => readonly Statement[];
+
+export type Handlers = { readonly [T in EventType]?: Handler<T> };
+
+export type Projection = {
+  readonly name: string;
+  /** CREATE TABLE / INDEX statements. Tables whose name starts with `_` are node-local
+   * bookkeeping and stay out of the digest; every other table is hashed. */
+  readonly ddl: readonly string[];
+  /** Rows every node starts with (materialized well-known entities such as `anonymous`). */
+  readonly seed?: readonly Statement[];
+  /** SELECTs contributing rows (kind, scope, subject, winner, detail, hlc) to the `conflicts` view. */
+  readonly conflicts?: readonly string[];
+  readonly handlers: Handlers;
+};

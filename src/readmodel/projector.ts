@@ -1,0 +1,166 @@
+// The projector applies events to the read model exactly once and only when causally ready:
+// all of its deps applied and its seq the origin's next. Events that are not ready wait in an
+// in-memory buffer (they are in the store, so a restart re-reads them from the checkpoint).
+// The applied version vector and checkpoints are written in the same transaction as the rows.
+import type Database from 'better-sqlite3';
+import type { EventType } from '../events/catalogue.ts';
+import type { Envelope } from '../events/envelope.ts';
+import { coversAll, seqOf, type VersionVector } from '../replication/version-vector.ts';
+import type { ReadModel } from './database.ts';
+import type { Handler, Reader, SqlValue } from './projection.ts';
+import { createReader } from './reader.ts';
+
+export type Outcome = 'applied' | 'skipped' | 'buffered';
+
+export type Projector = {
+  /** The applied version vector (live view; copy it to keep it). */
+  readonly applied: VersionVector;
+  readonly buffered: number;
+  /** Runs `fn` in one read-model transaction; rolls back rows and in-memory state if it throws. */
+  transaction<T>(fn: () => T): T;
+  /** For a transaction that spans an await (the writer's append): begin, then commit or rollback. */
+  begin(): void;
+  commit(): void;
+  rollback(): void;
+  /** Offers one event; inside a transaction. Applies it and whatever it unblocks, or buffers it. */
+  offer(event: Envelope): Outcome;
+  setCheckpoint(name: string, position: string): void;
+  checkpoint(name: string): string | undefined;
+  /** Read access for decide functions: sees the writer's uncommitted in-transaction state. */
+  readonly read: Reader;
+};
+
+export type ProjectorOptions = {
+  /** Called for every applied event (the node merges its clock here). */
+  readonly onApplied?: (event: Envelope) => void;
+};
+
+export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): Projector => {
+  const db = rm.writer;
+  const statements = new Map<string, Database.Statement>();
+  const prepare = (text: string): Database.Statement => {
+    let s = statements.get(text);
+    if (!s) {
+      s = db.prepare(text);
+      statements.set(text, s);
+    }
+    return s;
+  };
+  const read = createReader(db);
+
+  const handlers = new Map<string, Handler<EventType>[]>();
+  for (const p of rm.projections) {
+    for (const [type, h] of Object.entries(p.handlers)) {
+      const list = handlers.get(type) ?? [];
+      list.push(h as Handler<EventType>);
+      handlers.set(type, list);
+    }
+  }
+
+  const applied: Record<string, bigint> = {};
+  for (const row of db.prepare('SELECT origin, seq FROM _applied').safeIntegers(true).all() as {
+    origin: string;
+    seq: bigint;
+  }[]) {
+    applied[row.origin] = row.seq;
+  }
+  let buffer = new Map<string, Envelope>();
+  const dirty = new Set<string>();
+  let snapshot: { applied: Record<string, bigint>; buffer: Map<string, Envelope> } | undefined;
+
+  const saveApplied = prepare(
+    'INSERT INTO _applied (origin, seq) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq',
+  );
+
+  const ready = (e: Envelope) =>
+    e.seq === seqOf(applied, e.origin) + 1n && coversAll(applied, e.deps);
+
+  const applyOne = (e: Envelope) => {
+    for (const h of handlers.get(e.type) ?? []) {
+      for (const s of h(e as never, read)) prepare(s.sql).run(...(s.params as SqlValue[]));
+    }
+    applied[e.origin] = e.seq;
+    dirty.add(e.origin);
+    options.onApplied?.(e);
+  };
+
+  const drain = () => {
+    let progress = true;
+    while (progress && buffer.size > 0) {
+      progress = false;
+      for (const [id, e] of buffer) {
+        if (e.seq <= seqOf(applied, e.origin)) buffer.delete(id);
+        else if (ready(e)) {
+          buffer.delete(id);
+          applyOne(e);
+          progress = true;
+        }
+      }
+    }
+  };
+
+  const begin = () => {
+    if (snapshot) throw new Error('projector transaction already open');
+    snapshot = { applied: { ...applied }, buffer: new Map(buffer) };
+    db.exec('BEGIN');
+  };
+  const commit = () => {
+    for (const origin of dirty) saveApplied.run(origin, applied[origin]!);
+    dirty.clear();
+    db.exec('COMMIT');
+    snapshot = undefined;
+  };
+  const rollback = () => {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    if (snapshot) {
+      for (const k of Object.keys(applied)) delete applied[k];
+      Object.assign(applied, snapshot.applied);
+      buffer = snapshot.buffer;
+    }
+    dirty.clear();
+    snapshot = undefined;
+  };
+
+  return {
+    applied,
+    get buffered() {
+      return buffer.size;
+    },
+    transaction(fn) {
+      begin();
+      try {
+        const result = fn();
+        commit();
+        return result;
+      } catch (err) {
+        rollback();
+        throw err;
+      }
+    },
+    begin,
+    commit,
+    rollback,
+    offer(e) {
+      if (e.seq <= seqOf(applied, e.origin)) return 'skipped';
+      if (!ready(e)) {
+        buffer.set(e.id, e);
+        return 'buffered';
+      }
+      applyOne(e);
+      if (buffer.size > 0) drain();
+      return 'applied';
+    },
+    setCheckpoint(name, position) {
+      prepare(
+        'INSERT INTO _checkpoint (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position',
+      ).run(name, position);
+    },
+    checkpoint(name) {
+      const row = prepare('SELECT position FROM _checkpoint WHERE name = ?').get(name) as
+        | { position: string }
+        | undefined;
+      return row?.position;
+    },
+    read,
+  };
+};

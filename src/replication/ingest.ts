@@ -1,0 +1,58 @@
+// Appends events of other origins to their origin streams in this node's store, each with the
+// exact expected revision its seq implies (seq n is revision n - 1). Events the store already
+// holds are acknowledged without writing: the store rejects a second copy at that revision, so
+// duplicate deliveries and several pullers sharing a store are harmless.
+import { type Envelope, originStream, toEventData } from '../events/envelope.ts';
+import { ConcurrencyError } from '../store/errors.ts';
+import type { EventStore } from '../store/port.ts';
+
+export type IngestResult = { readonly appended: number; readonly present: number };
+
+/** `events` must be in causal order per origin (a feed's order is). Gaps are refused. */
+export const ingest = async (
+  store: EventStore,
+  events: readonly Envelope[],
+): Promise<IngestResult> => {
+  let appended = 0;
+  let present = 0;
+  // Runs of consecutive events of one origin go in one append.
+  let i = 0;
+  while (i < events.length) {
+    const first = events[i]!;
+    let j = i + 1;
+    while (
+      j < events.length &&
+      events[j]!.origin === first.origin &&
+      events[j]!.seq === events[j - 1]!.seq + 1n
+    )
+      j++;
+    const run = events.slice(i, j);
+    i = j;
+    const stream = originStream(first.origin);
+    // Someone else (another puller, another node on the same store) may append part of the run
+    // concurrently: on a concurrency error, look again at what the stream holds and go on.
+    for (let attempt = 0; ; attempt++) {
+      const head = await store.streamRevision(stream);
+      const stored = head === undefined ? 0n : head + 1n; // events the stream holds
+      const fresh = run.filter((e) => e.seq > stored);
+      if (fresh.length === 0) {
+        present += run.length;
+        break;
+      }
+      if (fresh[0]!.seq !== stored + 1n) {
+        throw new RangeError(`gap in ${stream}: have ${stored}, got seq ${fresh[0]!.seq}`);
+      }
+      try {
+        await store.append(stream, fresh.map(toEventData), {
+          expectedRevision: stored === 0n ? 'no_stream' : stored - 1n,
+        });
+        appended += fresh.length;
+        present += run.length - fresh.length;
+        break;
+      } catch (err) {
+        if (!(err instanceof ConcurrencyError) || attempt >= 5) throw err;
+      }
+    }
+  }
+  return { appended, present };
+};

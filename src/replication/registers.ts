@@ -1,0 +1,198 @@
+// Convergence registers (DESIGN.md section 5), as generic SQL-emitting helpers that every
+// projection uses. Delivery is causal, so a write arrives after every write it dominates; each
+// helper keeps, per register, only what is needed to derive the visible value from the set of
+// writes that no other write dominates, and that derivation does not depend on arrival order.
+// The property test in test/property/convergence.test.ts holds them to that.
+import type { Envelope } from '../events/envelope.ts';
+import { type SqlValue, type Statement, sql } from '../readmodel/projection.ts';
+import { encodeVector } from './version-vector.ts';
+
+type Key = Readonly<Record<string, SqlValue>>;
+
+const where = (key: Key): { text: string; params: SqlValue[] } => {
+  const cols = Object.keys(key);
+  return { text: cols.map((c) => `${c} = ?`).join(' AND '), params: cols.map((c) => key[c]!) };
+};
+
+// ---------------------------------------------------------------------------------------------
+// LWW: highest HLC wins. HLC order extends happened-before, so the highest HLC is always in the
+// non-dominated set and a register needs only its current value and that value's HLC.
+
+export type LwwRegister = {
+  /** Column holding the HLC of the write that set the value. */
+  readonly hlcColumn: string;
+  /** Columns set together by one write (e.g. email and its normalized key). */
+  readonly values: Readonly<Record<string, SqlValue>>;
+};
+
+/** One UPDATE assigning each register whose stored HLC is older than `hlc`. */
+export const lwwUpdate = (
+  table: string,
+  key: Key,
+  registers: readonly LwwRegister[],
+  hlc: string,
+): Statement => {
+  const sets: string[] = [];
+  const params: SqlValue[] = [];
+  for (const r of registers) {
+    const newer = `(${r.hlcColumn} IS NULL OR ${r.hlcColumn} < ?)`;
+    for (const [col, value] of Object.entries(r.values)) {
+      sets.push(`${col} = CASE WHEN ${newer} THEN ? ELSE ${col} END`);
+      params.push(hlc, value);
+    }
+    sets.push(`${r.hlcColumn} = CASE WHEN ${newer} THEN ? ELSE ${r.hlcColumn} END`);
+    params.push(hlc, hlc);
+  }
+  const w = where(key);
+  return {
+    sql: `UPDATE ${table} SET ${sets.join(', ')} WHERE ${w.text}`,
+    params: [...params, ...w.params],
+  };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Restrictive: among concurrent writes the most restrictive value wins (disabled over enabled;
+// revoke over inherit over grant); between equals, the highest HLC. Needs the whole
+// non-dominated set, kept in `register_frontier` (hashed in the digest like any other state).
+
+export const REGISTER_DDL = [
+  `CREATE TABLE register_frontier (
+    register TEXT NOT NULL, key TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL,
+    hlc TEXT NOT NULL, value TEXT NOT NULL, rank INTEGER NOT NULL,
+    PRIMARY KEY (register, key, origin, seq)) WITHOUT ROWID`,
+];
+
+/** Records a write into a restrictive register, dropping the writes it dominates. */
+export const restrictiveWrite = (
+  register: string,
+  key: string,
+  event: Pick<Envelope, 'origin' | 'seq' | 'hlc' | 'deps'>,
+  value: string,
+  rank: number,
+): Statement[] => [
+  sql(
+    `DELETE FROM register_frontier WHERE register = ? AND key = ?
+       AND seq <= COALESCE((SELECT CAST(d.value AS INTEGER) FROM json_each(?) d WHERE d.key = origin), 0)`,
+    register,
+    key,
+    JSON.stringify(encodeVector(event.deps)),
+  ),
+  sql(
+    'INSERT INTO register_frontier (register, key, origin, seq, hlc, value, rank) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    register,
+    key,
+    event.origin,
+    event.seq,
+    event.hlc,
+    value,
+    rank,
+  ),
+];
+
+/** SQL expression for a restrictive register's visible value; `keyExpr` is SQL (a column or `?`). */
+export const restrictiveValue = (register: string, keyExpr: string, fallback: string): string =>
+  `COALESCE((SELECT value FROM register_frontier WHERE register = '${register}' AND key = ${keyExpr}
+     ORDER BY rank DESC, hlc DESC LIMIT 1), '${fallback}')`;
+
+// ---------------------------------------------------------------------------------------------
+// Terminal: once present, final. Concurrent terminal writes keep the earliest HLC, so the
+// recorded moment is the same on every node.
+
+export const terminalSet = (
+  table: string,
+  key: Key,
+  flagColumn: string,
+  hlcColumn: string,
+  hlc: string,
+): Statement => {
+  const w = where(key);
+  return {
+    sql: `UPDATE ${table} SET ${flagColumn} = 1,
+      ${hlcColumn} = CASE WHEN ${hlcColumn} IS NULL OR ? < ${hlcColumn} THEN ? ELSE ${hlcColumn} END
+      WHERE ${w.text}`,
+    params: [hlc, hlc, ...w.params],
+  };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Unique claim: among live claims of one key, the earliest by (HLC, event id) holds it; the
+// others are `conflict` (cannot be used, listed for an administrator); claims that are no
+// longer live are `released`. A pure function of the set of claims, recomputed per key.
+
+export type ClaimTable = {
+  readonly table: string;
+  readonly idColumn: string;
+  /** Columns that scope the key (e.g. directory) plus the key column itself. */
+  readonly keyColumns: readonly string[];
+  /** SQL condition that is true for live claims (e.g. `removed = 0 AND key IS NOT NULL`). */
+  readonly live: string;
+  readonly hlcColumn: string;
+  readonly eventColumn: string;
+  readonly statusColumn: string;
+};
+
+export const CLAIM_HELD = 'held';
+export const CLAIM_CONFLICT = 'conflict';
+export const CLAIM_RELEASED = 'released';
+
+/** Recomputes the holder of one key. `keyValues` are in the order of `keyColumns`. */
+export const claimRecompute = (t: ClaimTable, keyValues: readonly SqlValue[]): Statement => {
+  const scope = t.keyColumns.map((c) => `${c} IS ?`).join(' AND ');
+  return {
+    sql: `UPDATE ${t.table} SET ${t.statusColumn} = CASE
+        WHEN NOT (${t.live}) THEN '${CLAIM_RELEASED}'
+        WHEN ${t.idColumn} = (SELECT ${t.idColumn} FROM ${t.table} WHERE ${scope} AND (${t.live})
+          ORDER BY ${t.hlcColumn}, ${t.eventColumn} LIMIT 1) THEN '${CLAIM_HELD}'
+        ELSE '${CLAIM_CONFLICT}' END
+      WHERE ${scope}`,
+    params: [...keyValues, ...keyValues],
+  };
+};
+
+/** A claimant that left every key (e.g. its email was cleared) is in no group a recompute
+ * touches: mark it released itself. */
+export const claimReleaseSelf = (t: ClaimTable, id: SqlValue): Statement => ({
+  sql: `UPDATE ${t.table} SET ${t.statusColumn} = '${CLAIM_RELEASED}' WHERE ${t.idColumn} = ? AND NOT (${t.live})`,
+  params: [id],
+});
+
+// ---------------------------------------------------------------------------------------------
+// Graph edge (role parent): each child has at most one parent (an LWW register), so the graph is
+// functional and every cycle is a simple cycle. An edge that closes a cycle is ignored, choosing
+// the cycle's edge with the highest HLC; the result depends only on the set of edges.
+
+export type Edge = { readonly child: string; readonly parent: string | null; readonly hlc: string };
+
+export type ResolvedGraph = {
+  readonly parentOf: ReadonlyMap<string, string | null>;
+  /** Children whose edge was neutralised to break a cycle, sorted. */
+  readonly neutralised: readonly string[];
+};
+
+export const resolveParentGraph = (edges: readonly Edge[]): ResolvedGraph => {
+  const parentOf = new Map<string, string | null>();
+  for (const e of edges) parentOf.set(e.child, e.parent);
+  const hlcOf = new Map(edges.map((e) => [e.child, e.hlc]));
+  const neutralised: string[] = [];
+  const done = new Set<string>();
+  for (const start of [...parentOf.keys()].sort()) {
+    const path: string[] = [];
+    const onPath = new Set<string>();
+    let node: string | null | undefined = start;
+    while (node != null && !done.has(node) && !onPath.has(node)) {
+      path.push(node);
+      onPath.add(node);
+      node = parentOf.get(node);
+    }
+    if (node != null && onPath.has(node)) {
+      // The cycle is the suffix of the path from `node`; cut its newest edge.
+      const cycle = path.slice(path.indexOf(node));
+      let newest = cycle[0]!;
+      for (const c of cycle) if (hlcOf.get(c)! > hlcOf.get(newest)!) newest = c;
+      parentOf.set(newest, null);
+      neutralised.push(newest);
+    }
+    for (const p of path) done.add(p);
+  }
+  return { parentOf, neutralised: neutralised.sort() };
+};
