@@ -19,6 +19,7 @@ export const errorCatalogue = {
   EMAIL_TAKEN: { status: 409, title: 'Another principal has this email address' },
   ID_TAKEN: { status: 409, title: 'The id is already in use' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  URI_TOO_LONG: { status: 414, title: 'The request URI is too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   INTERNAL: { status: 500, title: 'Internal error' },

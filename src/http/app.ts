@@ -13,6 +13,7 @@ import { directoryRoutes } from './routes/directories.ts';
 import { healthRoutes } from './routes/health.ts';
 import { principalRoutes } from './routes/principals.ts';
 import { statusRoutes } from './routes/status.ts';
+import { validatorCompiler } from './validation.ts';
 
 export type AppOptions = {
   readonly node: AuthlogNode;
@@ -45,13 +46,14 @@ export const buildApp = (options: AppOptions): App => {
     loggerInstance: typeof options.logger === 'object' ? options.logger : undefined,
     logger: typeof options.logger === 'boolean' ? options.logger : undefined,
     bodyLimit: 64 * 1024,
-    // Unknown properties are refused, not silently dropped; query strings still coerce.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: false,
     return503OnClosing: true,
+    // Router-level refusals (overlong params, bad URLs) use the same problem format.
+    frameworkErrors: (err, request, reply) => sendProblem(request, reply, err),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  app.setValidatorCompiler(validatorCompiler);
   app.decorate('node', options.node);
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
   app.setNotFoundHandler((request, reply) =>
@@ -94,6 +96,17 @@ export const buildApp = (options: AppOptions): App => {
           throw new AppError('NOT_YET_APPLIED', `this node has not applied ${after} yet`);
         await new Promise((r) => setTimeout(r, 5));
       }
+    }
+  });
+
+  // A POST without a body (e.g. `deactivate` with no reason) is validated as an empty object.
+  app.addHook('preValidation', async (request) => {
+    if (
+      request.body === undefined &&
+      request.headers['content-type'] === undefined &&
+      request.method !== 'GET'
+    ) {
+      request.body = {};
     }
   });
 

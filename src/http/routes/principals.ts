@@ -146,7 +146,7 @@ export const principalRoutes = async (app: App) => {
         reply,
         deactivatePrincipal({
           principalId: request.params.id,
-          ...(request.body?.reason ? { reason: request.body.reason } : {}),
+          ...(request.body.reason ? { reason: request.body.reason } : {}),
         }),
       ),
   );

@@ -1,0 +1,86 @@
+// Rebuild: replays the whole log into a new read model beside the live one, then swaps it in
+// with a rename, so a crash or an interrupt mid-way leaves the old read model untouched. The
+// result is the same read model as the incrementally built one (same digest).
+import { renameSync } from 'node:fs';
+import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
+import { STORE_CHECKPOINT } from '../node/catch-up.ts';
+import { type EventStore, type Position, positionToString } from '../store/port.ts';
+import { openReadModel, removeReadModelFiles } from './database.ts';
+import { digest } from './digest.ts';
+import type { Projection } from './projection.ts';
+import { createProjector } from './projector.ts';
+
+export type RebuildProgress = {
+  readonly events: number;
+  /** Share of the log read so far, 0..1 (by position). */
+  readonly fraction: number;
+};
+
+export type RebuildResult = {
+  readonly events: number;
+  readonly buffered: number;
+  readonly ms: number;
+  readonly digest: string;
+};
+
+export type RebuildOptions = {
+  readonly store: EventStore;
+  /** The read model file to replace. */
+  readonly path: string;
+  readonly projections: readonly Projection[];
+  readonly batchSize?: number;
+  readonly onProgress?: (p: RebuildProgress) => void;
+};
+
+export const rebuildReadModel = async (options: RebuildOptions): Promise<RebuildResult> => {
+  const started = performance.now();
+  const batchSize = options.batchSize ?? 5000;
+  const target = options.path === ':memory:' ? ':memory:' : `${options.path}.rebuild`;
+  if (target !== ':memory:') removeReadModelFiles(target);
+  const rm = openReadModel(target, options.projections);
+  const projector = createProjector(rm);
+  const head = await options.store.headPosition();
+  const total = head ? Number(head.commit) : 0;
+  let after: Position | undefined;
+  let events = 0;
+  try {
+    for (;;) {
+      const page = await options.store.readAll({
+        streamPrefix: ORIGIN_STREAM_PREFIX,
+        maxCount: batchSize,
+        ...(after ? { after } : {}),
+      });
+      if (page.length === 0) break;
+      const last = page.at(-1)!.position;
+      projector.transaction(() => {
+        for (const r of page) projector.offer(fromRecorded(r));
+        if (projector.buffered === 0)
+          projector.setCheckpoint(STORE_CHECKPOINT, positionToString(last));
+      });
+      events += page.length;
+      after = last;
+      options.onProgress?.({
+        events,
+        fraction: total > 0 ? Math.min(1, Number(last.commit) / total) : 1,
+      });
+      if (head && last.commit >= head.commit && last.prepare >= head.prepare) break;
+    }
+    const result = {
+      events,
+      buffered: projector.buffered,
+      ms: performance.now() - started,
+      digest: digest(rm.reader),
+    };
+    rm.close();
+    if (target !== ':memory:') {
+      // Closing the last connection checkpointed and removed the WAL: the file is complete.
+      removeReadModelFiles(options.path);
+      renameSync(target, options.path);
+    }
+    return result;
+  } catch (err) {
+    rm.close();
+    if (target !== ':memory:') removeReadModelFiles(target);
+    throw err;
+  }
+};
