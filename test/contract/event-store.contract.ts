@@ -1,8 +1,11 @@
 // The event store contract: every adapter (embedded SQLite, EventStoreDB) must pass it. It is
 // written only against the port, and it does not assume the store starts empty: each test works
 // in streams under its own fresh prefix, so a shared server can run it too.
+// Every assert.ok carries a message: without one, a failing assert.ok re-reads the (transpiled)
+// source to build its message, which hangs under tsx.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
 import { ulid } from 'ulid';
 import { ConcurrencyError, IdempotencyError } from '../../src/store/errors.ts';
@@ -64,6 +67,22 @@ const within = async <T>(promise: Promise<T>, what: string, ms = 5000): Promise<
   } finally {
     clearTimeout(timer);
   }
+};
+
+/** True when the promise is still unsettled after a while: a next() that really waits, so an
+ * append made now is news to the subscription rather than something its next read finds. */
+const stillPending = async (promise: Promise<unknown>): Promise<boolean> => {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  await delay(50);
+  return !settled;
 };
 
 const nextItem = async (
@@ -249,7 +268,7 @@ export const eventStoreContract = (name: string, factory: StoreFactory): void =>
         assert.equal(await store.streamRevision(s), 1n);
         const all = await store.readAll({ streamPrefix: prefix });
         assert.equal(all.length, 2);
-        assert.ok(!all.some((e) => failed.some((f) => f.id === e.id)));
+        assert.ok(!all.some((e) => failed.some((f) => f.id === e.id)), 'failed batch was written');
       });
 
       it('an empty batch answers with the current state, and still checks the expectation', async () => {
@@ -406,14 +425,17 @@ export const eventStoreContract = (name: string, factory: StoreFactory): void =>
       it('orders positions strictly increasing, as bigint', async () => {
         for (let i = 0; i < 4; i++) await store.append(stream(`s${i % 2}`), events(2));
         const all = await store.readAll();
-        assert.ok(all.length >= 8);
+        assert.ok(all.length >= 8, `readAll returned only ${all.length} events`);
         for (const [index, e] of all.entries()) {
           assert.equal(typeof e.position.commit, 'bigint');
           assert.equal(typeof e.position.prepare, 'bigint');
           assert.equal(typeof e.revision, 'bigint');
           const previous = all[index - 1];
           if (previous !== undefined) {
-            assert.ok(comparePositions(previous.position, e.position) < 0);
+            assert.ok(
+              comparePositions(previous.position, e.position) < 0,
+              'positions not increasing',
+            );
           }
         }
       });
@@ -424,7 +446,7 @@ export const eventStoreContract = (name: string, factory: StoreFactory): void =>
         const all = await store.readAll({ streamPrefix: prefix });
         assert.deepEqual(ids(all), ids(written));
         const after = all[1]?.position;
-        assert.ok(after);
+        assert.ok(after, 'no second event');
         assert.deepEqual(
           ids(await store.readAll({ after, streamPrefix: prefix })),
           ids(all.slice(2)),
@@ -433,7 +455,7 @@ export const eventStoreContract = (name: string, factory: StoreFactory): void =>
           all[2]?.id,
         ]);
         const last = all[3]?.position;
-        assert.ok(last);
+        assert.ok(last, 'no fourth event');
         assert.deepEqual(await store.readAll({ after: last, streamPrefix: prefix }), []);
       });
 
@@ -468,9 +490,10 @@ export const eventStoreContract = (name: string, factory: StoreFactory): void =>
         }
         const seen: RecordedEvent[] = [];
         let after: Position | undefined;
-        for (;;) {
+        // Bounded, so a store that repeats the `after` event fails instead of looping forever.
+        for (let pages = 0; pages < 10; pages++) {
           const page = await store.readAll({ after, maxCount: 4, streamPrefix: `${prefix}in-` });
-          assert.ok(page.length <= 4);
+          assert.ok(page.length <= 4, `page of ${page.length} events`);
           if (page.length === 0) break;
           seen.push(...page);
           after = page[page.length - 1]?.position;
@@ -493,15 +516,25 @@ export const eventStoreContract = (name: string, factory: StoreFactory): void =>
         assert.deepEqual(await nextCaughtUp(iterator), delivered[2]?.position);
 
         const live = [event(), event()];
-        await store.append(stream('b'), [live[0]!]);
+        const waiting = iterator.next();
+        assert.ok(
+          await stillPending(waiting),
+          'with nothing new, next() waits (no second caughtUp)',
+        );
         await store.append(`${prefix.slice(0, -1)}+outside`, [event()]);
-        assert.equal((await nextEvent(iterator)).id, live[0]?.id);
+        await store.append(stream('b'), [live[0]!]);
+        const first = await within(waiting, 'a live event');
+        assert.equal(
+          first.done === false && first.value.kind === 'event' && first.value.event.id,
+          live[0]?.id,
+        );
         await store.append(stream('a'), [live[1]!]);
         const second = await nextEvent(iterator);
         assert.equal(second.id, live[1]?.id);
         assert.equal(second.revision, 2n);
 
         const pending = iterator.next();
+        assert.ok(await stillPending(pending), 'next() did not wait for news');
         await subscription.stop();
         assert.deepEqual(await within(pending, 'stop to end a pending next()'), {
           done: true,
@@ -536,10 +569,15 @@ export const eventStoreContract = (name: string, factory: StoreFactory): void =>
         const subscription = store.subscribe({ streamPrefix: prefix });
         const iterator = subscription[Symbol.asyncIterator]();
         await nextCaughtUp(iterator);
-        const pending = nextEvent(iterator);
+        const pending = iterator.next();
+        assert.ok(await stillPending(pending), 'next() did not wait for news');
         const live = event();
         await store.append(stream(), [live]);
-        assert.equal((await pending).id, live.id);
+        const item = await within(pending, 'a live event');
+        assert.equal(
+          item.done === false && item.value.kind === 'event' && item.value.event.id,
+          live.id,
+        );
         await subscription.stop();
       });
 

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
@@ -100,7 +101,7 @@ describe('sqlite event store', () => {
     assert.deepEqual(read[1]?.position, result.position);
     const next = await reopened.append('origin-a', [event()], { expectedRevision: 1n });
     assert.equal(next.nextExpectedRevision, 2n);
-    assert.ok(next.position.commit > result.position.commit);
+    assert.ok(next.position.commit > result.position.commit, 'position went back');
   });
 
   it('notifies its own subscriptions without waiting for the poll', async () => {
@@ -109,11 +110,32 @@ describe('sqlite event store', () => {
     const iterator = subscription[Symbol.asyncIterator]();
     assert.equal((await nextItem(iterator)).kind, 'caughtUp');
     const pending = nextItem(iterator);
+    await delay(50); // let next() reach its wait, so only the notification can wake it
     const written = event();
     await store.append('origin-a', [written]);
     const item = await within(pending, 'an in-process notification', 1000);
     assert.equal(item.kind === 'event' && item.event.id, written.id);
     await subscription.stop();
+  });
+
+  it('pages a filtered subscription over many pages without gaps', async () => {
+    const store = open();
+    const wanted: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const batch = Array.from({ length: 500 }, () => event());
+      await store.append(`origin-${i}`, batch);
+      wanted.push(...batch.map((e) => e.id));
+      await store.append(
+        `other-${i}`,
+        Array.from({ length: 300 }, () => event()),
+      );
+    }
+    const seen: string[] = [];
+    for await (const item of store.subscribe({ streamPrefix: 'origin-' })) {
+      if (item.kind === 'caughtUp') break;
+      seen.push(item.event.id);
+    }
+    assert.deepEqual(seen, wanted);
   });
 
   it('delivers events another store object appended to the same file (poll path)', async () => {
@@ -131,15 +153,19 @@ describe('sqlite event store', () => {
     await subscription.stop();
   });
 
-  it('close() ends pending subscriptions', async () => {
-    const store = open();
-    const subscription = store.subscribe();
-    const iterator = subscription[Symbol.asyncIterator]();
-    await nextItem(iterator);
-    const pending = iterator.next();
-    await store.close();
-    assert.equal((await within(pending, 'close to end the subscription')).done, true);
-  });
+  // A long poll interval, so only stop() and close() themselves can end the wait in time.
+  for (const end of ['stop', 'close'] as const) {
+    it(`${end}() ends a pending next() at once`, async () => {
+      const store = open({ pollIntervalMs: 60_000 });
+      const subscription = store.subscribe();
+      const iterator = subscription[Symbol.asyncIterator]();
+      await nextItem(iterator);
+      const pending = iterator.next();
+      await delay(50);
+      await (end === 'stop' ? subscription.stop() : store.close());
+      assert.equal((await within(pending, `${end}() to end the subscription`, 1000)).done, true);
+    });
+  }
 
   it('lets exactly one of two store objects win the same expected revision', async () => {
     const [a, b] = [open(), open()];
@@ -152,7 +178,7 @@ describe('sqlite event store', () => {
     const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
     assert.equal(won.length, 1);
     assert.equal(lost.length, 1);
-    assert.ok(lost[0] instanceof ConcurrencyError);
+    assert.ok(lost[0] instanceof ConcurrencyError, `lost with ${lost[0]}`);
     assert.equal(lost[0].actual, 1n);
     assert.equal(await b.streamRevision('origin-a'), 1n);
   });
@@ -199,7 +225,11 @@ describe('sqlite event store across processes', () => {
     import { openSqliteStore } from '${module('src/store/sqlite/sqlite-store.ts')}';
     import { ConcurrencyError } from '${module('src/store/errors.ts')}';
     const store = openSqliteStore({ path: process.env.DB, busyTimeoutMs: 30000 });
-    while (Date.now() < Number(process.env.START_AT)) await new Promise((r) => setTimeout(r, 2));
+    // Barrier: announce readiness, then wait until every racer has, so they really race.
+    await store.append('racers', [{ id: crypto.randomUUID(), type: 'Ready', data: {}, metadata: {} }]);
+    while ((await store.streamRevision('racers')) !== BigInt(Number(process.env.RACERS) - 1)) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
     const wins = [];
     let losses = 0;
     for (let round = 0; round < Number(process.env.ROUNDS); round++) {
@@ -226,15 +256,14 @@ describe('sqlite event store across processes', () => {
 
   it('never forks a stream when several processes append with exact revisions', async () => {
     const path = join(dir, 'race.db');
-    const [processes, rounds] = [4, 40];
-    // Start together, once every process has paid its startup cost.
-    const startAt = String(Date.now() + 1500);
-    const env = { ...process.env, DB: path, ROUNDS: String(rounds), START_AT: startAt };
+    const [processes, rounds] = [4, 100];
+    const env = { ...process.env, DB: path, ROUNDS: String(rounds), RACERS: String(processes) };
     const outputs = await Promise.all(
       Array.from({ length: processes }, () =>
         run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', racer], {
           cwd: root,
           env,
+          timeout: 60_000, // a racer stuck at the barrier fails the test instead of hanging it
         }),
       ),
     );

@@ -113,7 +113,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
       assertPosition(after);
       assertMaxCount(maxCount);
       assertPrefix(streamPrefix);
-      const range = { after: (after?.commit ?? 1n) - 1n, until: MAX_INT64, limit: maxCount ?? -1 };
+      const range = { after: after?.commit ?? 0n, until: MAX_INT64, limit: maxCount ?? -1 };
       return run(() => readAllRows(statements, range, streamPrefix)).map(toRecorded);
     },
 
