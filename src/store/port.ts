@@ -53,8 +53,12 @@ export type ReadStreamOptions = {
 };
 
 export type ReadAllOptions = {
-  /** Exclusive: events strictly after this position. Defaults to the beginning of the log. */
+  /** Forwards (default) from the start or `after`; backwards from the end or `before`. */
+  readonly direction?: 'forwards' | 'backwards';
+  /** Forwards, exclusive: events strictly after this position. */
   readonly after?: Position;
+  /** Backwards, exclusive: events strictly before this position. */
+  readonly before?: Position;
   readonly maxCount?: number;
   /** Only events of streams whose name starts with this prefix (e.g. `origin-`). */
   readonly streamPrefix?: string;
@@ -92,8 +96,10 @@ export type EventStore = {
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Revision of the stream's last event, or undefined when the stream does not exist. */
   streamRevision(stream: string): Promise<bigint | undefined>;
-  /** One page of the global log, forwards. */
+  /** One page of the global log. */
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Position of the last event in the log, or undefined when it is empty. */
+  headPosition(): Promise<Position | undefined>;
   subscribe(options?: SubscribeOptions): Subscription;
   close(): Promise<void>;
 };

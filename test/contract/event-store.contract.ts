@@ -500,6 +500,39 @@ export const eventStoreContract = (name: string, factory: StoreFactory): void =>
         }
         assert.deepEqual(ids(seen), written);
       });
+
+      it('reads backwards from the end or strictly before a position, filtered', async () => {
+        const written: string[] = [];
+        for (let i = 0; i < 9; i++) {
+          const e = event();
+          await store.append(i % 3 === 0 ? `other${prefix}` : stream(), [e]);
+          if (i % 3 !== 0) written.push(e.id);
+        }
+        const newestFirst = [...written].reverse();
+        const all = await store.readAll({ direction: 'backwards', streamPrefix: prefix });
+        assert.deepEqual(ids(all), newestFirst);
+        const top2 = await store.readAll({
+          direction: 'backwards',
+          streamPrefix: prefix,
+          maxCount: 2,
+        });
+        assert.deepEqual(ids(top2), newestFirst.slice(0, 2));
+        const before = top2[1]?.position;
+        assert.ok(before, 'no second event');
+        const rest = await store.readAll({ direction: 'backwards', before, streamPrefix: prefix });
+        assert.deepEqual(ids(rest), newestFirst.slice(2));
+        await assert.rejects(store.readAll({ direction: 'backwards', after: before }), TypeError);
+      });
+
+      it('reports the head position: the last event of the whole log', async () => {
+        await store.append(stream(), events(2));
+        const head = await store.headPosition();
+        assert.ok(head, 'no head position after appending');
+        assert.equal(typeof head.commit, 'bigint');
+        const [newest] = await store.readAll({ direction: 'backwards', maxCount: 1 });
+        assert.deepEqual(head, newest?.position);
+        assert.deepEqual(await store.readAll({ after: head }), []);
+      });
     });
 
     describe('subscriptions', () => {

@@ -8,7 +8,7 @@ import type {
 import { appendTransaction } from './append.ts';
 import { mapBusy } from './busy.ts';
 import { openDatabase, type Synchronous } from './schema.ts';
-import { prepareStatements, readAllRows, toRecorded } from './statements.ts';
+import { prepareStatements, readAllRows, toPosition, toRecorded } from './statements.ts';
 import { type LiveHandle, openSubscription, type Page } from './subscription.ts';
 import {
   assertEvents,
@@ -109,12 +109,31 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
     },
 
     async readAll(readOptions: ReadAllOptions = {}) {
-      const { after, maxCount, streamPrefix } = readOptions;
+      const { direction = 'forwards', after, before, maxCount, streamPrefix } = readOptions;
+      if (direction !== 'forwards' && direction !== 'backwards')
+        throw new TypeError('direction must be forwards or backwards');
+      if ((direction === 'forwards' && before) || (direction === 'backwards' && after)) {
+        throw new TypeError('forwards reads take `after`, backwards reads take `before`');
+      }
       assertPosition(after);
+      assertPosition(before);
       assertMaxCount(maxCount);
       assertPrefix(streamPrefix);
-      const range = { after: after?.commit ?? 0n, until: MAX_INT64, limit: maxCount ?? -1 };
+      const range =
+        direction === 'forwards'
+          ? { after: after?.commit ?? 0n, until: MAX_INT64, limit: maxCount ?? -1 }
+          : {
+              after: 0n,
+              until: before ? before.commit - 1n : MAX_INT64,
+              limit: maxCount ?? -1,
+              backwards: true,
+            };
       return run(() => readAllRows(statements, range, streamPrefix)).map(toRecorded);
+    },
+
+    async headPosition() {
+      const head = run(() => statements.head.get());
+      return head === undefined ? undefined : toPosition(head);
     },
 
     subscribe(subscribeOptions: SubscribeOptions = {}) {

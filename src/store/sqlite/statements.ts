@@ -18,6 +18,28 @@ const COLUMNS = 'position, stream, revision, id, type, data, metadata';
 // `position <= ?` lets subscriptions read up to a head they measured first (see readPage).
 const ALL = `SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ?`;
 
+// Reads of the global log by position range, in one direction.
+const rangeStatements = (db: Database.Database, order: 'ASC' | 'DESC') => ({
+  all: db
+    .prepare<[bigint, bigint, number], EventRow>(`${ALL} ORDER BY position ${order} LIMIT ?`)
+    .safeIntegers(true),
+  allInRange: db
+    .prepare<[bigint, bigint, string, string, number], EventRow>(
+      `${ALL} AND stream >= ? AND stream < ? ORDER BY position ${order} LIMIT ?`,
+    )
+    .safeIntegers(true),
+  allFrom: db
+    .prepare<[bigint, bigint, string, number], EventRow>(
+      `${ALL} AND stream >= ? ORDER BY position ${order} LIMIT ?`,
+    )
+    .safeIntegers(true),
+});
+
+const suffixed = <T extends Record<string, unknown>>(o: T, suffix: 'Desc') =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [`${k}${suffix}`, v])) as {
+    [K in keyof T as `${K & string}Desc`]: T[K];
+  };
+
 /** Every statement the store runs, prepared once. Integer columns come back as bigint. */
 export const prepareStatements = (db: Database.Database) => ({
   insert: db
@@ -54,36 +76,38 @@ export const prepareStatements = (db: Database.Database) => ({
       `SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
     )
     .safeIntegers(true),
-  all: db
-    .prepare<[bigint, bigint, number], EventRow>(`${ALL} ORDER BY position LIMIT ?`)
-    .safeIntegers(true),
-  allInRange: db
-    .prepare<[bigint, bigint, string, string, number], EventRow>(
-      `${ALL} AND stream >= ? AND stream < ? ORDER BY position LIMIT ?`,
-    )
-    .safeIntegers(true),
-  allFrom: db
-    .prepare<[bigint, bigint, string, number], EventRow>(
-      `${ALL} AND stream >= ? ORDER BY position LIMIT ?`,
-    )
-    .safeIntegers(true),
+  ...rangeStatements(db, 'ASC'),
+  ...suffixed(rangeStatements(db, 'DESC'), 'Desc'),
 });
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
 /** Rows with after < position <= until, optionally of streams starting with `prefix`, in log
- * order. A `limit` of -1 means no limit (SQLite's convention). */
+ * order (or reverse log order when `backwards`). A `limit` of -1 means no limit (SQLite's
+ * convention). */
 export const readAllRows = (
   statements: Statements,
-  range: { readonly after: bigint; readonly until: bigint; readonly limit: number },
+  range: {
+    readonly after: bigint;
+    readonly until: bigint;
+    readonly limit: number;
+    readonly backwards?: boolean;
+  },
   prefix: string | undefined,
 ): EventRow[] => {
   const { after, until, limit } = range;
-  if (prefix === undefined || prefix === '') return statements.all.all(after, until, limit);
+  const s = range.backwards
+    ? {
+        all: statements.allDesc,
+        allFrom: statements.allFromDesc,
+        allInRange: statements.allInRangeDesc,
+      }
+    : statements;
+  if (prefix === undefined || prefix === '') return s.all.all(after, until, limit);
   const bound = prefixUpperBound(prefix);
   return bound === undefined
-    ? statements.allFrom.all(after, until, prefix, limit)
-    : statements.allInRange.all(after, until, prefix, bound, limit);
+    ? s.allFrom.all(after, until, prefix, limit)
+    : s.allInRange.all(after, until, prefix, bound, limit);
 };
 
 export const toPosition = (rowid: bigint): Position => ({ commit: rowid, prepare: rowid });
