@@ -3,9 +3,16 @@
 // the check found a problem), 2 bad usage or configuration, 3 the node could not be reached.
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { directoryCommand } from './directory.ts';
+import { eventsCommand } from './events.ts';
+import { CliError, EXIT } from './errors.ts';
+import { identityCommand } from './identity.ts';
+import { principalCommand } from './principal.ts';
+import { rebuildCommand } from './rebuild.ts';
 import { serveCommand } from './serve.ts';
+import { statusCommand } from './status.ts';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+export { EXIT };
 
 export const buildProgram = (): Command => {
   const program = new Command('authlog')
@@ -13,6 +20,13 @@ export const buildProgram = (): Command => {
     .showHelpAfterError()
     .exitOverride();
   serveCommand(program);
+  // Subcommands made with .command() inherit exitOverride and showHelpAfterError from here.
+  principalCommand(program);
+  identityCommand(program);
+  directoryCommand(program);
+  statusCommand(program);
+  rebuildCommand(program);
+  eventsCommand(program);
   return program;
 };
 
@@ -22,6 +36,10 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof CliError) {
+      process.stderr.write(`${err.message}\n`);
+      return err.exitCode;
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       return EXIT.usage;

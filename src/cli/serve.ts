@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import { startServer } from '../http/server.ts';
 import { configOverrides, withDataOptions } from './options.ts';
 
 export const serveCommand = (program: Command) =>
@@ -23,7 +22,9 @@ export const serveCommand = (program: Command) =>
         // Data files hold credential hashes: readable by this user only (OWASP ASVS 14.1.x).
         process.umask(0o077);
         const config = loadConfig(process.env, configOverrides(opts));
-        const server = await startServer(config, {
+        // Loaded here, not at the top: other commands should not pay for (or break on) the server.
+      const { startServer } = await import('../http/server.ts');
+      const server = await startServer(config, {
           bootstrapAdmin: opts.bootstrapAdmin && process.env.AUTHLOG_BOOTSTRAP_ADMIN !== 'false',
         });
         let stopping = false;

@@ -4,10 +4,18 @@
 // there, and that the incrementally recovered read model equals a full `authlog rebuild`.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { removeDir, runCli, type ServerProcess, startServerProcess, tempDir } from '../support/process.ts';
+import {
+  removeDir,
+  runCli,
+  type ServerProcess,
+  startServerProcess,
+  tempDir,
+} from '../support/process.ts';
 
 const status = async (s: ServerProcess) => {
-  const r = await fetch(`${s.url}/v1/status?digest=true`, { headers: { authorization: `Bearer ${s.token}` } });
+  const r = await fetch(`${s.url}/v1/status?digest=true`, {
+    headers: { authorization: `Bearer ${s.token}` },
+  });
   assert.equal(r.status, 200);
   return (await r.json()) as { digest: string; applied: Record<string, string>; buffered: number };
 };
@@ -26,8 +34,15 @@ describe('crash safety', () => {
         try {
           const r = await fetch(`${server.url}/v1/principals`, {
             method: 'POST',
-            headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ principalId: id, briefName: `Writer ${w}`, identity: { name: id } }),
+            headers: {
+              authorization: `Bearer ${server.token}`,
+              'content-type': 'application/json',
+            },
+            body: JSON.stringify({
+              principalId: id,
+              briefName: `Writer ${w}`,
+              identity: { name: id },
+            }),
           });
           if (r.status === 201) acked.push(id);
           else await r.body?.cancel();
@@ -46,7 +61,9 @@ describe('crash safety', () => {
     server = await startServerProcess({ dataDir: dir, nodeId: 'crash-a' });
     const missing: string[] = [];
     for (const id of acked) {
-      const r = await fetch(`${server.url}/v1/principals/${id}`, { headers: { authorization: `Bearer ${server.token}` } });
+      const r = await fetch(`${server.url}/v1/principals/${id}`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      });
       const body = (await r.json()) as { identities?: { name: string; status: string }[] };
       if (r.status !== 200 || body.identities?.[0]?.status !== 'held') missing.push(id);
     }
@@ -55,10 +72,17 @@ describe('crash safety', () => {
     assert.equal(recovered.buffered, 0);
     assert.equal(await server.stop(), 0, 'clean shutdown on SIGTERM');
 
-    const rebuilt = await runCli(['rebuild', '--json'], { AUTHLOG_DATA_DIR: dir, AUTHLOG_NODE_ID: 'crash-a' });
+    const rebuilt = await runCli(['rebuild', '--json'], {
+      AUTHLOG_DATA_DIR: dir,
+      AUTHLOG_NODE_ID: 'crash-a',
+    });
     assert.equal(rebuilt.code, 0, rebuilt.stderr);
     const result = JSON.parse(rebuilt.stdout) as { digest: string; events: number };
-    assert.equal(result.digest, recovered.digest, 'recovered read model differs from a full rebuild');
+    assert.equal(
+      result.digest,
+      recovered.digest,
+      'recovered read model differs from a full rebuild',
+    );
     // Each acknowledged command wrote two events (principal + identity); unacknowledged ones
     // that reached the log before the kill count too.
     assert.ok(result.events >= 2 * ackedAtKill);
@@ -71,10 +95,16 @@ describe('crash safety', () => {
   it('refuses to rebuild while the node runs, and a second node on the same data folder', async () => {
     const server = await startServerProcess({ dataDir: dir, nodeId: 'crash-a' });
     try {
-      const rebuilt = await runCli(['rebuild'], { AUTHLOG_DATA_DIR: dir, AUTHLOG_NODE_ID: 'crash-a' });
+      const rebuilt = await runCli(['rebuild'], {
+        AUTHLOG_DATA_DIR: dir,
+        AUTHLOG_NODE_ID: 'crash-a',
+      });
       assert.equal(rebuilt.code, 1);
       assert.match(rebuilt.stderr, /in use by process \d+/);
-      await assert.rejects(startServerProcess({ dataDir: dir, nodeId: 'crash-a', timeoutMs: 8000 }), /in use by process/);
+      await assert.rejects(
+        startServerProcess({ dataDir: dir, nodeId: 'crash-a', timeoutMs: 8000 }),
+        /in use by process/,
+      );
     } finally {
       await server.stop();
     }
