@@ -4,8 +4,8 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { directoryCommand } from './directory.ts';
-import { eventsCommand } from './events.ts';
 import { CliError, EXIT } from './errors.ts';
+import { eventsCommand } from './events.ts';
 import { identityCommand } from './identity.ts';
 import { principalCommand } from './principal.ts';
 import { rebuildCommand } from './rebuild.ts';

@@ -23,8 +23,8 @@ export const serveCommand = (program: Command) =>
         process.umask(0o077);
         const config = loadConfig(process.env, configOverrides(opts));
         // Loaded here, not at the top: other commands should not pay for (or break on) the server.
-      const { startServer } = await import('../http/server.ts');
-      const server = await startServer(config, {
+        const { startServer } = await import('../http/server.ts');
+        const server = await startServer(config, {
           bootstrapAdmin: opts.bootstrapAdmin && process.env.AUTHLOG_BOOTSTRAP_ADMIN !== 'false',
         });
         let stopping = false;
