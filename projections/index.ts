@@ -1,6 +1,7 @@
 // Every projection of the read model, in the order their handlers run for an event.
 import type { Projection } from '../src/readmodel/projection.ts';
+import { authz } from './authz.ts';
 import { identities } from './identities.ts';
 import { principals } from './principals.ts';
 
-export const projections: readonly Projection[] = [principals, identities];
+export const projections: readonly Projection[] = [principals, identities, authz];

@@ -3,6 +3,7 @@
 // do concurrently is settled by the registers in the projections.
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { ANONYMOUS } from '../../projections/principals.ts';
+import { requirePrivilege } from '../authz/admin.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
@@ -17,6 +18,8 @@ import {
   type PrincipalView,
   principalByEmailKey,
 } from './queries.ts';
+
+export const MANAGE_PRINCIPALS = 'authlog.principals.manage';
 
 const livePrincipal = (state: Reader, principalId: string): PrincipalView => {
   const p = getPrincipal(state, principalId);
@@ -94,7 +97,8 @@ export const registerPrincipal = (
   input: RegisterPrincipalInput,
 ): Command<{ principalId: string; identityId?: string }> => ({
   name: 'RegisterPrincipal',
-  decide(state) {
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const principalId = normalize.id('principalId', input.principalId);
     if (getPrincipal(state, principalId))
       throw new AppError('ID_TAKEN', `principal id ${principalId} is in use`);
@@ -139,7 +143,8 @@ export type ChangeProfileInput = {
 
 export const changeProfile = (input: ChangeProfileInput): Command<{ changed: string[] }> => ({
   name: 'ChangePrincipalProfile',
-  decide(state) {
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = changeable(state, input.principalId);
     const pii: EventPayload<'PrincipalProfileChanged'>['pii'] = {};
     if (input.briefName !== undefined) {
@@ -174,7 +179,8 @@ export const deactivatePrincipal = (input: {
   reason?: string;
 }): Command<{ active: boolean }> => ({
   name: 'DeactivatePrincipal',
-  decide(state) {
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = livePrincipal(state, input.principalId);
     const reason = normalize.text('reason', input.reason ?? '', 500, { optional: true });
     if (!p.active) return { events: [], result: { active: false } };
@@ -189,7 +195,8 @@ export const activatePrincipal = (input: {
   principalId: string;
 }): Command<{ active: boolean }> => ({
   name: 'ActivatePrincipal',
-  decide(state) {
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = livePrincipal(state, input.principalId);
     if (p.active) return { events: [], result: { active: true } };
     return {
@@ -201,7 +208,8 @@ export const activatePrincipal = (input: {
 
 export const deletePrincipal = (input: { principalId: string }): Command<{ deleted: boolean }> => ({
   name: 'DeletePrincipal',
-  decide(state) {
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = getPrincipal(state, input.principalId);
     if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`);
     if (p.id === ANONYMOUS)
@@ -221,7 +229,8 @@ export const addIdentity = (input: {
   name: string;
 }): Command<{ identityId: string }> => ({
   name: 'AddIdentity',
-  decide(state) {
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = livePrincipal(state, input.principalId);
     const event = identityEvent(
       state,
@@ -234,7 +243,8 @@ export const addIdentity = (input: {
 
 export const removeIdentity = (input: { identityId: string }): Command<{ removed: boolean }> => ({
   name: 'RemoveIdentity',
-  decide(state) {
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const i = getIdentity(state, input.identityId);
     if (!i) throw new AppError('IDENTITY_NOT_FOUND', `no identity ${input.identityId}`);
     if (i.removed) return { events: [], result: { removed: true } };
@@ -251,7 +261,8 @@ export const defineIdentityDirectory = (input: {
   description?: string;
 }): Command<{ directoryId: string }> => ({
   name: 'DefineIdentityDirectory',
-  decide(state) {
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const directoryId = normalize.id('directoryId', input.directoryId);
     if (getDirectory(state, directoryId))
       throw new AppError('ID_TAKEN', `directory id ${directoryId} is in use`);

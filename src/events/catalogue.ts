@@ -9,6 +9,27 @@ const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Z
 const Text = (maxLength: number) => Type.String({ maxLength });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
+/** Dotted lowercase names: `admin.console`, `authlog.replicate`, resource types like `invoice`. */
+const PrivilegeName = Type.String({
+  minLength: 1,
+  maxLength: 100,
+  pattern: '^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*)*$',
+});
+const ActionName = Type.String({ minLength: 1, maxLength: 50, pattern: '^[a-z][a-z0-9_-]*$' });
+export const Effect = Type.Union([
+  Type.Literal('grant'),
+  Type.Literal('inherit'),
+  Type.Literal('revoke'),
+]);
+/** Evidence factors gathered during authentication (DESIGN.md section 7). */
+export const Evidence = Type.Union([
+  Type.Literal('knowledge'),
+  Type.Literal('ownership'),
+  Type.Literal('location'),
+  Type.Literal('trust'),
+  Type.Literal('inherence'),
+]);
+
 export const PrincipalKind = Type.Union([Type.Literal('person'), Type.Literal('service')]);
 
 const PrincipalPii = Type.Object({
@@ -59,6 +80,56 @@ export const eventSchemas = {
     }),
   }),
   IdentityRemoved: Type.Object({ identityId: Id }),
+
+  // Authorization (DESIGN.md section 8). Effects are restrictive registers: revoke over inherit
+  // over grant among concurrent writes; memberships likewise (revoked over granted).
+  PrivilegeDefined: Type.Object({ privilege: PrivilegeName, description: Text(1000) }),
+  ResourceTypeDefined: Type.Object({
+    resourceType: PrivilegeName,
+    actions: Type.Array(ActionName, { minItems: 1, maxItems: 64 }),
+  }),
+  RoleDirectoryDefined: Type.Object({
+    directoryId: Id,
+    name: Text(100),
+    key: Text(100),
+    /** Evidences a session must hold for memberships of this directory's roles to count. */
+    requiredEvidences: Type.Array(Evidence, { maxItems: 8 }),
+  }),
+  RoleDirectoryChanged: Type.Object({
+    directoryId: Id,
+    requiredEvidences: Type.Array(Evidence, { maxItems: 8 }),
+  }),
+  RoleDefined: Type.Object({
+    roleId: Id,
+    directoryId: Id,
+    name: Text(100),
+    /** Normalized name: unique within the role directory. */
+    key: Text(100),
+    parentId: Nullable(Id),
+  }),
+  RoleChanged: Type.Object({
+    roleId: Id,
+    name: Type.Optional(Text(100)),
+    key: Type.Optional(Text(100)),
+    parentId: Type.Optional(Nullable(Id)),
+  }),
+  RoleDeleted: Type.Object({ roleId: Id }),
+  RolePrivilegeSet: Type.Object({ roleId: Id, privilege: PrivilegeName, effect: Effect }),
+  RoleModelPermissionSet: Type.Object({
+    roleId: Id,
+    resourceType: PrivilegeName,
+    action: ActionName,
+    effect: Effect,
+  }),
+  ObjectPermissionSet: Type.Object({
+    roleId: Id,
+    resourceType: PrivilegeName,
+    action: ActionName,
+    objectId: Text(200),
+    effect: Effect,
+  }),
+  RoleMembershipGranted: Type.Object({ roleId: Id, principalId: Id }),
+  RoleMembershipRevoked: Type.Object({ roleId: Id, principalId: Id }),
 } as const;
 
 export type EventSchemas = typeof eventSchemas;

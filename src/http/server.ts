@@ -1,7 +1,9 @@
 // Starts a node and its HTTP server from configuration: what `authlog serve` and `npm start` run.
 import pino from 'pino';
+import { ADMINISTRATORS_ROLE } from '../../projections/authz.ts';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { registerPrincipal } from '../authn/principals.ts';
+import { addRoleMember } from '../authz/commands.ts';
 import type { Config } from '../config.ts';
 import { originStream } from '../events/envelope.ts';
 import { acquireLock } from '../node/lock.ts';

@@ -5,7 +5,11 @@ import type { DomainEvent } from '../events/catalogue.ts';
 import type { EventMeta } from '../events/envelope.ts';
 import type { Reader } from '../readmodel/projection.ts';
 
-export type CommandMeta = EventMeta & { readonly now: number };
+export type CommandMeta = EventMeta & {
+  readonly now: number;
+  /** Evidences the actor's session holds (authentication); none for operator or system actors. */
+  readonly evidences?: ReadonlySet<string>;
+};
 
 export type Decision<R> = { readonly events: readonly DomainEvent[]; readonly result: R };
 

@@ -3,6 +3,7 @@
 import pino, { type Logger } from 'pino';
 import { monotonicFactory } from 'ulid';
 import { projections as allProjections } from '../../projections/index.ts';
+import { type Authz, createAuthz } from '../authz/engine.ts';
 import { originStream } from '../events/envelope.ts';
 import { type OpenReadModelOptions, openReadModel, type ReadModel } from '../readmodel/database.ts';
 import { digest } from '../readmodel/digest.ts';
@@ -50,6 +51,8 @@ export type AuthlogNode = {
   readonly clock: Clock;
   /** Queries on committed state. */
   readonly read: Reader;
+  /** Authorization checks on committed state, cached until the next commit. */
+  readonly authz: Authz;
   readonly log: Logger;
   /** Resolves once the read model holds everything the store held at start. */
   readonly ready: Promise<void>;
@@ -85,7 +88,13 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
       log.warn(alarm, 'remote clock ahead of local time beyond the drift limit');
     },
   });
-  const projector = createProjector(readModel, { onApplied: (e) => clock.receive(e.hlc) });
+  let commits = 0;
+  const projector = createProjector(readModel, {
+    onApplied: (e) => clock.receive(e.hlc),
+    onCommit: () => {
+      commits += 1;
+    },
+  });
   const writer = createWriter({
     node: id,
     store,
@@ -107,6 +116,7 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     log.info({ node: id, applied: encodeVector(projector.applied) }, 'read model caught up');
   });
   const read = createReader(readModel.reader);
+  const authz = createAuthz(read, () => commits);
 
   return {
     id,
@@ -116,6 +126,7 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     writer,
     clock,
     read,
+    authz,
     log,
     ready: readyPromise,
     isReady: () => ready,

@@ -17,10 +17,15 @@ export type Reader = {
   all(sql: string, ...params: SqlValue[]): SqlRow[];
 };
 
+/** A step computed from the state after the handler's earlier steps ran (e.g. a graph
+ * recomputation that must see the edge the same event just wrote). */
+export type Derive = { readonly derive: (read: Reader) => readonly Step[] };
+export type Step = Statement | Derive;
+
 export type Handler<T extends EventType> = (
   event: Envelope<DomainEventOf<T>>,
   read: Reader,
-) => readonly Statement[];
+) => readonly Step[];
 
 export type Handlers = { readonly [T in EventType]?: Handler<T> };
 

@@ -7,7 +7,7 @@ import type { EventType } from '../events/catalogue.ts';
 import type { Envelope } from '../events/envelope.ts';
 import { coversAll, seqOf, type VersionVector } from '../replication/version-vector.ts';
 import type { ReadModel } from './database.ts';
-import type { Handler, Reader, SqlValue } from './projection.ts';
+import type { Handler, Reader, SqlValue, Step } from './projection.ts';
 import { createReader } from './reader.ts';
 
 export type Outcome = 'applied' | 'skipped' | 'buffered';
@@ -33,6 +33,8 @@ export type Projector = {
 export type ProjectorOptions = {
   /** Called for every applied event (the node merges its clock here). */
   readonly onApplied?: (event: Envelope) => void;
+  /** Called after each commit: caches of committed state (authorization) invalidate here. */
+  readonly onCommit?: () => void;
 };
 
 export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): Projector => {
@@ -75,10 +77,15 @@ export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): 
   const ready = (e: Envelope) =>
     e.seq === seqOf(applied, e.origin) + 1n && coversAll(applied, e.deps);
 
-  const applyOne = (e: Envelope) => {
-    for (const h of handlers.get(e.type) ?? []) {
-      for (const s of h(e as never, read)) prepare(s.sql).run(...(s.params as SqlValue[]));
+  const run = (steps: readonly Step[]) => {
+    for (const s of steps) {
+      if ('derive' in s) run(s.derive(read));
+      else prepare(s.sql).run(...(s.params as SqlValue[]));
     }
+  };
+
+  const applyOne = (e: Envelope) => {
+    for (const h of handlers.get(e.type) ?? []) run(h(e as never, read));
     applied[e.origin] = e.seq;
     dirty.add(e.origin);
     options.onApplied?.(e);
@@ -109,6 +116,7 @@ export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): 
     dirty.clear();
     db.exec('COMMIT');
     snapshot = undefined;
+    options.onCommit?.();
   };
   const rollback = () => {
     if (db.inTransaction) db.exec('ROLLBACK');

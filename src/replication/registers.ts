@@ -62,6 +62,14 @@ export const REGISTER_DDL = [
     PRIMARY KEY (register, key, origin, seq)) WITHOUT ROWID`,
 ];
 
+/** Concurrent writes with different values that a restrictive register settled (e.g. a grant
+ * and a revoke made at two sites at once): one row per register key, for the conflicts view. */
+export const RESTRICTIVE_CONFLICTS = `SELECT 'concurrent-writes', f.register, f.key,
+    (SELECT w.value FROM register_frontier w WHERE w.register = f.register AND w.key = f.key
+      ORDER BY w.rank DESC, w.hlc DESC LIMIT 1),
+    group_concat(f.value, ','), MAX(f.hlc)
+  FROM register_frontier f GROUP BY f.register, f.key HAVING COUNT(DISTINCT f.value) > 1`;
+
 /** Records a write into a restrictive register, dropping the writes it dominates. */
 export const restrictiveWrite = (
   register: string,

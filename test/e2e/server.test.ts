@@ -18,7 +18,10 @@ describe('server process', () => {
     assert.equal(health.status, 200);
     assert.deepEqual(((await health.json()) as { status: string }).status, 'ok');
     console.log(`# first start answered /health after ${Date.now() - started} ms`);
-    assert.match(server.output(), /Created the administrator: principal \S+, identity "admin"/);
+    assert.match(
+      server.output(),
+      /Created the administrator \(role administrators\): principal \S+, identity "admin"/,
+    );
     assert.ok(!server.output().includes(server.token), 'the token was printed');
 
     const anonymous = await fetch(`${server.url}/v1/principals`);

@@ -1,0 +1,30 @@
+// Administration is itself authorized: a command checks that its actor holds the privilege for
+// what it does, in the state it decides against. `system` (the node operator) may do anything.
+
+import { AppError } from '../errors.ts';
+import { SYSTEM_ACTOR } from '../events/envelope.ts';
+import type { CommandMeta } from '../node/command.ts';
+import type { Reader } from '../readmodel/projection.ts';
+import { createAuthz } from './engine.ts';
+
+/** Throws FORBIDDEN unless the actor may do `what`. A fresh engine: decisions see uncommitted
+ * state of the batch they are in, so nothing may be cached across them. */
+export type Target =
+  | { readonly privilege: string }
+  | { readonly resourceType: string; readonly action: string; readonly objectId?: string };
+
+export const requireAccess = (state: Reader, meta: CommandMeta, what: Target): void => {
+  if (meta.actor === SYSTEM_ACTOR) return;
+  const subject = {
+    principalId: meta.actor,
+    ...(meta.evidences ? { evidences: meta.evidences } : {}),
+  };
+  const result = createAuthz(state, () => 0).check({ ...what, subject });
+  if (!result.allow) {
+    const target = 'privilege' in what ? what.privilege : `${what.action} on ${what.resourceType}`;
+    throw new AppError('FORBIDDEN', `${meta.actor} lacks ${target}: ${result.reason}`);
+  }
+};
+
+export const requirePrivilege = (state: Reader, meta: CommandMeta, privilege: string): void =>
+  requireAccess(state, meta, { privilege });

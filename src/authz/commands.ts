@@ -1,0 +1,323 @@
+// Commands that administer authorization. Each is authorized (authlog.roles.manage) against the
+// state it decides on, and nobody grants what they do not hold: granting an effect or adding a
+// member requires the actor to hold every grant that hands out.
+import {
+  ADMINISTRATORS_ROLE,
+  DEFAULT_ROLE_DIRECTORY,
+  type Effect,
+} from '../../projections/authz.ts';
+import * as normalize from '../authn/normalize.ts';
+import { getPrincipal } from '../authn/queries.ts';
+import { AppError, invalid } from '../errors.ts';
+import type { DomainEvent } from '../events/catalogue.ts';
+import type { Command, CommandMeta } from '../node/command.ts';
+import type { Reader } from '../readmodel/projection.ts';
+import { requireAccess, requirePrivilege, type Target } from './admin.ts';
+import {
+  effectiveGrants,
+  getRole,
+  isMember,
+  privilegeDescription,
+  type RoleView,
+  resourceTypeActions,
+  roleDirectory,
+  roleDirectoryHolding,
+  roleHolding,
+} from './queries.ts';
+
+export const MANAGE_ROLES = 'authlog.roles.manage';
+export const DEFAULT_ACTIONS = ['select', 'create', 'update', 'delete'];
+const NAME = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$/;
+const ACTION = /^[a-z][a-z0-9_-]*$/;
+
+const dotted = (field: string, value: string, max: number): string => {
+  if (value.length > max || !NAME.test(value))
+    throw invalid(field, 'must be lowercase words separated by dots, like billing.invoice');
+  return value;
+};
+
+const liveRole = (state: Reader, roleId: string): RoleView => {
+  const r = getRole(state, roleId);
+  if (!r) throw new AppError('ROLE_NOT_FOUND', `no role ${roleId}`, { roleId });
+  if (r.deleted) throw new AppError('ROLE_DELETED', `role ${roleId} is deleted`, { roleId });
+  return r;
+};
+
+/** The would-be parent must exist and must not have `roleId` among its ancestors. */
+const checkParent = (state: Reader, roleId: string, parentId: string | null): void => {
+  if (parentId === null) return;
+  liveRole(state, parentId);
+  const seen = new Set<string>();
+  for (
+    let id: string | null = parentId;
+    id !== null && !seen.has(id);
+    id = getRole(state, id)?.effectiveParentId ?? null
+  ) {
+    if (id === roleId)
+      throw new AppError('ROLE_CYCLE', `${parentId} descends from ${roleId}`, {
+        field: 'parentId',
+      });
+    seen.add(id);
+  }
+};
+
+const targetOfGrant = (g: { scope: string; name: string; objectId: string }): Target => {
+  if (g.scope === 'privilege') return { privilege: g.name };
+  const [resourceType = '', action = ''] = g.name.split(':');
+  return g.scope === 'model'
+    ? { resourceType, action }
+    : { resourceType, action, objectId: g.objectId };
+};
+
+export const definePrivilege = (input: {
+  privilege: string;
+  description?: string;
+}): Command<{ privilege: string }> => ({
+  name: 'DefinePrivilege',
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_ROLES);
+    const privilege = dotted('privilege', input.privilege, 100);
+    const description = normalize.text('description', input.description ?? '', 1000, {
+      optional: true,
+    });
+    if (privilegeDescription(state, privilege) === description)
+      return { events: [], result: { privilege } };
+    return {
+      events: [{ type: 'PrivilegeDefined', data: { privilege, description } }],
+      result: { privilege },
+    };
+  },
+});
+
+export const defineResourceType = (input: {
+  resourceType: string;
+  actions?: readonly string[];
+}): Command<{ resourceType: string; actions: string[] }> => ({
+  name: 'DefineResourceType',
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_ROLES);
+    const resourceType = dotted('resourceType', input.resourceType, 100);
+    const actions = [...new Set(input.actions ?? DEFAULT_ACTIONS)].sort();
+    if (actions.length === 0 || actions.length > 64)
+      throw invalid('actions', 'must list 1 to 64 actions');
+    for (const a of actions)
+      if (a.length > 50 || !ACTION.test(a))
+        throw invalid('actions', `${JSON.stringify(a)} is not an action name`);
+    const current = resourceTypeActions(state, resourceType);
+    if (current && current.join() === actions.join())
+      return { events: [], result: { resourceType, actions } };
+    return {
+      events: [{ type: 'ResourceTypeDefined', data: { resourceType, actions } }],
+      result: { resourceType, actions },
+    };
+  },
+});
+
+export const defineRoleDirectory = (input: {
+  directoryId: string;
+  name: string;
+  requiredEvidences?: readonly string[];
+}): Command<{ directoryId: string }> => ({
+  name: 'DefineRoleDirectory',
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_ROLES);
+    const directoryId = normalize.id('directoryId', input.directoryId);
+    if (roleDirectory(state, directoryId))
+      throw new AppError('ID_TAKEN', `role directory ${directoryId} exists`);
+    const { name, key } = normalize.identityName('name', input.name);
+    if (roleDirectoryHolding(state, key))
+      throw new AppError('ROLE_DIRECTORY_NAME_TAKEN', 'a role directory has this name', {
+        field: 'name',
+      });
+    const evidences = ['knowledge', 'ownership', 'location', 'trust', 'inherence'] as const;
+    const requiredEvidences = [...new Set(input.requiredEvidences ?? [])].map((e) => {
+      const found = evidences.find((x) => x === e);
+      if (!found)
+        throw invalid(
+          'requiredEvidences',
+          `${JSON.stringify(e)} is not one of ${evidences.join(', ')}`,
+        );
+      return found;
+    });
+    return {
+      events: [
+        { type: 'RoleDirectoryDefined', data: { directoryId, name, key, requiredEvidences } },
+      ],
+      result: { directoryId },
+    };
+  },
+});
+
+export const createRole = (input: {
+  roleId: string;
+  name: string;
+  directoryId?: string;
+  parentId?: string | null;
+}): Command<{ roleId: string }> => ({
+  name: 'CreateRole',
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_ROLES);
+    const roleId = normalize.id('roleId', input.roleId);
+    if (getRole(state, roleId)) throw new AppError('ID_TAKEN', `role id ${roleId} is in use`);
+    const directoryId = input.directoryId ?? DEFAULT_ROLE_DIRECTORY;
+    if (!roleDirectory(state, directoryId))
+      throw new AppError('ROLE_DIRECTORY_NOT_FOUND', `no role directory ${directoryId}`, {
+        field: 'directoryId',
+      });
+    const { name, key } = normalize.identityName('name', input.name);
+    if (roleHolding(state, directoryId, key))
+      throw new AppError('ROLE_NAME_TAKEN', `role name taken in ${directoryId}`, { field: 'name' });
+    const parentId = input.parentId ?? null;
+    // A new role has no descendants, so no parent can close a cycle through it.
+    if (parentId !== null) liveRole(state, parentId);
+    return {
+      events: [{ type: 'RoleDefined', data: { roleId, directoryId, name, key, parentId } }],
+      result: { roleId },
+    };
+  },
+});
+
+export const updateRole = (input: {
+  roleId: string;
+  name?: string;
+  parentId?: string | null;
+}): Command<{ changed: string[] }> => ({
+  name: 'UpdateRole',
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_ROLES);
+    const role = liveRole(state, input.roleId);
+    if (role.id === ADMINISTRATORS_ROLE && input.parentId !== undefined)
+      throw new AppError('ROLE_PROTECTED', 'the administrators role has no parent');
+    const data: DomainEvent & { type: 'RoleChanged' } = {
+      type: 'RoleChanged',
+      data: { roleId: role.id },
+    };
+    if (input.name !== undefined) {
+      const { name, key } = normalize.identityName('name', input.name);
+      const holder = roleHolding(state, role.directoryId, key);
+      if (holder !== undefined && holder !== role.id)
+        throw new AppError('ROLE_NAME_TAKEN', `role name taken in ${role.directoryId}`, {
+          field: 'name',
+        });
+      if (name !== role.name) Object.assign(data.data, { name, key });
+    }
+    if (input.parentId !== undefined && input.parentId !== role.parentId) {
+      if (input.parentId === role.id)
+        throw new AppError('ROLE_CYCLE', 'a role cannot be its own parent', { field: 'parentId' });
+      checkParent(state, role.id, input.parentId);
+      Object.assign(data.data, { parentId: input.parentId });
+    }
+    const changed = Object.keys(data.data).filter((k) => k !== 'roleId' && k !== 'key');
+    return { events: changed.length > 0 ? [data] : [], result: { changed } };
+  },
+});
+
+export const deleteRole = (input: { roleId: string }): Command<{ deleted: boolean }> => ({
+  name: 'DeleteRole',
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_ROLES);
+    const role = getRole(state, input.roleId);
+    if (!role) throw new AppError('ROLE_NOT_FOUND', `no role ${input.roleId}`);
+    if (role.id === ADMINISTRATORS_ROLE)
+      throw new AppError('ROLE_PROTECTED', 'the administrators role is built in');
+    if (role.deleted) return { events: [], result: { deleted: true } };
+    return {
+      events: [{ type: 'RoleDeleted', data: { roleId: role.id } }],
+      result: { deleted: true },
+    };
+  },
+});
+
+export type GrantInput = { roleId: string; effect: Effect } & (
+  | { privilege: string }
+  | { resourceType: string; action: string; objectId?: string }
+);
+
+/** Sets the effect of a privilege, a model permission (no objectId) or an object permission. */
+export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
+  name: 'SetGrant',
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_ROLES);
+    const role = liveRole(state, input.roleId);
+    if (role.id === ADMINISTRATORS_ROLE)
+      throw new AppError('ROLE_PROTECTED', 'the administrators role always holds authlog.admin');
+    const { effect } = input;
+    let event: DomainEvent;
+    let target: Target;
+    if ('privilege' in input) {
+      if (privilegeDescription(state, input.privilege) === undefined)
+        throw new AppError('PRIVILEGE_NOT_FOUND', `no privilege ${input.privilege}`, {
+          field: 'privilege',
+        });
+      event = {
+        type: 'RolePrivilegeSet',
+        data: { roleId: role.id, privilege: input.privilege, effect },
+      };
+      target = { privilege: input.privilege };
+    } else {
+      const actions = resourceTypeActions(state, input.resourceType);
+      if (!actions)
+        throw new AppError('RESOURCE_TYPE_NOT_FOUND', `no resource type ${input.resourceType}`, {
+          field: 'resourceType',
+        });
+      if (!actions.includes(input.action))
+        throw new AppError(
+          'ACTION_NOT_FOUND',
+          `${input.resourceType} has no action ${input.action}`,
+          { field: 'action' },
+        );
+      const { resourceType, action } = input;
+      if (input.objectId === undefined) {
+        event = {
+          type: 'RoleModelPermissionSet',
+          data: { roleId: role.id, resourceType, action, effect },
+        };
+        target = { resourceType, action };
+      } else {
+        const objectId = normalize.text('objectId', input.objectId, 200);
+        event = {
+          type: 'ObjectPermissionSet',
+          data: { roleId: role.id, resourceType, action, objectId, effect },
+        };
+        target = { resourceType, action, objectId };
+      }
+    }
+    // Nobody can grant what they do not hold (revoking and inheriting need only the manage right).
+    if (effect === 'grant') requireAccess(state, meta, target);
+    return { events: [event], result: { effect } };
+  },
+});
+
+const memberCommand =
+  (kind: 'add' | 'remove') =>
+  (input: { roleId: string; principalId: string }): Command<{ member: boolean }> => ({
+    name: kind === 'add' ? 'AddRoleMember' : 'RemoveRoleMember',
+    decide(state, meta: CommandMeta) {
+      requirePrivilege(state, meta, MANAGE_ROLES);
+      const role = liveRole(state, input.roleId);
+      const p = getPrincipal(state, input.principalId);
+      if (!p)
+        throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`, {
+          field: 'principalId',
+        });
+      const member = isMember(state, role.id, p.id);
+      if (kind === 'remove') {
+        if (!member) return { events: [], result: { member: false } };
+        return {
+          events: [{ type: 'RoleMembershipRevoked', data: { roleId: role.id, principalId: p.id } }],
+          result: { member: false },
+        };
+      }
+      if (p.deleted) throw new AppError('PRINCIPAL_DELETED', `principal ${p.id} is deleted`);
+      if (member) return { events: [], result: { member: true } };
+      // Adding a member hands out everything the role holds: the actor must hold all of it.
+      for (const g of effectiveGrants(state, role.id)) requireAccess(state, meta, targetOfGrant(g));
+      return {
+        events: [{ type: 'RoleMembershipGranted', data: { roleId: role.id, principalId: p.id } }],
+        result: { member: true },
+      };
+    },
+  });
+
+export const addRoleMember = memberCommand('add');
+export const removeRoleMember = memberCommand('remove');

@@ -1,0 +1,229 @@
+// The check engine (DESIGN.md section 8): allow/deny with the reason, evaluated against the
+// current read model. Effective grants are computed per role (walking the acyclic effective
+// parent chain) and per principal (its memberships plus those of `anonymous`), and cached until
+// the read model's next commit, so a revocation takes effect at the next check.
+import { ANONYMOUS } from '../../projections/principals.ts';
+import type { Reader } from '../readmodel/projection.ts';
+
+export const ADMIN_PRIVILEGE = 'authlog.admin';
+
+export type Subject = {
+  readonly principalId: string;
+  /** Evidences the subject's session holds now; none for a check by principal alone. */
+  readonly evidences?: ReadonlySet<string>;
+};
+
+export type CheckInput =
+  | { readonly subject: Subject; readonly privilege: string }
+  | {
+      readonly subject: Subject;
+      readonly resourceType: string;
+      readonly action: string;
+      readonly objectId?: string;
+    };
+
+export type CheckResult = {
+  readonly allow: boolean;
+  /** Human-readable: which role and grant allowed it, or why nothing did. */
+  readonly reason: string;
+  /** The subject's role through which access was granted. */
+  readonly role?: string;
+  /** The role (that role or an ancestor) whose grant it is. */
+  readonly grantedBy?: string;
+  readonly missingEvidences?: readonly string[];
+};
+
+export type ObjectsResult =
+  | { readonly all: true; readonly role: string }
+  | { readonly all: false; readonly ids: readonly string[] };
+
+type Grant = { readonly effect: string; readonly source: string };
+type Closure = {
+  readonly privileges: ReadonlyMap<string, Grant>;
+  readonly model: ReadonlyMap<string, Grant>;
+  readonly objects: ReadonlyMap<string, ReadonlyMap<string, Grant>>;
+};
+type RoleRef = { readonly roleId: string; readonly required: readonly string[] };
+type PrincipalState = { readonly live: boolean; readonly roles: readonly RoleRef[] };
+
+const EMPTY: Closure = { privileges: new Map(), model: new Map(), objects: new Map() };
+
+export type Authz = {
+  check(input: CheckInput): CheckResult;
+  objects(subject: Subject, resourceType: string, action: string): ObjectsResult;
+};
+
+export const createAuthz = (read: Reader, version: () => number): Authz => {
+  let cachedAt = -1;
+  const closures = new Map<string, Closure>();
+  const principals = new Map<string, PrincipalState>();
+
+  const fresh = () => {
+    const v = version();
+    if (v !== cachedAt) {
+      closures.clear();
+      principals.clear();
+      cachedAt = v;
+    }
+  };
+
+  const closure = (roleId: string): Closure => {
+    const hit = closures.get(roleId);
+    if (hit) return hit;
+    // Collect the chain up to the nearest cached ancestor (iteratively: chains may be deep).
+    const chain: string[] = [];
+    let base: Closure = EMPTY;
+    for (let id: string | null = roleId; id !== null; ) {
+      const cached = closures.get(id);
+      if (cached) {
+        base = cached;
+        break;
+      }
+      chain.push(id);
+      const row = read.get('SELECT effective_parent FROM roles WHERE id = ? AND deleted = 0', id);
+      id = row && typeof row.effective_parent === 'string' ? row.effective_parent : null;
+    }
+    for (const id of chain.reverse()) {
+      const privileges = new Map(base.privileges);
+      const model = new Map(base.model);
+      const objects = new Map(base.objects);
+      for (const g of read.all(
+        "SELECT scope, name, object_id, effect FROM role_grants WHERE role_id = ? AND effect <> 'inherit'",
+        id,
+      )) {
+        const grant = { effect: String(g.effect), source: id };
+        const name = String(g.name);
+        if (g.scope === 'privilege') privileges.set(name, grant);
+        else if (g.scope === 'model') model.set(name, grant);
+        else {
+          const byId = new Map(objects.get(name));
+          byId.set(String(g.object_id), grant);
+          objects.set(name, byId);
+        }
+      }
+      base = { privileges, model, objects };
+      closures.set(id, base);
+    }
+    return base;
+  };
+
+  const principal = (principalId: string): PrincipalState => {
+    const hit = principals.get(principalId);
+    if (hit) return hit;
+    const p = read.get('SELECT active, deleted FROM principals WHERE id = ?', principalId);
+    const live = p !== undefined && Number(p.active) === 1 && Number(p.deleted) === 0;
+    const roles = live
+      ? read
+          .all(
+            `SELECT DISTINCT m.role_id, d.required_evidences FROM memberships m
+             JOIN roles r ON r.id = m.role_id AND r.deleted = 0
+             JOIN role_directories d ON d.id = r.directory_id
+             WHERE m.granted = 1 AND m.principal_id IN (?, ?) ORDER BY m.role_id`,
+            principalId,
+            ANONYMOUS,
+          )
+          .map((r) => ({
+            roleId: String(r.role_id),
+            required: JSON.parse(String(r.required_evidences)) as string[],
+          }))
+      : [];
+    const state = { live, roles };
+    principals.set(principalId, state);
+    return state;
+  };
+
+  /** Roles that count for the subject, and the evidences the others lack. */
+  const eligible = (subject: Subject) => {
+    const p = principal(subject.principalId);
+    const counted: string[] = [];
+    const gated: { roleId: string; missing: string[] }[] = [];
+    for (const r of p.roles) {
+      const missing = r.required.filter((e) => !subject.evidences?.has(e));
+      if (missing.length === 0) counted.push(r.roleId);
+      else gated.push({ roleId: r.roleId, missing });
+    }
+    return { live: p.live, counted, gated };
+  };
+
+  const admin = (roleId: string): Grant | undefined => {
+    const g = closure(roleId).privileges.get(ADMIN_PRIVILEGE);
+    return g?.effect === 'grant' ? g : undefined;
+  };
+
+  const allows = (
+    roleId: string,
+    input: CheckInput,
+  ): { grant: Grant; what: string } | undefined => {
+    const c = closure(roleId);
+    if ('privilege' in input) {
+      const g = c.privileges.get(input.privilege);
+      if (g?.effect === 'grant') return { grant: g, what: `privilege ${input.privilege}` };
+    } else {
+      const ta = `${input.resourceType}:${input.action}`;
+      const model = c.model.get(ta);
+      // A model permission takes priority over object permissions, both ways.
+      if (model?.effect === 'grant')
+        return { grant: model, what: `${input.action} on every ${input.resourceType}` };
+      if (model?.effect !== 'revoke' && input.objectId !== undefined) {
+        const g = c.objects.get(ta)?.get(input.objectId);
+        if (g?.effect === 'grant')
+          return { grant: g, what: `${input.action} on ${input.resourceType} ${input.objectId}` };
+      }
+    }
+    const a = admin(roleId);
+    return a ? { grant: a, what: ADMIN_PRIVILEGE } : undefined;
+  };
+
+  return {
+    check(input) {
+      fresh();
+      const { live, counted, gated } = eligible(input.subject);
+      if (!live) return { allow: false, reason: 'the principal is unknown, inactive or deleted' };
+      for (const roleId of counted) {
+        const hit = allows(roleId, input);
+        if (hit) {
+          const via = hit.grant.source === roleId ? '' : ` (inherited from ${hit.grant.source})`;
+          return {
+            allow: true,
+            reason: `role ${roleId} grants ${hit.what}${via}`,
+            role: roleId,
+            grantedBy: hit.grant.source,
+          };
+        }
+      }
+      for (const { roleId, missing } of gated) {
+        if (allows(roleId, input)) {
+          return {
+            allow: false,
+            reason: `role ${roleId} would allow it, but the session lacks evidence: ${missing.join(', ')}`,
+            role: roleId,
+            missingEvidences: missing,
+          };
+        }
+      }
+      return {
+        allow: false,
+        reason:
+          counted.length === 0
+            ? 'the principal holds no role'
+            : 'no role of the principal grants it',
+      };
+    },
+
+    objects(subject, resourceType, action) {
+      fresh();
+      const { live, counted } = eligible(subject);
+      if (!live) return { all: false, ids: [] };
+      const ta = `${resourceType}:${action}`;
+      const ids = new Set<string>();
+      for (const roleId of counted) {
+        const c = closure(roleId);
+        const model = c.model.get(ta);
+        if (model?.effect === 'grant' || admin(roleId)) return { all: true, role: roleId };
+        if (model?.effect === 'revoke') continue;
+        for (const [id, g] of c.objects.get(ta) ?? []) if (g.effect === 'grant') ids.add(id);
+      }
+      return { all: false, ids: [...ids].sort() };
+    },
+  };
+};
