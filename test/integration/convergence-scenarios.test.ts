@@ -39,8 +39,10 @@ describe('convergence rules between two sites', () => {
     await exec(a, changeProfile({ principalId: 'p1', fullName: 'From A' }));
     await exec(b, changeProfile({ principalId: 'p1', fullName: 'From B' }));
     // b decided later in wall time on this machine, but the rule is HLC order, not arrival.
-    const hlcA = a.read.get('SELECT full_name_hlc AS h FROM principals WHERE id = ?', 'p1')!.h as string;
-    const hlcB = b.read.get('SELECT full_name_hlc AS h FROM principals WHERE id = ?', 'p1')!.h as string;
+    const hlcA = a.read.get('SELECT full_name_hlc AS h FROM principals WHERE id = ?', 'p1')!
+      .h as string;
+    const hlcB = b.read.get('SELECT full_name_hlc AS h FROM principals WHERE id = ?', 'p1')!
+      .h as string;
     await exchange();
     const expected = hlcA > hlcB ? 'From A' : 'From B';
     assert.equal(getPrincipal(a.read, 'p1')!.fullName, expected);
@@ -76,8 +78,26 @@ describe('convergence rules between two sites', () => {
   });
 
   it('unique claim: the same name registered at both sites — earliest holds, the other is a listed conflict', async () => {
-    await exec(a, registerPrincipal({ principalId: 'pa', kind: 'person', briefName: 'A', email: 'sam@x.org', identity: { identityId: 'ia', name: 'sam' } }));
-    await exec(b, registerPrincipal({ principalId: 'pb', kind: 'person', briefName: 'B', email: 'SAM@x.org', identity: { identityId: 'ib', name: 'Sam' } }));
+    await exec(
+      a,
+      registerPrincipal({
+        principalId: 'pa',
+        kind: 'person',
+        briefName: 'A',
+        email: 'sam@x.org',
+        identity: { identityId: 'ia', name: 'sam' },
+      }),
+    );
+    await exec(
+      b,
+      registerPrincipal({
+        principalId: 'pb',
+        kind: 'person',
+        briefName: 'B',
+        email: 'SAM@x.org',
+        identity: { identityId: 'ib', name: 'Sam' },
+      }),
+    );
     await exchange();
     const ia = a.read.get("SELECT hlc FROM identities WHERE id = 'ia'")!.hlc as string;
     const ib = a.read.get("SELECT hlc FROM identities WHERE id = 'ib'")!.hlc as string;
