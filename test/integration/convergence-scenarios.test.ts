@@ -11,6 +11,8 @@ import {
   registerPrincipal,
 } from '../../src/authn/principals.ts';
 import { getPrincipal, identitiesOf, listConflicts } from '../../src/authn/queries.ts';
+import { addRoleMember, createRole, setGrant, updateRole } from '../../src/authz/commands.ts';
+import { getRole } from '../../src/authz/queries.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
@@ -114,5 +116,72 @@ describe('convergence rules between two sites', () => {
     await exchange();
     assert.equal(a.read.get('SELECT status FROM identities WHERE id = ?', loser)!.status, 'held');
     assert.deepEqual(listConflicts(b.read), []);
+  });
+
+  it('restrictive: a grant and a revoke made concurrently end revoked everywhere, listed as settled', async () => {
+    await exec(a, createRole({ roleId: 'auditors', name: 'auditors' }));
+    await exec(a, addRoleMember({ roleId: 'auditors', principalId: 'p1' }));
+    await exchange();
+    await exec(
+      a,
+      setGrant({ roleId: 'auditors', privilege: 'authlog.audit.read', effect: 'grant' }),
+    );
+    await exec(
+      b,
+      setGrant({ roleId: 'auditors', privilege: 'authlog.audit.read', effect: 'revoke' }),
+    );
+    assert.equal(
+      a.authz.check({ subject: { principalId: 'p1' }, privilege: 'authlog.audit.read' }).allow,
+      true,
+    );
+    await exchange();
+    for (const n of [a, b]) {
+      assert.equal(
+        n.authz.check({ subject: { principalId: 'p1' }, privilege: 'authlog.audit.read' }).allow,
+        false,
+      );
+      const settled = listConflicts(n.read).filter((c) => c.kind === 'concurrent-writes');
+      assert.equal(settled.length, 1);
+      assert.equal(settled[0]?.winner, 'revoke');
+    }
+  });
+
+  it('graph edge: concurrent parent changes closing a cycle end in one acyclic hierarchy, flagged', async () => {
+    await exec(a, createRole({ roleId: 'x', name: 'x' }));
+    await exec(a, createRole({ roleId: 'y', name: 'y' }));
+    await exchange();
+    await exec(a, updateRole({ roleId: 'x', parentId: 'y' })); // each site alone sees no cycle …
+    await exec(b, updateRole({ roleId: 'y', parentId: 'x' })); // … together they make one
+    await exchange();
+    const hx = a.read.get("SELECT parent_hlc AS h FROM roles WHERE id = 'x'")!.h as string;
+    const hy = a.read.get("SELECT parent_hlc AS h FROM roles WHERE id = 'y'")!.h as string;
+    const newest = hx > hy ? 'x' : 'y';
+    for (const n of [a, b]) {
+      const x = getRole(n.read, 'x')!;
+      const y = getRole(n.read, 'y')!;
+      assert.equal(
+        newest === 'x' ? x.effectiveParentId : y.effectiveParentId,
+        null,
+        'the newest edge is cut',
+      );
+      assert.equal(
+        newest === 'x' ? y.effectiveParentId : x.effectiveParentId,
+        newest === 'x' ? 'x' : 'y',
+      );
+      assert.deepEqual(
+        listConflicts(n.read)
+          .filter((c) => c.kind === 'cycle-edge')
+          .map((c) => c.subject),
+        [newest],
+      );
+    }
+    // Removing the surviving edge lets the cut one take effect again, everywhere.
+    await exec(a, updateRole({ roleId: newest === 'x' ? 'y' : 'x', parentId: null }));
+    await exchange();
+    assert.equal(getRole(b.read, newest)!.effectiveParentId, newest === 'x' ? 'y' : 'x');
+    assert.deepEqual(
+      listConflicts(b.read).filter((c) => c.kind === 'cycle-edge'),
+      [],
+    );
   });
 });
