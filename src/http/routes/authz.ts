@@ -1,0 +1,326 @@
+// Authorization over HTTP: the check API (single and batch), object listing, and the
+// administration of privileges, resource types, role directories, roles, grants and members.
+import { Type } from '@sinclair/typebox';
+import {
+  addRoleMember,
+  createRole,
+  definePrivilege,
+  defineResourceType,
+  defineRoleDirectory,
+  deleteRole,
+  removeRoleMember,
+  setGrant,
+  updateRole,
+} from '../../authz/commands.ts';
+import type { CheckInput } from '../../authz/engine.ts';
+import { getRole, grantsOf, listRoles, membersOf } from '../../authz/queries.ts';
+import { AppError } from '../../errors.ts';
+import { newId } from '../../node/node.ts';
+import type { App } from '../app.ts';
+import { run } from '../command.ts';
+import { errorResponses, Id, Nullable, Strict } from '../schemas.ts';
+
+const Name = Type.String({ minLength: 1, maxLength: 100 });
+const Action = Type.String({ minLength: 1, maxLength: 50 });
+const ObjectId = Type.String({ minLength: 1, maxLength: 200 });
+const EffectSchema = Type.Union([
+  Type.Literal('grant'),
+  Type.Literal('inherit'),
+  Type.Literal('revoke'),
+]);
+const EvidenceSchema = Type.Union(
+  ['knowledge', 'ownership', 'location', 'trust', 'inherence'].map((e) => Type.Literal(e)),
+);
+
+const CheckBody = Type.Union([
+  Type.Object({ principalId: Id, privilege: Name }, Strict),
+  Type.Object(
+    { principalId: Id, resourceType: Name, action: Action, objectId: Type.Optional(ObjectId) },
+    Strict,
+  ),
+]);
+const CheckAnswer = Type.Object({
+  allow: Type.Boolean(),
+  reason: Type.String(),
+  role: Type.Optional(Type.String()),
+  grantedBy: Type.Optional(Type.String()),
+  missingEvidences: Type.Optional(Type.Array(Type.String())),
+});
+const Role = Type.Object({
+  id: Type.String(),
+  directoryId: Type.String(),
+  name: Type.String(),
+  status: Type.String(),
+  parentId: Nullable(Type.String()),
+  effectiveParentId: Nullable(Type.String()),
+  deleted: Type.Boolean(),
+});
+const Grant = Type.Object({
+  scope: Type.String(),
+  name: Type.String(),
+  objectId: Type.String(),
+  effect: Type.String(),
+});
+const RoleParams = Type.Object({ id: Id }, Strict);
+
+type CheckBodyT = { principalId: string } & (
+  | { privilege: string }
+  | { resourceType: string; action: string; objectId?: string }
+);
+
+const toInput = (b: CheckBodyT): CheckInput => {
+  const subject = { principalId: b.principalId };
+  if ('privilege' in b) return { subject, privilege: b.privilege };
+  return {
+    subject,
+    resourceType: b.resourceType,
+    action: b.action,
+    ...(b.objectId !== undefined ? { objectId: b.objectId } : {}),
+  };
+};
+
+export const authzRoutes = async (app: App) => {
+  app.post(
+    '/authz/check',
+    { schema: { body: CheckBody, response: { 200: CheckAnswer, ...errorResponses } } },
+    async (request) => app.node.authz.check(toInput(request.body)),
+  );
+
+  app.post(
+    '/authz/check/batch',
+    {
+      schema: {
+        body: Type.Object(
+          { checks: Type.Array(CheckBody, { minItems: 1, maxItems: 1000 }) },
+          Strict,
+        ),
+        response: { 200: Type.Object({ results: Type.Array(CheckAnswer) }), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      results: request.body.checks.map((c) => app.node.authz.check(toInput(c))),
+    }),
+  );
+
+  app.get(
+    '/authz/objects',
+    {
+      schema: {
+        querystring: Type.Object({ principalId: Id, resourceType: Name, action: Action }, Strict),
+        response: {
+          200: Type.Union([
+            Type.Object({ all: Type.Literal(true), role: Type.String() }),
+            Type.Object({ all: Type.Literal(false), ids: Type.Array(Type.String()) }),
+          ]),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { principalId, resourceType, action } = request.query;
+      return app.node.authz.objects({ principalId }, resourceType, action);
+    },
+  );
+
+  app.post(
+    '/privileges',
+    {
+      schema: {
+        body: Type.Object(
+          { privilege: Name, description: Type.Optional(Type.String({ maxLength: 4000 })) },
+          Strict,
+        ),
+        response: { 200: Type.Object({ privilege: Type.String() }), ...errorResponses },
+      },
+    },
+    async (request, reply) => run(request, reply, definePrivilege(request.body)),
+  );
+
+  app.post(
+    '/resource-types',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            resourceType: Name,
+            actions: Type.Optional(Type.Array(Action, { minItems: 1, maxItems: 64 })),
+          },
+          Strict,
+        ),
+        response: {
+          200: Type.Object({ resourceType: Type.String(), actions: Type.Array(Type.String()) }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => run(request, reply, defineResourceType(request.body)),
+  );
+
+  app.post(
+    '/role-directories',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            directoryId: Type.Optional(Id),
+            name: Name,
+            requiredEvidences: Type.Optional(Type.Array(EvidenceSchema, { maxItems: 5 })),
+          },
+          Strict,
+        ),
+        response: { 201: Type.Object({ directoryId: Type.String() }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const result = await run(
+        request,
+        reply,
+        defineRoleDirectory({ ...request.body, directoryId: request.body.directoryId ?? newId() }),
+      );
+      return reply.status(201).send(result);
+    },
+  );
+
+  app.get(
+    '/roles',
+    { schema: { response: { 200: Type.Object({ items: Type.Array(Role) }), ...errorResponses } } },
+    async () => ({
+      items: listRoles(app.node.read),
+    }),
+  );
+
+  app.get(
+    '/roles/:id',
+    {
+      schema: {
+        params: RoleParams,
+        response: {
+          200: Type.Composite([
+            Role,
+            Type.Object({ grants: Type.Array(Grant), members: Type.Array(Type.String()) }),
+          ]),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const role = getRole(app.node.read, request.params.id);
+      if (!role) throw new AppError('ROLE_NOT_FOUND', `no role ${request.params.id}`);
+      return {
+        ...role,
+        grants: grantsOf(app.node.read, role.id),
+        members: membersOf(app.node.read, role.id),
+      };
+    },
+  );
+
+  app.post(
+    '/roles',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            roleId: Type.Optional(Id),
+            name: Name,
+            directoryId: Type.Optional(Id),
+            parentId: Type.Optional(Nullable(Id)),
+          },
+          Strict,
+        ),
+        response: { 201: Type.Object({ roleId: Type.String() }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const result = await run(
+        request,
+        reply,
+        createRole({ ...request.body, roleId: request.body.roleId ?? newId() }),
+      );
+      return reply.status(201).send(result);
+    },
+  );
+
+  app.patch(
+    '/roles/:id',
+    {
+      schema: {
+        params: RoleParams,
+        body: Type.Object(
+          { name: Type.Optional(Name), parentId: Type.Optional(Nullable(Id)) },
+          { ...Strict, minProperties: 1 },
+        ),
+        response: { 200: Type.Object({ changed: Type.Array(Type.String()) }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      run(request, reply, updateRole({ roleId: request.params.id, ...request.body })),
+  );
+
+  app.delete(
+    '/roles/:id',
+    {
+      schema: {
+        params: RoleParams,
+        response: { 200: Type.Object({ deleted: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (request, reply) => run(request, reply, deleteRole({ roleId: request.params.id })),
+  );
+
+  app.put(
+    '/roles/:id/grants',
+    {
+      schema: {
+        params: RoleParams,
+        body: Type.Union([
+          Type.Object({ privilege: Name, effect: EffectSchema }, Strict),
+          Type.Object(
+            {
+              resourceType: Name,
+              action: Action,
+              objectId: Type.Optional(ObjectId),
+              effect: EffectSchema,
+            },
+            Strict,
+          ),
+        ]),
+        response: { 200: Type.Object({ effect: EffectSchema }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      run(request, reply, setGrant({ roleId: request.params.id, ...request.body })),
+  );
+
+  app.post(
+    '/roles/:id/members',
+    {
+      schema: {
+        params: RoleParams,
+        body: Type.Object({ principalId: Id }, Strict),
+        response: { 200: Type.Object({ member: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      run(
+        request,
+        reply,
+        addRoleMember({ roleId: request.params.id, principalId: request.body.principalId }),
+      ),
+  );
+
+  app.delete(
+    '/roles/:id/members/:principalId',
+    {
+      schema: {
+        params: Type.Object({ id: Id, principalId: Id }, Strict),
+        response: { 200: Type.Object({ member: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      run(
+        request,
+        reply,
+        removeRoleMember({ roleId: request.params.id, principalId: request.params.principalId }),
+      ),
+  );
+};
