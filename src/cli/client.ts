@@ -18,7 +18,7 @@ export type Api = {
     query?: Readonly<Record<string, string | undefined>>,
   ): Promise<Static<T>>;
   send<T extends TSchema>(
-    method: 'POST' | 'PATCH' | 'DELETE',
+    method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     schema: T,
     body?: object,

@@ -9,6 +9,7 @@ import { eventsCommand } from './events.ts';
 import { identityCommand } from './identity.ts';
 import { principalCommand } from './principal.ts';
 import { rebuildCommand } from './rebuild.ts';
+import { roleCommand } from './role.ts';
 import { serveCommand } from './serve.ts';
 import { statusCommand } from './status.ts';
 
@@ -25,6 +26,7 @@ export const buildProgram = (): Command => {
   identityCommand(program);
   directoryCommand(program);
   statusCommand(program);
+  roleCommand(program);
   rebuildCommand(program);
   eventsCommand(program);
   return program;
@@ -37,7 +39,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (err instanceof CliError) {
-      process.stderr.write(`${err.message}\n`);
+      if (err.message) process.stderr.write(`${err.message}\n`);
       return err.exitCode;
     }
     if (err instanceof ConfigError) {
