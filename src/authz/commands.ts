@@ -10,6 +10,7 @@ import * as normalize from '../authn/normalize.ts';
 import { getPrincipal } from '../authn/queries.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
+import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { requireAccess, requirePrivilege, type Target } from './admin.ts';
