@@ -1,7 +1,8 @@
 // Every projection of the read model, in the order their handlers run for an event.
 import type { Projection } from '../src/readmodel/projection.ts';
 import { authz } from './authz.ts';
+import { credentials } from './credentials.ts';
 import { identities } from './identities.ts';
 import { principals } from './principals.ts';
 
-export const projections: readonly Projection[] = [principals, identities, authz];
+export const projections: readonly Projection[] = [principals, identities, credentials, authz];

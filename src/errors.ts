@@ -13,6 +13,7 @@ export const errorCatalogue = {
   IDENTITY_NOT_FOUND: { status: 404, title: 'No such identity' },
   DIRECTORY_NOT_FOUND: { status: 404, title: 'No such identity directory' },
   ROLE_NOT_FOUND: { status: 404, title: 'No such role' },
+  CREDENTIAL_NOT_FOUND: { status: 404, title: 'No such credential' },
   ROLE_DIRECTORY_NOT_FOUND: { status: 404, title: 'No such role directory' },
   PRIVILEGE_NOT_FOUND: { status: 404, title: 'No such privilege' },
   RESOURCE_TYPE_NOT_FOUND: { status: 404, title: 'No such resource type' },

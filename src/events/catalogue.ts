@@ -81,6 +81,20 @@ export const eventSchemas = {
   }),
   IdentityRemoved: Type.Object({ identityId: Id }),
 
+  // Credentials (DESIGN.md section 7). Secrets never appear in events: an access token is
+  // stored as the SHA-256 of its 256-bit random value (OWASP ASVS 2.10 / 3.5).
+  AccessTokenIssued: Type.Object({
+    credentialId: Id,
+    principalId: Id,
+    name: Text(100),
+    secretHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    /** ISO 8601 UTC; a token always expires. */
+    expiresAt: Type.String({ maxLength: 30 }),
+    /** When non-empty, the token is accepted only from these CIDR ranges. */
+    subnets: Type.Array(Type.String({ maxLength: 50 }), { maxItems: 16 }),
+  }),
+  CredentialRevoked: Type.Object({ credentialId: Id, reason: Text(200) }),
+
   // Authorization (DESIGN.md section 8). Effects are restrictive registers: revoke over inherit
   // over grant among concurrent writes; memberships likewise (revoked over granted).
   PrivilegeDefined: Type.Object({ privilege: PrivilegeName, description: Text(1000) }),

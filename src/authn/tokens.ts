@@ -1,0 +1,134 @@
+// Access tokens for applications and peers: opaque, 256-bit, shown once, stored as SHA-256,
+// always expiring, optionally bound to subnets, revocable (OWASP ASVS 3.5, NIST SP 800-63B 5.1.1:
+// a look-up secret of at least 64 bits of entropy drawn from an approved random generator).
+import { createHash, randomBytes } from 'node:crypto';
+import { requirePrivilege } from '../authz/admin.ts';
+import { AppError, invalid } from '../errors.ts';
+import { SYSTEM_ACTOR } from '../events/envelope.ts';
+import { parseAddress, parseCidr } from '../http/net.ts';
+import type { Command } from '../node/command.ts';
+import type { Reader } from '../readmodel/projection.ts';
+import { text } from './normalize.ts';
+import { MANAGE_PRINCIPALS } from './principals.ts';
+import { getPrincipal } from './queries.ts';
+
+export const TOKEN_PREFIX = 'alt_';
+const DAY = 86_400_000;
+export const DEFAULT_TOKEN_DAYS = 90;
+export const MAX_TOKEN_DAYS = 730;
+
+export const hashSecret = (secret: string): string =>
+  createHash('sha256').update(secret).digest('hex');
+
+/** A new token secret; only its hash goes into the event. */
+export const newTokenSecret = (): string =>
+  `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+
+export type IssueTokenInput = {
+  readonly credentialId: string;
+  readonly principalId: string;
+  readonly name: string;
+  readonly secretHash: string;
+  readonly days?: number;
+  readonly subnets?: readonly string[];
+};
+
+export const issueAccessToken = (
+  input: IssueTokenInput,
+): Command<{ credentialId: string; expiresAt: string }> => ({
+  name: 'IssueAccessToken',
+  decide(state, meta) {
+    // A principal may issue tokens for itself; for anyone else it takes the manage privilege.
+    if (meta.actor !== input.principalId) requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const p = getPrincipal(state, input.principalId);
+    if (!p)
+      throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`, {
+        field: 'principalId',
+      });
+    if (p.deleted || !p.active)
+      throw new AppError('PRINCIPAL_DELETED', `principal ${p.id} is deleted or inactive`);
+    const name = text('name', input.name, 100);
+    const days = input.days ?? DEFAULT_TOKEN_DAYS;
+    if (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS)
+      throw invalid('days', `must be 1 to ${MAX_TOKEN_DAYS}`);
+    const subnets = (input.subnets ?? []).map((raw) => {
+      if (!parseCidr(raw))
+        throw invalid('subnets', `${JSON.stringify(raw)} is not an IPv4 or IPv6 CIDR`);
+      return raw.trim();
+    });
+    if (subnets.length > 16) throw invalid('subnets', 'at most 16 ranges');
+    if (!/^[0-9a-f]{64}$/.test(input.secretHash))
+      throw invalid('secretHash', 'must be a SHA-256 hex digest');
+    const expiresAt = new Date(meta.now + days * DAY).toISOString();
+    return {
+      events: [
+        {
+          type: 'AccessTokenIssued',
+          data: {
+            credentialId: input.credentialId,
+            principalId: p.id,
+            name,
+            secretHash: input.secretHash,
+            expiresAt,
+            subnets,
+          },
+        },
+      ],
+      result: { credentialId: input.credentialId, expiresAt },
+    };
+  },
+});
+
+export const revokeCredential = (input: {
+  credentialId: string;
+  reason?: string;
+}): Command<{ revoked: boolean }> => ({
+  name: 'RevokeCredential',
+  decide(state, meta) {
+    const row = state.get(
+      'SELECT principal_id, revoked FROM access_tokens WHERE id = ?',
+      input.credentialId,
+    );
+    if (!row) throw new AppError('CREDENTIAL_NOT_FOUND', `no credential ${input.credentialId}`);
+    if (meta.actor !== row.principal_id && meta.actor !== SYSTEM_ACTOR)
+      requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    if (Number(row.revoked) === 1) return { events: [], result: { revoked: true } };
+    const reason = text('reason', input.reason ?? '', 200, { optional: true });
+    return {
+      events: [{ type: 'CredentialRevoked', data: { credentialId: input.credentialId, reason } }],
+      result: { revoked: true },
+    };
+  },
+});
+
+export type TokenHolder = { readonly principalId: string; readonly credentialId: string };
+
+/** Who a bearer token authenticates, or undefined: unknown, revoked, expired, out of its subnets,
+ * or its principal inactive. Looked up by hash, so the comparison leaks nothing about the secret. */
+export const authenticateToken = (
+  read: Reader,
+  token: string,
+  clientIp: string | undefined,
+  now: number,
+): TokenHolder | undefined => {
+  if (!token.startsWith(TOKEN_PREFIX)) return undefined;
+  const row = read.get(
+    `SELECT t.id, t.principal_id, t.expires_at, t.subnets FROM access_tokens t
+     JOIN principals p ON p.id = t.principal_id AND p.active = 1 AND p.deleted = 0
+     WHERE t.secret_hash = ? AND t.revoked = 0`,
+    hashSecret(token),
+  );
+  if (!row || Date.parse(String(row.expires_at)) <= now) return undefined;
+  const subnets = JSON.parse(String(row.subnets)) as string[];
+  if (subnets.length > 0) {
+    const ip = parseAddress(clientIp);
+    const inside =
+      ip !== undefined &&
+      subnets.some((s) => {
+        const c = parseCidr(s);
+        return c !== undefined && c[0].kind() === ip.kind() && ip.match(c[0], c[1]);
+      });
+    if (!inside) return undefined;
+  }
+  return { principalId: String(row.principal_id), credentialId: String(row.id) };
+};
