@@ -63,6 +63,8 @@ export type AuthlogNode = {
   ): Promise<Receipt<R>>;
   status(): NodeStatus;
   digest(): string;
+  /** Resolves at the read model's next commit, or after `timeoutMs` (long-polls wait on it). */
+  nextCommit(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -89,10 +91,14 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     },
   });
   let commits = 0;
+  let waiters: (() => void)[] = [];
   const projector = createProjector(readModel, {
     onApplied: (e) => clock.receive(e.hlc),
     onCommit: () => {
       commits += 1;
+      const wake = waiters;
+      waiters = [];
+      for (const w of wake) w();
     },
   });
   const writer = createWriter({
@@ -140,6 +146,16 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
       driftAlarms,
     }),
     digest: () => digest(readModel.reader),
+    nextCommit: (timeoutMs) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeoutMs);
+        function done() {
+          clearTimeout(timer);
+          waiters = waiters.filter((w) => w !== done);
+          resolve();
+        }
+        waiters.push(done);
+      }),
     async close() {
       await catchUp.stop();
       await writer.close();

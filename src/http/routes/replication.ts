@@ -1,0 +1,165 @@
+// Replication over HTTP: the feed peers pull from, the node's replication status, and metrics in
+// the Prometheus text format. Only principals holding `authlog.replicate` (or the operator) are
+// served: a feed request without it gets 401/403, never data.
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { listConflicts } from '../../authn/queries.ts';
+import { AppError } from '../../errors.ts';
+import { SYSTEM_ACTOR } from '../../events/envelope.ts';
+import { readFeed } from '../../replication/feed.ts';
+import type { App } from '../app.ts';
+import { errorResponses, Strict } from '../schemas.ts';
+
+export const REPLICATE = 'authlog.replicate';
+
+const requireReplicate = (app: App, request: FastifyRequest) => {
+  const actor = request.auth?.actor;
+  if (actor === undefined) throw new AppError('UNAUTHENTICATED', 'send a bearer token');
+  if (actor === SYSTEM_ACTOR) return;
+  const r = app.node.authz.check({ subject: { principalId: actor }, privilege: REPLICATE });
+  if (!r.allow) throw new AppError('FORBIDDEN', `${REPLICATE} is required: ${r.reason}`);
+};
+
+const PeerSchema = Type.Object({
+  url: Type.String(),
+  connected: Type.Boolean(),
+  lastPullAt: Type.Union([Type.String(), Type.Null()]),
+  lagEvents: Type.Integer(),
+  lastDelayMs: Type.Union([Type.Integer(), Type.Null()]),
+  pulled: Type.Integer(),
+  error: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const replicationRoutes = async (app: App) => {
+  app.get(
+    '/v1/replication/feed',
+    {
+      schema: {
+        querystring: Type.Object(
+          {
+            after: Type.Optional(Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9_-]*$' })),
+            limit: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
+            wait: Type.Integer({ minimum: 0, maximum: 30_000, default: 0 }),
+          },
+          Strict,
+        ),
+        response: {
+          200: Type.Object({
+            events: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                type: Type.String(),
+                data: Type.Record(Type.String(), Type.Unknown()),
+                metadata: Type.Record(Type.String(), Type.Unknown()),
+              }),
+            ),
+            next: Type.String(),
+            vector: Type.Record(Type.String(), Type.String()),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      requireReplicate(app, request);
+      const { after, limit, wait } = request.query;
+      return readFeed(app.node, { ...(after ? { after } : {}), limit, waitMs: wait });
+    },
+  );
+
+  app.get(
+    '/v1/replication/status',
+    {
+      schema: {
+        response: {
+          200: Type.Object({
+            node: Type.String(),
+            vector: Type.Record(Type.String(), Type.String()),
+            buffered: Type.Integer(),
+            driftAlarms: Type.Integer(),
+            conflicts: Type.Integer(),
+            peers: Type.Array(PeerSchema),
+            digest: Type.String(),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      requireReplicate(app, request);
+      const s = app.node.status();
+      return {
+        node: s.node,
+        vector: s.applied,
+        buffered: s.buffered,
+        driftAlarms: s.driftAlarms,
+        conflicts: listConflicts(app.node.read).length,
+        peers: [...app.peers()],
+        digest: app.node.digest(),
+      };
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { config: { public: false }, schema: { response: { 200: Type.String() } } },
+    async (request, reply) => {
+      requireReplicate(app, request);
+      const s = app.node.status();
+      const lines: string[] = [];
+      const metric = (name: string, type: string, help: string, samples: [string, number][]) => {
+        lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+        for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+      };
+      const label = (k: string, v: string) =>
+        `{${k}="${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"}`;
+      metric(
+        'authlog_applied_seq',
+        'gauge',
+        'Highest applied sequence per origin.',
+        Object.entries(s.applied).map(([o, seq]) => [label('origin', o), Number(seq)]),
+      );
+      metric('authlog_buffered_events', 'gauge', 'Events waiting for their causal dependencies.', [
+        ['', s.buffered],
+      ]);
+      metric('authlog_conflicts', 'gauge', 'Conflicts settled by the convergence rules.', [
+        ['', listConflicts(app.node.read).length],
+      ]);
+      metric(
+        'authlog_clock_drift_alarms_total',
+        'counter',
+        'Remote clocks seen ahead beyond the drift limit.',
+        [['', s.driftAlarms]],
+      );
+      metric('authlog_writer_events_total', 'counter', 'Events this node wrote as origin.', [
+        ['', s.writer.events],
+      ]);
+      const peers = app.peers();
+      metric(
+        'authlog_peer_lag_events',
+        'gauge',
+        'Events a peer has applied that this node has not.',
+        peers.map((p) => [label('peer', p.url), p.lagEvents]),
+      );
+      metric(
+        'authlog_peer_delay_ms',
+        'gauge',
+        'Age of the newest event pulled from a peer when pulled.',
+        peers.map((p) => [label('peer', p.url), p.lastDelayMs ?? 0]),
+      );
+      metric(
+        'authlog_peer_pulled_events_total',
+        'counter',
+        'Events pulled from a peer.',
+        peers.map((p) => [label('peer', p.url), p.pulled]),
+      );
+      metric(
+        'authlog_peer_up',
+        'gauge',
+        '1 when the last pull from a peer succeeded.',
+        peers.map((p) => [label('peer', p.url), p.connected ? 1 : 0]),
+      );
+      return reply.type('text/plain; version=0.0.4').send(`${lines.join('\n')}\n`);
+    },
+  );
+};
