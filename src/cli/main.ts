@@ -7,6 +7,7 @@ import { directoryCommand } from './directory.ts';
 import { CliError, EXIT } from './errors.ts';
 import { eventsCommand } from './events.ts';
 import { identityCommand } from './identity.ts';
+import { peerCommand } from './peer.ts';
 import { principalCommand } from './principal.ts';
 import { rebuildCommand } from './rebuild.ts';
 import { roleCommand } from './role.ts';
@@ -27,6 +28,7 @@ export const buildProgram = (): Command => {
   directoryCommand(program);
   statusCommand(program);
   roleCommand(program);
+  peerCommand(program);
   rebuildCommand(program);
   eventsCommand(program);
   return program;

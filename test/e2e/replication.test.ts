@@ -2,7 +2,9 @@
 // every node, transitive relay around a cut link, peer authentication, and a new empty node
 // catching up from a single peer.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import {
   type Cluster,
   clusterApi,
@@ -10,7 +12,7 @@ import {
   replicationStatus,
   startCluster,
 } from '../../scripts/cluster.ts';
-import { removeDir, startServerProcess, tempDir } from '../support/process.ts';
+import { removeDir, runCli, startServerProcess, tempDir } from '../support/process.ts';
 import { type LinkProxy, startLinkProxy } from '../support/proxy.ts';
 
 describe('replication between node processes', () => {
@@ -130,6 +132,61 @@ describe('replication between node processes', () => {
     } finally {
       await joiner.stop();
       removeDir(dataDir);
+    }
+  });
+
+  it('verify says OK for converged nodes and DIVERGED for a tampered read model', async () => {
+    const peers = cluster.nodes.flatMap((n) => ['--peer', n.url]);
+    const env = { AUTHLOG_PEER_TOKEN: cluster.replicatorToken };
+    const ok = await runCli(['verify', ...peers, '--json'], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).verdict, 'OK');
+
+    // Corrupt n2's read model behind its back: same events, different state.
+    const n2 = cluster.nodes[2]!;
+    await cluster.kill(2);
+    const db = new Database(join(n2.dataDir, 'readmodel.sqlite'));
+    db.prepare("UPDATE principals SET full_name = 'tampered' WHERE id = 'pa'").run();
+    db.close();
+    await cluster.start(2);
+    const bad = await runCli(['verify', ...peers, '--json', '--timeout', '20'], env);
+    assert.equal(bad.code, 1);
+    assert.equal(JSON.parse(bad.stdout).verdict, 'DIVERGED');
+    // `authlog rebuild` repairs it from the log.
+    await cluster.nodes[2]!.process!.stop();
+    cluster.nodes[2]!.process = undefined;
+    const rebuilt = await runCli(['rebuild'], {
+      AUTHLOG_DATA_DIR: n2.dataDir,
+      AUTHLOG_NODE_ID: n2.id,
+    });
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    await cluster.start(2);
+    assert.equal((await runCli(['verify', ...peers, '--timeout', '20'], env)).code, 0);
+  });
+
+  it('peer add and list keep peers in the data folder, tokens never shown', async () => {
+    const dir = tempDir('peers');
+    try {
+      const added = await runCli(
+        ['peer', 'add', 'http://127.0.0.1:9/', '--data-dir', dir, '--token-file', '-'],
+        {},
+        `${cluster.replicatorToken}\n`,
+      );
+      assert.equal(added.code, 0, added.stderr);
+      const listed = await runCli(['peer', 'list', '--json', '--data-dir', dir], {
+        AUTHLOG_PEERS: '',
+      });
+      assert.deepEqual(JSON.parse(listed.stdout), [
+        { url: 'http://127.0.0.1:9', source: 'peers.json' },
+      ]);
+      assert.ok(!listed.stdout.includes(cluster.replicatorToken), 'token printed');
+      assert.equal(
+        (await runCli(['peer', 'add', 'ftp://x', '--data-dir', dir, '--token-file', '-'], {}, 'x'))
+          .code,
+        2,
+      );
+    } finally {
+      removeDir(dir);
     }
   });
 });
