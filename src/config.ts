@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { NODE_ID_PATTERN } from './events/envelope.ts';
+import { esdbConnectionProblems } from './store/esdb/connection-string.ts';
 
 export type StoreConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
@@ -101,7 +102,10 @@ export const loadConfig = (
     const cs = get('ESDB_CONNECTION_STRING');
     if (!cs)
       problems.push('AUTHLOG_STORE=esdb needs ESDB_CONNECTION_STRING (e.g. esdb://localhost:2113)');
-    else store = { kind: 'esdb', connectionString: cs };
+    else {
+      problems.push(...esdbConnectionProblems(cs, mode));
+      store = { kind: 'esdb', connectionString: cs };
+    }
   } else if (storeKind !== 'sqlite')
     problems.push(`AUTHLOG_STORE must be sqlite or esdb, not ${JSON.stringify(storeKind)}`);
 

@@ -1,5 +1,7 @@
 import type { StoreConfig } from '../config.ts';
 import { ConfigError } from '../config.ts';
+import { withoutCredentials } from './esdb/connection-string.ts';
+import { openEsdbStore } from './esdb/esdb-store.ts';
 import type { EventStore } from './port.ts';
 import { openSqliteStore } from './sqlite/sqlite-store.ts';
 
@@ -9,8 +11,11 @@ export const openStore = (config: StoreConfig): EventStore => {
     case 'sqlite':
       return openSqliteStore({ path: config.path });
     case 'esdb':
-      throw new ConfigError([
-        'AUTHLOG_STORE=esdb: the EventStoreDB adapter is not built yet (see README, "Not done yet")',
-      ]);
+      try {
+        return openEsdbStore({ connectionString: config.connectionString });
+      } catch (error) {
+        const reason = error instanceof Error ? withoutCredentials(error.message) : String(error);
+        throw new ConfigError([`ESDB_CONNECTION_STRING is not valid: ${reason}`]);
+      }
   }
 };

@@ -33,7 +33,11 @@ eventStoreContract(
 
 const real = process.env.ESDB_CONNECTION_STRING;
 if (real) {
-  eventStoreContract('esdb on a real server', factoryFor(async () => real), capabilities);
+  eventStoreContract(
+    'esdb on a real server',
+    factoryFor(async () => real),
+    capabilities,
+  );
 } else {
   describe('event store contract: esdb on a real server', () => {
     it('runs the contract against EventStoreDB', {

@@ -10,6 +10,7 @@ import type {
   ReadStreamOptions,
   RecordedEvent,
   SubscribeOptions,
+  Subscription,
 } from '../port.ts';
 import {
   assertEvents,
@@ -63,10 +64,12 @@ const assertUserStream = (stream: string): void => {
   }
 };
 
+const DISPOSE_TIMEOUT_MS = 2000;
+
 export const openEsdbStore = (options: EsdbStoreOptions): EventStore => {
   const client = EventStoreDBClient.connectionString(options.connectionString);
   const policy: ReconnectPolicy = { minDelayMs: 100, maxDelayMs: 5000, ...options.reconnect };
-  const subscriptions = new Set<{ stop(): Promise<void> }>();
+  const subscriptions = new Set<Subscription>();
   let closed = false;
 
   const assertOpen = (): void => {
@@ -189,25 +192,26 @@ export const openEsdbStore = (options: EsdbStoreOptions): EventStore => {
         },
         after,
         policy,
+        () => subscriptions.delete(subscription),
       );
-      const tracked = {
-        stop: async () => {
-          subscriptions.delete(tracked);
-          await subscription.stop();
-        },
-      };
-      subscriptions.add(tracked);
-      return {
-        [Symbol.asyncIterator]: () => subscription[Symbol.asyncIterator](),
-        stop: tracked.stop,
-      };
+      subscriptions.add(subscription);
+      return subscription;
     },
 
     async close() {
       if (closed) return;
       closed = true;
       await Promise.all([...subscriptions].map((s) => s.stop()));
-      await client.dispose();
+      // dispose() waits for every call the client opened to finish; a BatchAppend stream the
+      // server already ended never does (client 6.2), so a shutdown does not wait for it.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.dispose(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, DISPOSE_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
     },
   };
 };

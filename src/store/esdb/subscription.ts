@@ -55,6 +55,7 @@ export const openEsdbSubscription = (
   source: SubscriptionSource,
   start: Position | undefined,
   policy: ReconnectPolicy,
+  onStop?: () => void,
 ): Subscription => {
   let stopped = false;
   let live: LiveFeed | undefined;
@@ -127,6 +128,7 @@ export const openEsdbSubscription = (
     if (stopped) return;
     stopped = true;
     signalStop();
+    onStop?.();
     void live?.close();
     // Runs the generator's cleanup once its current step (if any) has seen `stopped`.
     generator.return(undefined).catch(() => undefined);

@@ -52,9 +52,11 @@ export class FakeLog {
   private readonly streams = new Map<string, StoredEvent[]>();
   private readonly committed = new Map<string, { stream: string; revision: bigint }>();
   private readonly listeners = new Set<() => void>();
-  private nextPosition = 1024n;
+  private nextPosition: bigint;
 
-  constructor() {
+  /** `firstPosition`: where the log starts; a large one shows positions survive beyond 2^53. */
+  constructor(options: { firstPosition?: bigint } = {}) {
+    this.nextPosition = options.firstPosition ?? 1024n;
     // Real servers start `$all` with events of their own; readers must step over them.
     this.writeSystemEvent();
   }

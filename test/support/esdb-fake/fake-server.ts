@@ -42,7 +42,8 @@ export type FakeEsdb = {
   readonly calls: { appends: number; batchAppends: number; reads: number; subscriptions: number };
   /** Drops every connection at once and stops listening, like a crashed server. */
   kill(): void;
-  /** Stops listening after open calls end; open subscriptions are ended first. */
+  /** Ends open subscriptions, stops listening, and cuts whatever calls are still open (a
+   * client's BatchAppend stream) after half a second. */
   stop(): Promise<void>;
   /** Ends every open subscription with status OK, as the server does when it shuts one. */
   endSubscriptions(): void;
@@ -454,7 +455,18 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
     kill: () => server.forceShutdown(),
     stop: async () => {
       endSubscriptions();
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      // Clients may hold other calls open; a real server stops waiting for them too.
+      await new Promise<void>((resolve) => {
+        // forceShutdown does not call tryShutdown's callback, hence both paths resolve.
+        const grace = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 500);
+        server.tryShutdown(() => {
+          clearTimeout(grace);
+          resolve();
+        });
+      });
     },
     endSubscriptions,
     loseNextAppendAnswer: () => {
