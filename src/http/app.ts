@@ -1,18 +1,36 @@
 // buildApp() assembles the HTTP edge around a running node; listen() happens elsewhere, so
-// tests drive it with inject(). Route groups are encapsulated plugins under routes/.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// tests drive it with inject(). Route groups are encapsulated plugins under routes/. Everything
+// DESIGN.md section 10 asks of a route is applied here, for every route, in this order:
+//   onRequest   security headers, cookies parsed, rate limits (global; stricter on auth routes)
+//   preParsing  authentication (bearer or session cookie), CSRF checks, readiness, authlog-after
+//   then        body parsed within the route's limit, validated against its schema, handler
+// and every refusal, from any of these steps, is one problem+json (problem.ts).
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { authenticateToken } from '../authn/tokens.ts';
 import { AppError } from '../errors.ts';
 import type { AuthlogNode } from '../node/node.ts';
 import { seqOf } from '../replication/version-vector.ts';
+import { registerAuthentication, type SessionLookup } from './authenticate.ts';
+import { clientErrorHandler } from './client-error.ts';
+import { enforceRouteConventions } from './conventions.ts';
+import { registerCookies } from './cookies.ts';
+import { csrfKey, registerCsrf } from './csrf.ts';
+import { defaultEdgeConfig, type EdgeConfig } from './edge-config.ts';
+import { registerSecurityHeaders } from './headers.ts';
+import { docsRoutes, registerOpenApi } from './openapi.ts';
 import { sendProblem } from './problem.ts';
+import { clientIp, peerTrust } from './proxy.ts';
+import { registerRateLimits } from './rate-limit.ts';
+import { authzRoutes } from './routes/authz.ts';
 import { directoryRoutes } from './routes/directories.ts';
 import { healthRoutes } from './routes/health.ts';
 import { principalRoutes } from './routes/principals.ts';
 import { statusRoutes } from './routes/status.ts';
+import { ProblemSchema } from './schemas.ts';
 import { validatorCompiler } from './validation.ts';
 
 export type AppOptions = {
@@ -21,6 +39,10 @@ export type AppOptions = {
   readonly logger?: Logger | boolean;
   /** How long a request carrying `authlog-after` may wait for this node to apply that write. */
   readonly readYourWritesWaitMs?: number;
+  /** The HTTP edge settings (`config.http`); unset ones take the development defaults. */
+  readonly edge?: Partial<EdgeConfig>;
+  /** Resolves a session cookie to its session (the authentication issue); none: no cookies. */
+  readonly sessions?: SessionLookup;
 };
 
 export type App = FastifyInstance<
@@ -37,65 +59,78 @@ declare module 'fastify' {
   }
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
-
 const AFTER = /^([a-z0-9][a-z0-9-]{0,62}):([0-9]{1,19})$/;
+/** Bodies are small JSON documents; a route that needs more says so with `bodyLimit`. */
+export const DEFAULT_BODY_LIMIT = 16 * 1024;
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 export const buildApp = (options: AppOptions): App => {
+  const edge: EdgeConfig = { ...defaultEdgeConfig, ...options.edge };
+  const trust = peerTrust(edge);
+  const logRef: { current?: FastifyBaseLogger } = {};
   const app = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
     loggerInstance: typeof options.logger === 'object' ? options.logger : undefined,
     logger: typeof options.logger === 'boolean' ? options.logger : undefined,
-    bodyLimit: 64 * 1024,
+    bodyLimit: DEFAULT_BODY_LIMIT,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: false,
     return503OnClosing: true,
+    // X-Forwarded-* only from configured proxies; an empty list trusts nobody.
+    trustProxy: edge.trustedProxies.length > 0 ? (address) => trust.isTrustedProxy(address) : false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
     // Router-level refusals (overlong params, bad URLs) use the same problem format.
     frameworkErrors: (err, request, reply) => sendProblem(request, reply, err),
+    clientErrorHandler: clientErrorHandler(() => logRef.current),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  logRef.current = app.log;
 
   app.setValidatorCompiler(validatorCompiler);
   app.decorate('node', options.node);
+  app.decorate('peerTrust', trust);
+  app.addSchema(ProblemSchema);
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      request,
-      reply,
-      new AppError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
 
-  const expected = sha256(options.operatorToken);
+  enforceRouteConventions(app);
+  registerSecurityHeaders(app, { hsts: edge.hsts });
+  registerCookies(app);
+  registerRateLimits(app, { global: edge.rateLimit, auth: edge.authRateLimit });
+  registerOpenApi(app, { version: VERSION });
+  registerAuthentication(app, {
+    operatorToken: options.operatorToken,
+    sessions: options.sessions,
+    tokens: (token, request) => authenticateToken(options.node.read, token, clientIp(request), Date.now()),
+  });
+  registerCsrf(app, {
+    key: csrfKey(edge.csrfKey, options.operatorToken),
+    allowedOrigins: edge.allowedOrigins,
+  });
+
   const waitMs = options.readYourWritesWaitMs ?? 2000;
-
-  app.addHook('onRequest', async (request) => {
+  app.addHook('preParsing', async (request) => {
     if (!request.url.startsWith('/v1/')) return;
-    const header = request.headers.authorization;
-    const match = header ? /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(header) : null;
-    // Compare digests in constant time: no timing oracle on the token (OWASP ASVS 2.9.3).
-    if (!match || !timingSafeEqual(sha256(match[1]!), expected)) {
-      throw new AppError(
-        'UNAUTHENTICATED',
-        'send the operator token as Authorization: Bearer <token>',
-      );
-    }
     if (!options.node.isReady())
       throw new AppError('NOT_READY', 'the read model is catching up; retry shortly');
     const after = request.headers['authlog-after'];
-    if (typeof after === 'string') {
-      const m = AFTER.exec(after);
-      if (!m)
-        throw new AppError(
-          'VALIDATION_FAILED',
-          'authlog-after must be origin:seq as returned in authlog-applied',
-        );
-      const origin = m[1]!;
-      const seq = BigInt(m[2]!);
-      const deadline = Date.now() + waitMs;
-      while (seqOf(options.node.projector.applied, origin) < seq) {
-        if (Date.now() >= deadline)
-          throw new AppError('NOT_YET_APPLIED', `this node has not applied ${after} yet`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
+    if (after === undefined) return;
+    const m = typeof after === 'string' ? AFTER.exec(after) : null;
+    if (!m)
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'authlog-after must be origin:seq as returned in authlog-applied',
+      );
+    const origin = m[1]!;
+    const seq = BigInt(m[2]!);
+    const deadline = Date.now() + waitMs;
+    while (seqOf(options.node.projector.applied, origin) < seq) {
+      if (Date.now() >= deadline)
+        throw new AppError('NOT_YET_APPLIED', `this node has not applied ${after} yet`);
+      await new Promise((r) => setTimeout(r, 5));
     }
   });
 
@@ -110,9 +145,25 @@ export const buildApp = (options: AppOptions): App => {
     }
   });
 
+  app.after(() => {
+    // Probing for routes counts against the global limit like any other request.
+    app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>
+      sendProblem(
+        request,
+        reply,
+        new AppError(
+          'NOT_FOUND',
+          `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
+        ),
+      ),
+    );
+  });
+
   app.register(healthRoutes);
+  app.register(docsRoutes);
   app.register(statusRoutes, { prefix: '/v1' });
   app.register(principalRoutes, { prefix: '/v1' });
   app.register(directoryRoutes, { prefix: '/v1' });
+  app.register(authzRoutes, { prefix: '/v1' });
   return app;
 };

@@ -3,6 +3,7 @@
 // real error was logged.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorCode, errorCatalogue } from '../errors.ts';
+import { fallbackHeaders } from './headers.ts';
 
 export type Problem = {
   type: string;
@@ -35,10 +36,12 @@ const byStatus: Partial<Record<number, ErrorCode>> = {
   404: 'NOT_FOUND',
   405: 'METHOD_NOT_ALLOWED',
   406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   414: 'URI_TOO_LONG',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
+  431: 'HEADERS_TOO_LARGE',
 };
 
 /** Maps anything thrown in a request to an AppError; unknown failures become INTERNAL. */
@@ -72,8 +75,10 @@ export const sendProblem = (request: FastifyRequest, reply: FastifyReply, err: u
     else request.log.warn({ code: app.code }, 'request refused: node unavailable');
   }
   const problem = toProblem(app, request.id);
-  problem.instance = request.url.split('?')[0];
+  problem.instance = request.url.split('?')[0]?.slice(0, 512);
   if (app.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer realm="authlog"');
   if (app.status === 503) reply.header('retry-after', '1');
+  if (app.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '60');
+  fallbackHeaders(reply);
   return reply.status(app.status).type('application/problem+json').send(problem);
 };

@@ -1,5 +1,5 @@
 // Shared JSON schemas of the HTTP API (typebox). Unknown properties are refused everywhere.
-import { type TSchema, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 
 export const Id = Type.String({
   minLength: 1,
@@ -9,26 +9,48 @@ export const Id = Type.String({
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 export const Strict = { additionalProperties: false } as const;
 
+/** What a route without query parameters or body accepts: nothing. */
+export const EmptyObject = Type.Object({}, Strict);
+
+/** RFC 9457 problem details, registered once with `app.addSchema` and referenced by every route. */
 export const ProblemSchema = Type.Object(
   {
-    type: Type.String(),
+    type: Type.String({ description: 'urn:authlog:problem:<code>' }),
     title: Type.String(),
     status: Type.Integer(),
-    code: Type.String(),
+    code: Type.String({ description: 'stable UPPER_SNAKE error code (src/errors.ts)' }),
     detail: Type.Optional(Type.String()),
     instance: Type.Optional(Type.String()),
-    requestId: Type.Optional(Type.String()),
+    requestId: Type.Optional(
+      Type.String({ description: 'the id the node logged the request under' }),
+    ),
     field: Type.Optional(Type.String()),
   },
-  { additionalProperties: true },
+  { $id: 'Problem', additionalProperties: true },
 );
 
+const problem = (description: string) => ({
+  description,
+  content: {
+    'application/problem+json': {
+      schema: Type.Unsafe<Static<typeof ProblemSchema>>({ $ref: 'Problem#' }),
+    },
+  },
+});
+
+/** Added to every route by the route conventions: any 4xx or 5xx answer is a problem. */
+export const problemResponses = {
+  '4xx': problem('The request was refused (see `code`)'),
+  '5xx': problem('The node failed or is unavailable; nothing internal is said'),
+};
+
+/** The problems routes name explicitly, for the documentation. */
 export const errorResponses = {
-  400: ProblemSchema,
-  401: ProblemSchema,
-  404: ProblemSchema,
-  409: ProblemSchema,
-  503: ProblemSchema,
+  400: problem('VALIDATION_FAILED: the request does not match its schema or the rules'),
+  401: problem('UNAUTHENTICATED: no valid credential'),
+  404: problem('The resource does not exist'),
+  409: problem('The request conflicts with the current state'),
+  503: problem('The node is starting, cannot write, or has not applied `authlog-after` yet'),
 };
 
 export const IdentitySchema = Type.Object({

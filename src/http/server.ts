@@ -1,5 +1,4 @@
 // Starts a node and its HTTP server from configuration: what `authlog serve` and `npm start` run.
-import pino from 'pino';
 import { ADMINISTRATORS_ROLE } from '../../projections/authz.ts';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { registerPrincipal } from '../authn/principals.ts';
@@ -10,6 +9,7 @@ import { acquireLock } from '../node/lock.ts';
 import { type AuthlogNode, newId, startNode } from '../node/node.ts';
 import { openStore } from '../store/open.ts';
 import { type App, buildApp } from './app.ts';
+import { createLogger } from './logging.ts';
 
 export type RunningServer = {
   readonly app: App;
@@ -55,17 +55,8 @@ export const startServer = async (
   options: { bootstrapAdmin?: boolean; say?: (line: string) => void } = {},
 ): Promise<RunningServer> => {
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const log = pino({
-    level: config.logLevel,
-    // Secrets never reach the log, whatever a future log line includes (OWASP ASVS 7.1.1).
-    redact: [
-      'req.headers.authorization',
-      'req.headers.cookie',
-      '*.password',
-      '*.token',
-      '*.secret',
-    ],
-  });
+  // Secrets never reach the log, whatever a future log line includes (OWASP ASVS 7.1.1).
+  const log = createLogger(config.logLevel);
   const release = acquireLock(config.dataDir);
   try {
     const store = openStore(config.store);
@@ -76,7 +67,12 @@ export const startServer = async (
       maxDriftMs: config.maxDriftMs,
       log,
     });
-    const app = buildApp({ node, operatorToken: config.secrets.operatorToken, logger: log });
+    const app = buildApp({
+      node,
+      operatorToken: config.secrets.operatorToken,
+      logger: log,
+      edge: config.http,
+    });
     const url = await app.listen({ host: config.host, port: config.port });
     say(`authlog node ${node.id} (${config.mode}) listening on ${url}, data in ${config.dataDir}`);
     await node.ready;

@@ -18,6 +18,8 @@ export const directoryRoutes = async (app: App) => {
     '/identity-directories',
     {
       schema: {
+        summary: 'List identity directories',
+        tags: ['directories'],
         response: { 200: Type.Object({ items: Type.Array(Directory) }), ...errorResponses },
       },
     },
@@ -27,7 +29,10 @@ export const directoryRoutes = async (app: App) => {
   app.post(
     '/identity-directories',
     {
+      bodyLimit: 8 * 1024,
       schema: {
+        summary: 'Define an identity directory',
+        tags: ['directories'],
         body: Type.Object(
           {
             directoryId: Type.Optional(Id),

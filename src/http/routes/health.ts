@@ -5,7 +5,10 @@ export const healthRoutes = async (app: App) => {
   app.get(
     '/health',
     {
+      config: { cacheControl: 'no-cache' },
       schema: {
+        summary: 'Liveness: answers as soon as the process listens',
+        tags: ['node'],
         response: {
           200: Type.Object({
             status: Type.Union([Type.Literal('ok'), Type.Literal('starting')]),

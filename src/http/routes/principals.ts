@@ -33,6 +33,8 @@ export const principalRoutes = async (app: App) => {
     '/principals',
     {
       schema: {
+        summary: 'List principals, in id order, a page at a time',
+        tags: ['principals'],
         querystring: Type.Object(
           {
             after: Type.Optional(Id),
@@ -52,7 +54,14 @@ export const principalRoutes = async (app: App) => {
 
   app.get(
     '/principals/:id',
-    { schema: { params: IdParams, response: { 200: PrincipalWithIdentities, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'A principal with its identities',
+        tags: ['principals'],
+        params: IdParams,
+        response: { 200: PrincipalWithIdentities, ...errorResponses },
+      },
+    },
     async (request) => {
       const p = getPrincipal(app.node.read, request.params.id);
       if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${request.params.id}`);
@@ -63,7 +72,10 @@ export const principalRoutes = async (app: App) => {
   app.post(
     '/principals',
     {
+      bodyLimit: 8 * 1024,
       schema: {
+        summary: 'Register a principal, optionally with a first identity',
+        tags: ['principals'],
         body: Type.Object(
           {
             principalId: Type.Optional(Id),
@@ -111,7 +123,10 @@ export const principalRoutes = async (app: App) => {
   app.patch(
     '/principals/:id',
     {
+      bodyLimit: 8 * 1024,
       schema: {
+        summary: 'Change names, email or phone (null clears)',
+        tags: ['principals'],
         params: IdParams,
         body: Type.Object(
           {
@@ -132,7 +147,10 @@ export const principalRoutes = async (app: App) => {
   app.post(
     '/principals/:id/deactivate',
     {
+      bodyLimit: 4 * 1024,
       schema: {
+        summary: 'Deactivate a principal (it can no longer authenticate)',
+        tags: ['principals'],
         params: IdParams,
         body: Type.Optional(
           Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, Strict),
@@ -154,7 +172,10 @@ export const principalRoutes = async (app: App) => {
   app.post(
     '/principals/:id/activate',
     {
+      bodyLimit: 1024,
       schema: {
+        summary: 'Activate a deactivated principal',
+        tags: ['principals'],
         params: IdParams,
         response: { 200: Type.Object({ active: Type.Boolean() }), ...errorResponses },
       },
@@ -166,7 +187,10 @@ export const principalRoutes = async (app: App) => {
   app.delete(
     '/principals/:id',
     {
+      bodyLimit: 1024,
       schema: {
+        summary: 'Delete a principal, for good',
+        tags: ['principals'],
         params: IdParams,
         response: { 200: Type.Object({ deleted: Type.Boolean() }), ...errorResponses },
       },
@@ -178,7 +202,10 @@ export const principalRoutes = async (app: App) => {
   app.post(
     '/principals/:id/identities',
     {
+      bodyLimit: 4 * 1024,
       schema: {
+        summary: 'Add an identity (a name in a directory) to a principal',
+        tags: ['identities'],
         params: IdParams,
         body: Type.Object(
           { name: Type.String({ maxLength: 1000 }), directoryId: Type.Optional(Id) },
@@ -199,7 +226,14 @@ export const principalRoutes = async (app: App) => {
 
   app.get(
     '/identities/:id',
-    { schema: { params: IdParams, response: { 200: IdentitySchema, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'An identity',
+        tags: ['identities'],
+        params: IdParams,
+        response: { 200: IdentitySchema, ...errorResponses },
+      },
+    },
     async (request) => {
       const i = getIdentity(app.node.read, request.params.id);
       if (!i) throw new AppError('IDENTITY_NOT_FOUND', `no identity ${request.params.id}`);
@@ -210,7 +244,10 @@ export const principalRoutes = async (app: App) => {
   app.delete(
     '/identities/:id',
     {
+      bodyLimit: 1024,
       schema: {
+        summary: 'Remove an identity',
+        tags: ['identities'],
         params: IdParams,
         response: { 200: Type.Object({ removed: Type.Boolean() }), ...errorResponses },
       },

@@ -8,6 +8,8 @@ export const statusRoutes = async (app: App) => {
     '/status',
     {
       schema: {
+        summary: "This node's id, applied version vector, writer state and optionally digest",
+        tags: ['node'],
         querystring: Type.Object({ digest: Type.Optional(Type.Boolean()) }, Strict),
         response: {
           200: Type.Object({
@@ -40,6 +42,8 @@ export const statusRoutes = async (app: App) => {
     '/conflicts',
     {
       schema: {
+        summary: 'Conflicts settled by the convergence rules, for review',
+        tags: ['node'],
         response: {
           200: Type.Object({
             items: Type.Array(

@@ -1,0 +1,98 @@
+// Security headers on every answer (DESIGN.md section 10; OWASP ASVS 14.4, OWASP Secure Headers
+// Project). The API serves JSON, never a page to render, so its Content-Security-Policy allows
+// nothing at all; the one HTML page (/docs) sets its own, still script-free, policy.
+import helmet from '@fastify/helmet';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Cache-Control of the route's answers. Everything is `no-store` unless a route opts out:
+     * answers hold personal data, session state or secrets, and must not sit in any cache.
+     */
+    cacheControl?: string;
+  }
+}
+
+export const API_CSP =
+  "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'";
+
+// No feature a browser could grant a document of this origin (camera, geolocation, payment, …).
+export const PERMISSIONS_POLICY = [
+  'accelerometer',
+  'autoplay',
+  'browsing-topics',
+  'camera',
+  'clipboard-read',
+  'clipboard-write',
+  'display-capture',
+  'encrypted-media',
+  'fullscreen',
+  'geolocation',
+  'gyroscope',
+  'hid',
+  'identity-credentials-get',
+  'idle-detection',
+  'magnetometer',
+  'microphone',
+  'midi',
+  'payment',
+  'picture-in-picture',
+  'publickey-credentials-create',
+  'publickey-credentials-get',
+  'screen-wake-lock',
+  'serial',
+  'sync-xhr',
+  'usb',
+  'web-share',
+  'xr-spatial-tracking',
+]
+  .map((f) => `${f}=()`)
+  .join(', ');
+
+export const registerSecurityHeaders = (app: FastifyInstance, options: { hsts: boolean }): void => {
+  app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+      },
+    },
+    crossOriginEmbedderPolicy: { policy: 'require-corp' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    referrerPolicy: { policy: 'no-referrer' },
+    // Two years, as hstspreload.org asks; only where the node is reached over TLS (production).
+    strictTransportSecurity: options.hsts
+      ? { maxAge: 63_072_000, includeSubDomains: true, preload: false }
+      : false,
+    xDnsPrefetchControl: { allow: false },
+    xFrameOptions: { action: 'deny' },
+    xPermittedCrossDomainPolicies: { permittedPolicies: 'none' },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('permissions-policy', PERMISSIONS_POLICY);
+    reply.header('cache-control', request.routeOptions.config.cacheControl ?? 'no-store');
+  });
+};
+
+/**
+ * The minimum for answers written before any hook ran (refusals by the router itself): nothing
+ * cached, nothing sniffed, nothing framed.
+ */
+export const fallbackHeaders = (reply: FastifyReply): void => {
+  const defaults: Record<string, string> = {
+    'content-security-policy': API_CSP,
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-store',
+  };
+  for (const [name, value] of Object.entries(defaults))
+    if (!reply.hasHeader(name)) reply.header(name, value);
+};

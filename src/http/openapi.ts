@@ -1,0 +1,145 @@
+// The OpenAPI document, generated from the routes' own schemas (so it cannot drift from what is
+// validated), at /openapi.json, and a reading page at /docs. The page is rendered here, on the
+// server, from that document: no script, no external CDN, and a CSP that allows only its own
+// inline style by hash.
+import { createHash } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { API_CSP } from './headers.ts';
+
+export const registerOpenApi = (app: FastifyInstance, options: { version: string }): void => {
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'authlog',
+        version: options.version,
+        description:
+          'Event-sourced, multi-master authentication, authorization and accounting store. ' +
+          'Every error is RFC 9457 application/problem+json with a stable `code`.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'operator token or access token' },
+          session: { type: 'apiKey', in: 'cookie', name: '__Host-authlog-session' },
+        },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
+    transform: ({ schema, url, route }) => {
+      const protectedRoute = url.startsWith('/v1') && route.config?.public !== true;
+      return {
+        schema: {
+          ...schema,
+          ...(protectedRoute ? { security: [{ bearer: [] }, { session: [] }] } : {}),
+        },
+        url,
+      };
+    },
+  });
+};
+
+const escape = (s: string): string =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+
+const STYLE = `body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
+h2{margin-top:2rem;border-bottom:1px solid #ccc}code,pre{font:13px ui-monospace,monospace}
+pre{background:#f5f5f5;padding:.5rem;overflow:auto}.op{margin:1rem 0;padding:.5rem 1rem;border-left:4px solid #888}
+.m{font-weight:700;text-transform:uppercase;margin-right:.5rem}.get{border-color:#2a7}.post{border-color:#27c}
+.patch{border-color:#c80}.delete{border-color:#c33}summary{cursor:pointer}`;
+const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
+
+/** The policy of the docs page: the API's, plus its one inline style block. */
+export const DOCS_CSP = `${API_CSP}; style-src 'sha256-${STYLE_HASH}'`;
+
+type Operation = {
+  summary?: string;
+  description?: string;
+  tags?: string[];
+  parameters?: { name: string; in: string; required?: boolean; schema?: unknown }[];
+  requestBody?: { content?: Record<string, { schema?: unknown }> };
+  responses?: Record<string, { description?: string; content?: Record<string, unknown> }>;
+  security?: unknown[];
+};
+
+const json = (v: unknown) => escape(JSON.stringify(v, null, 2));
+
+export const renderDocs = (doc: {
+  info: { title: string; version: string; description?: string };
+  paths?: Record<string, Record<string, Operation>>;
+}): string => {
+  const ops: string[] = [];
+  for (const [path, methods] of Object.entries(doc.paths ?? {})) {
+    for (const [method, op] of Object.entries(methods)) {
+      const params = (op.parameters ?? [])
+        .map(
+          (p) =>
+            `<li><code>${escape(p.name)}</code> (${escape(p.in)}${p.required ? ', required' : ''}): <code>${json(p.schema)}</code></li>`,
+        )
+        .join('');
+      const body = op.requestBody?.content?.['application/json']?.schema;
+      const responses = Object.entries(op.responses ?? {})
+        .map(([code, r]) => `<li><code>${escape(code)}</code> ${escape(r.description ?? '')}</li>`)
+        .join('');
+      ops.push(`<section class="op ${escape(method)}" id="${escape(`${method}-${path}`)}">
+<h3><span class="m">${escape(method)}</span><code>${escape(path)}</code></h3>
+${op.summary ? `<p>${escape(op.summary)}</p>` : ''}${op.description ? `<p>${escape(op.description)}</p>` : ''}
+<p>${op.security ? 'Needs a bearer token or a session cookie.' : 'Public.'}</p>
+${params ? `<h4>Parameters</h4><ul>${params}</ul>` : ''}
+${body ? `<details><summary>Request body (application/json)</summary><pre>${json(body)}</pre></details>` : ''}
+<details><summary>Responses</summary><ul>${responses}</ul></details>
+</section>`);
+    }
+  }
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escape(doc.info.title)} API ${escape(doc.info.version)}</title><style>${STYLE}</style></head>
+<body><h1>${escape(doc.info.title)} API <small>${escape(doc.info.version)}</small></h1>
+<p>${escape(doc.info.description ?? '')}</p>
+<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
+${ops.join('\n')}
+</body></html>
+`;
+};
+
+export const docsRoutes = async (app: FastifyInstance): Promise<void> => {
+  let page: string | undefined;
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        summary: 'This document',
+        tags: ['meta'],
+        response: { 200: Type.Object({}, { additionalProperties: true }) },
+      },
+      config: { cacheControl: 'no-cache' },
+    },
+    async () => app.swagger(),
+  );
+  app.get(
+    '/docs',
+    {
+      schema: {
+        summary: 'A page to read this document',
+        tags: ['meta'],
+        produces: ['text/html'],
+        response: { 200: { content: { 'text/html': { schema: Type.String() } } } },
+      },
+      config: { cacheControl: 'no-cache' },
+    },
+    async (_request, reply) => {
+      page ??= renderDocs(app.swagger() as unknown as Parameters<typeof renderDocs>[0]);
+      return reply
+        .header('content-security-policy', DOCS_CSP)
+        .type('text/html; charset=utf-8')
+        .send(page);
+    },
+  );
+};
