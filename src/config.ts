@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { NODE_ID_PATTERN } from './events/envelope.ts';
+import { type EdgeConfig, parseEdgeConfig } from './http/edge-config.ts';
 import { esdbConnectionProblems } from './store/esdb/connection-string.ts';
 
 export type StoreConfig =
@@ -29,6 +30,8 @@ export type Config = {
   readonly readModelPath: string;
   readonly logLevel: string;
   readonly maxDriftMs: number;
+  /** The HTTP edge: proxies, gateways, rate limits, origins (see src/http/edge-config.ts). */
+  readonly http: EdgeConfig;
   readonly secrets: Secrets;
   /** Where the secrets came from, for the start banner (never the values). */
   readonly secretsSource: 'environment' | string;
@@ -131,6 +134,7 @@ export const loadConfig = (
       );
   }
   const totpKeys = envKeys ? parseKeys(envKeys, problems) : {};
+  const http = parseEdgeConfig(get, mode, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -181,6 +185,7 @@ export const loadConfig = (
     readModelPath: isAbsolute(rmPath) ? rmPath : resolve(rmPath),
     logLevel,
     maxDriftMs: Number(driftRaw),
+    http,
     secrets,
     secretsSource,
   };
