@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { authenticateToken } from '../authn/tokens.ts';
 import { AppError } from '../errors.ts';
 import type { AuthlogNode } from '../node/node.ts';
+import type { PeerStatus } from '../replication/puller.ts';
 import { seqOf } from '../replication/version-vector.ts';
 import { registerAuthentication, type SessionLookup } from './authenticate.ts';
 import { clientErrorHandler } from './client-error.ts';
@@ -29,7 +30,9 @@ import { authzRoutes } from './routes/authz.ts';
 import { directoryRoutes } from './routes/directories.ts';
 import { healthRoutes } from './routes/health.ts';
 import { principalRoutes } from './routes/principals.ts';
+import { replicationRoutes } from './routes/replication.ts';
 import { statusRoutes } from './routes/status.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 import { ProblemSchema } from './schemas.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -41,6 +44,8 @@ export type AppOptions = {
   readonly readYourWritesWaitMs?: number;
   /** The HTTP edge settings (`config.http`); unset ones take the development defaults. */
   readonly edge?: Partial<EdgeConfig>;
+  /** Status of this node's replication pullers, for /v1/replication/status and /metrics. */
+  readonly peers?: () => readonly PeerStatus[];
   /** Resolves a session cookie to its session (the authentication issue); none: no cookies. */
   readonly sessions?: SessionLookup;
 };
@@ -56,6 +61,7 @@ export type App = FastifyInstance<
 declare module 'fastify' {
   interface FastifyInstance {
     node: AuthlogNode;
+    peers: () => readonly PeerStatus[];
   }
 }
 
@@ -92,6 +98,7 @@ export const buildApp = (options: AppOptions): App => {
 
   app.setValidatorCompiler(validatorCompiler);
   app.decorate('node', options.node);
+  app.decorate('peers', options.peers ?? (() => []));
   app.decorate('peerTrust', trust);
   app.addSchema(ProblemSchema);
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
@@ -104,11 +111,23 @@ export const buildApp = (options: AppOptions): App => {
   registerAuthentication(app, {
     operatorToken: options.operatorToken,
     sessions: options.sessions,
-    tokens: (token, request) => authenticateToken(options.node.read, token, clientIp(request), Date.now()),
+    tokens: (token, request) =>
+      authenticateToken(options.node.read, token, clientIp(request), Date.now()),
   });
   registerCsrf(app, {
     key: csrfKey(edge.csrfKey, options.operatorToken),
     allowedOrigins: edge.allowedOrigins,
+  });
+
+  // JSON is UTF-8 (RFC 8259 8.1); a body declared in another charset would be misread, not refused.
+  app.addHook('preParsing', async (request) => {
+    const type = request.headers['content-type'];
+    if (
+      type !== undefined &&
+      /;\s*charset=/i.test(type) &&
+      !/;\s*charset="?utf-8"?\s*(;|$)/i.test(type)
+    )
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send JSON as UTF-8');
   });
 
   const waitMs = options.readYourWritesWaitMs ?? 2000;
@@ -165,5 +184,7 @@ export const buildApp = (options: AppOptions): App => {
   app.register(principalRoutes, { prefix: '/v1' });
   app.register(directoryRoutes, { prefix: '/v1' });
   app.register(authzRoutes, { prefix: '/v1' });
+  app.register(tokenRoutes, { prefix: '/v1' });
+  app.register(replicationRoutes);
   return app;
 };

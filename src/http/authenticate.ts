@@ -58,7 +58,11 @@ export type TokenLookup = (
 
 export const registerAuthentication = (
   app: FastifyInstance,
-  options: { operatorToken: string; sessions?: SessionLookup | undefined; tokens?: TokenLookup | undefined },
+  options: {
+    operatorToken: string;
+    sessions?: SessionLookup | undefined;
+    tokens?: TokenLookup | undefined;
+  },
 ): void => {
   const expected = sha256(options.operatorToken);
   app.decorateRequest('auth', null);

@@ -43,7 +43,7 @@ export const registerOpenApi = (app: FastifyInstance, options: { version: string
   });
 };
 
-const escape = (s: string): string =>
+const escapeHtml = (s: string): string =>
   s.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
@@ -69,7 +69,7 @@ type Operation = {
   security?: unknown[];
 };
 
-const json = (v: unknown) => escape(JSON.stringify(v, null, 2));
+const json = (v: unknown) => escapeHtml(JSON.stringify(v, null, 2));
 
 export const renderDocs = (doc: {
   info: { title: string; version: string; description?: string };
@@ -81,16 +81,19 @@ export const renderDocs = (doc: {
       const params = (op.parameters ?? [])
         .map(
           (p) =>
-            `<li><code>${escape(p.name)}</code> (${escape(p.in)}${p.required ? ', required' : ''}): <code>${json(p.schema)}</code></li>`,
+            `<li><code>${escapeHtml(p.name)}</code> (${escapeHtml(p.in)}${p.required ? ', required' : ''}): <code>${json(p.schema)}</code></li>`,
         )
         .join('');
       const body = op.requestBody?.content?.['application/json']?.schema;
       const responses = Object.entries(op.responses ?? {})
-        .map(([code, r]) => `<li><code>${escape(code)}</code> ${escape(r.description ?? '')}</li>`)
+        .map(
+          ([code, r]) =>
+            `<li><code>${escapeHtml(code)}</code> ${escapeHtml(r.description ?? '')}</li>`,
+        )
         .join('');
-      ops.push(`<section class="op ${escape(method)}" id="${escape(`${method}-${path}`)}">
-<h3><span class="m">${escape(method)}</span><code>${escape(path)}</code></h3>
-${op.summary ? `<p>${escape(op.summary)}</p>` : ''}${op.description ? `<p>${escape(op.description)}</p>` : ''}
+      ops.push(`<section class="op ${escapeHtml(method)}" id="${escapeHtml(`${method}-${path}`)}">
+<h3><span class="m">${escapeHtml(method)}</span><code>${escapeHtml(path)}</code></h3>
+${op.summary ? `<p>${escapeHtml(op.summary)}</p>` : ''}${op.description ? `<p>${escapeHtml(op.description)}</p>` : ''}
 <p>${op.security ? 'Needs a bearer token or a session cookie.' : 'Public.'}</p>
 ${params ? `<h4>Parameters</h4><ul>${params}</ul>` : ''}
 ${body ? `<details><summary>Request body (application/json)</summary><pre>${json(body)}</pre></details>` : ''}
@@ -100,9 +103,9 @@ ${body ? `<details><summary>Request body (application/json)</summary><pre>${json
   }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escape(doc.info.title)} API ${escape(doc.info.version)}</title><style>${STYLE}</style></head>
-<body><h1>${escape(doc.info.title)} API <small>${escape(doc.info.version)}</small></h1>
-<p>${escape(doc.info.description ?? '')}</p>
+<title>${escapeHtml(doc.info.title)} API ${escapeHtml(doc.info.version)}</title><style>${STYLE}</style></head>
+<body><h1>${escapeHtml(doc.info.title)} API <small>${escapeHtml(doc.info.version)}</small></h1>
+<p>${escapeHtml(doc.info.description ?? '')}</p>
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
 ${ops.join('\n')}
 </body></html>

@@ -1,17 +1,45 @@
 // An in-process node with its HTTP app, on in-memory SQLite, for inject()-driven tests.
-import { type App, buildApp } from '../../src/http/app.ts';
+import type { Logger } from 'pino';
+import { type App, type AppOptions, buildApp } from '../../src/http/app.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { startMemoryNode, stopNode } from './in-process.ts';
 
 export const TOKEN = 'test-operator-token-0123456789abcdef';
 export const auth = { authorization: `Bearer ${TOKEN}` };
 
+/** Limits high enough that tests sending many requests are never throttled by accident. */
+export const UNTHROTTLED = {
+  rateLimit: { max: 1_000_000, windowMs: 60_000 },
+  authRateLimit: { max: 1_000_000, windowMs: 60_000 },
+} as const;
+
+export type StartAppOptions = {
+  readonly edge?: AppOptions['edge'];
+  readonly sessions?: AppOptions['sessions'];
+  readonly logger?: Logger;
+  /** Registers extra (test-only) routes or hooks before the app is ready. */
+  readonly configure?: (app: App) => void;
+};
+
 export const startApp = async (
   nodeId = 'app',
+  options: StartAppOptions = {},
 ): Promise<{ app: App; node: AuthlogNode; close(): Promise<void> }> => {
   const node = await startMemoryNode(nodeId);
-  const app = buildApp({ node, operatorToken: TOKEN, logger: false });
-  await app.ready();
+  const app = buildApp({
+    node,
+    operatorToken: TOKEN,
+    logger: options.logger ?? false,
+    edge: { ...UNTHROTTLED, ...options.edge },
+    ...(options.sessions ? { sessions: options.sessions } : {}),
+  });
+  try {
+    options.configure?.(app);
+    await app.ready();
+  } catch (err) {
+    await stopNode(node);
+    throw err;
+  }
   return {
     app,
     node,
@@ -20,4 +48,16 @@ export const startApp = async (
       await stopNode(node);
     },
   };
+};
+
+/** The same, listening on a loopback port: for tests that need a real socket peer. */
+export const listenApp = async (
+  nodeId: string,
+  options: StartAppOptions & { host?: string } = {},
+): Promise<{ app: App; node: AuthlogNode; port: number; close(): Promise<void> }> => {
+  const started = await startApp(nodeId, options);
+  await started.app.listen({ host: options.host ?? '127.0.0.1', port: 0 });
+  const address = started.app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return { ...started, port: address.port };
 };
