@@ -6,6 +6,7 @@ import { EventStoreDBClient, type Filter, START, streamNameFilter } from '@event
 import type {
   EventStore,
   ExpectedRevision,
+  Position,
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
@@ -76,12 +77,12 @@ export const openEsdbStore = (options: EsdbStoreOptions): EventStore => {
     if (closed) throw new Error('the event store is closed');
   };
 
-  const openLive = (after: RecordedEvent['position'] | undefined, prefix: string | undefined) => {
+  const openLive = (after: Position | undefined, prefix: string | undefined): LiveFeed => {
     const subscription = client.subscribeToAll({
       fromPosition: after ?? START,
       ...(prefix ? { filter: serverFilter(prefix) } : {}),
     });
-    const feed: LiveFeed = {
+    return {
       async *[Symbol.asyncIterator]() {
         for await (const resolved of subscription) {
           const position = toPosition(resolved.event?.position);
@@ -96,7 +97,6 @@ export const openEsdbStore = (options: EsdbStoreOptions): EventStore => {
         subscription.destroy();
       },
     };
-    return feed;
   };
 
   return {
