@@ -7,6 +7,8 @@ import type { Config } from '../config.ts';
 import { originStream } from '../events/envelope.ts';
 import { acquireLock } from '../node/lock.ts';
 import { type AuthlogNode, newId, startNode } from '../node/node.ts';
+import { loadPeers } from '../replication/peers.ts';
+import { type Puller, startPuller } from '../replication/puller.ts';
 import { openStore } from '../store/open.ts';
 import { type App, buildApp } from './app.ts';
 import { createLogger } from './logging.ts';
@@ -59,6 +61,8 @@ export const startServer = async (
   const log = createLogger(config.logLevel);
   const release = acquireLock(config.dataDir);
   try {
+    const peers = loadPeers(config.dataDir);
+    const pullers: Puller[] = [];
     const store = openStore(config.store);
     const node = await startNode({
       nodeId: config.nodeId,
@@ -72,17 +76,21 @@ export const startServer = async (
       operatorToken: config.secrets.operatorToken,
       logger: log,
       edge: config.http,
+      peers: () => pullers.map((p) => p.status()),
     });
     const url = await app.listen({ host: config.host, port: config.port });
     say(`authlog node ${node.id} (${config.mode}) listening on ${url}, data in ${config.dataDir}`);
     await node.ready;
     if (options.bootstrapAdmin ?? true) await bootstrapAdministrator(node, config, say);
+    for (const peer of peers) pullers.push(startPuller({ node, peer, log }));
+    if (peers.length > 0) say(`pulling from ${peers.map((p) => p.url).join(', ')}`);
     say(`ready: ${JSON.stringify(node.status().applied)}`);
     return {
       app,
       node,
       url,
       async stop() {
+        await Promise.all(pullers.map((p) => p.stop()));
         await app.close();
         await node.close();
         await store.close();

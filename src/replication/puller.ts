@@ -65,6 +65,7 @@ export const startPuller = (options: {
   let pulled = 0;
   let error: string | null = null;
   let lastErrorLogged = '';
+  let projecting: Promise<void> = Promise.resolve();
 
   const pullOnce = async () => {
     const url = new URL('/v1/replication/feed', peer.url);
@@ -97,9 +98,13 @@ export const startPuller = (options: {
         pulled += events.length;
         lastDelayMs = Math.max(0, Date.now() - hlcWallMs(events.at(-1)!.hlc));
       }
-      if (body.next !== cursor) {
+      if (events.length > 0 || body.next !== cursor) {
         cursor = body.next;
-        await node.writer.apply([], { name, position: cursor });
+        // Project what was just stored, with the cursor, in one read-model transaction, while the
+        // next page is fetched (one projection in flight: backpressure). The catch-up
+        // subscription meets these events again and skips them as applied.
+        await projecting;
+        projecting = node.writer.apply(events, { name, position: cursor });
       }
       const theirs = decodeVector(body.vector);
       lagEvents = 0;
@@ -122,6 +127,7 @@ export const startPuller = (options: {
         await pullOnce();
         backoff = 0;
       } catch (err) {
+        projecting = Promise.resolve();
         if (stopped) break;
         connected = false;
         error = err instanceof Error ? err.message : String(err);
@@ -141,6 +147,7 @@ export const startPuller = (options: {
       stopped = true;
       abort.abort();
       await loop;
+      await projecting.catch(() => undefined);
     },
   };
 };
