@@ -41,8 +41,12 @@ const bootstrapAdministrator = async (
       { actor: 'system', correlationId: 'bootstrap' },
     )
   ).result;
+  await node.execute(addRoleMember({ roleId: ADMINISTRATORS_ROLE, principalId }), {
+    actor: 'system',
+    correlationId: 'bootstrap',
+  });
   say(
-    `Created the administrator: principal ${principalId}, identity "admin" in directory "internal".`,
+    `Created the administrator (role administrators): principal ${principalId}, identity "admin" in directory "internal".`,
   );
   say(
     'Password login arrives with the authentication issue; until then the API takes the operator token',
