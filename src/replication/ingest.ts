@@ -3,7 +3,7 @@
 // holds are acknowledged without writing: the store rejects a second copy at that revision, so
 // duplicate deliveries and several pullers sharing a store are harmless.
 import { type Envelope, originStream, toEventData } from '../events/envelope.ts';
-import { ConcurrencyError } from '../store/errors.ts';
+import { ConcurrencyError, IdempotencyError } from '../store/errors.ts';
 import type { EventStore } from '../store/port.ts';
 
 export type IngestResult = { readonly appended: number; readonly present: number };
@@ -50,7 +50,11 @@ export const ingest = async (
         present += run.length - fresh.length;
         break;
       } catch (err) {
-        if (!(err instanceof ConcurrencyError) || attempt >= 5) throw err;
+        // A racing puller stored some of these first: the store says so as a concurrency error
+        // (it moved on) or an idempotency error (our batch starts with what it stored). Either
+        // way, look again at what the stream holds and append the rest.
+        if (!(err instanceof ConcurrencyError || err instanceof IdempotencyError) || attempt >= 5)
+          throw err;
       }
     }
   }
