@@ -164,19 +164,16 @@ export const buildApp = (options: AppOptions): App => {
     }
   });
 
-  app.after(() => {
-    // Probing for routes counts against the global limit like any other request.
-    app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>
-      sendProblem(
-        request,
-        reply,
-        new AppError(
-          'NOT_FOUND',
-          `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
-        ),
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      request,
+      reply,
+      new AppError(
+        'NOT_FOUND',
+        `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
       ),
-    );
-  });
+    ),
+  );
 
   app.register(healthRoutes);
   app.register(docsRoutes);

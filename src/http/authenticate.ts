@@ -44,11 +44,17 @@ declare module 'fastify' {
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/;
 
-/** Routes under /v1 need a credential unless declared public; others (health, docs) do not. */
-export const needsCredential = (request: FastifyRequest): boolean =>
-  request.routeOptions.config.public !== undefined
-    ? !request.routeOptions.config.public
-    : request.url === '/v1' || request.url.startsWith('/v1/') || request.url.startsWith('/v1?');
+/**
+ * Routes under /v1 need a credential unless declared public; others (health, docs) do not. The
+ * route's own pattern decides where there is one; unknown paths under /v1 need a credential too,
+ * so probing them tells an anonymous client nothing.
+ */
+export const needsCredential = (request: FastifyRequest): boolean => {
+  const { config, url } = request.routeOptions;
+  if (config.public !== undefined) return !config.public;
+  const path = url ?? request.url;
+  return path === '/v1' || path.startsWith('/v1/') || path.startsWith('/v1?');
+};
 
 /** Resolves a bearer token other than the operator's to its holder (access tokens). */
 export type TokenLookup = (

@@ -75,6 +75,14 @@ export const registerRateLimits = (
       await check(request, reply, byKey);
     },
   );
+  // Requests for unknown paths (probing, token guessing against any /v1 path) count against the
+  // global limit, in the same bucket as the client's other requests.
+  let notFound: ReturnType<FastifyInstance['rateLimit']> | undefined;
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.is404) return;
+    notFound ??= app.rateLimit();
+    await notFound.call(app, request, reply);
+  });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.routeOptions.config.authRateLimit) return;
     byAddress ??= limiter((r) => `address:${keyOf(r)}`);

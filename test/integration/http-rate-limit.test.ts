@@ -82,6 +82,19 @@ describe('rate limits', () => {
     }
     const r = await ctx.app.inject({ url: '/nothing-else', remoteAddress: '192.0.2.50' });
     assert.equal(r.statusCode, 429);
+    // Guessing tokens against unknown /v1 paths (401 before 404) is counted all the same.
+    const guesses: number[] = [];
+    for (let i = 0; i < 6; i++)
+      guesses.push(
+        (
+          await ctx.app.inject({
+            url: `/v1/nothing-${i}`,
+            headers: { authorization: `Bearer guess-${i}` },
+            remoteAddress: '192.0.2.51',
+          })
+        ).statusCode,
+      );
+    assert.deepEqual(guesses, [401, 401, 401, 401, 429, 429]);
   });
 
   it('authentication routes share one stricter limit per address', async () => {
