@@ -25,7 +25,7 @@ export const defaultEdgeConfig: EdgeConfig = {
   hsts: false,
   trustedProxies: [],
   gatewayCidrs: [],
-  rateLimit: { max: 600, windowMs: 60_000 },
+  rateLimit: { max: 6000, windowMs: 60_000 },
   authRateLimit: { max: 20, windowMs: 60_000 },
   allowedOrigins: [],
 };
