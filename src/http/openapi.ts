@@ -59,42 +59,44 @@ const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
 /** The policy of the docs page: the API's, plus its one inline style block. */
 export const DOCS_CSP = `${API_CSP}; style-src 'sha256-${STYLE_HASH}'`;
 
-type Operation = {
-  summary?: string;
-  description?: string;
-  tags?: string[];
-  parameters?: { name: string; in: string; required?: boolean; schema?: unknown }[];
-  requestBody?: { content?: Record<string, { schema?: unknown }> };
-  responses?: Record<string, { description?: string; content?: Record<string, unknown> }>;
-  security?: unknown[];
-};
+// The generated document is read defensively, field by field: it is data, not a typed value.
+const field = (o: unknown, key: string): unknown =>
+  typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[key] : undefined;
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+const entries = (v: unknown): [string, unknown][] =>
+  typeof v === 'object' && v !== null ? Object.entries(v) : [];
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 const json = (v: unknown) => escapeHtml(JSON.stringify(v, null, 2));
 
-export const renderDocs = (doc: {
-  info: { title: string; version: string; description?: string };
-  paths?: Record<string, Record<string, Operation>>;
-}): string => {
+export const renderDocs = (doc: unknown): string => {
+  const info = field(doc, 'info');
+  const title = escapeHtml(text(field(info, 'title')));
+  const version = escapeHtml(text(field(info, 'version')));
   const ops: string[] = [];
-  for (const [path, methods] of Object.entries(doc.paths ?? {})) {
-    for (const [method, op] of Object.entries(methods)) {
-      const params = (op.parameters ?? [])
+  for (const [path, methods] of entries(field(doc, 'paths'))) {
+    for (const [method, op] of entries(methods)) {
+      const params = list(field(op, 'parameters'))
         .map(
           (p) =>
-            `<li><code>${escapeHtml(p.name)}</code> (${escapeHtml(p.in)}${p.required ? ', required' : ''}): <code>${json(p.schema)}</code></li>`,
+            `<li><code>${escapeHtml(text(field(p, 'name')))}</code> (${escapeHtml(text(field(p, 'in')))}${field(p, 'required') ? ', required' : ''}): <code>${json(field(p, 'schema'))}</code></li>`,
         )
         .join('');
-      const body = op.requestBody?.content?.['application/json']?.schema;
-      const responses = Object.entries(op.responses ?? {})
+      const body = field(
+        field(field(field(op, 'requestBody'), 'content'), 'application/json'),
+        'schema',
+      );
+      const responses = entries(field(op, 'responses'))
         .map(
           ([code, r]) =>
-            `<li><code>${escapeHtml(code)}</code> ${escapeHtml(r.description ?? '')}</li>`,
+            `<li><code>${escapeHtml(code)}</code> ${escapeHtml(text(field(r, 'description')))}</li>`,
         )
         .join('');
+      const summary = text(field(op, 'summary'));
       ops.push(`<section class="op ${escapeHtml(method)}" id="${escapeHtml(`${method}-${path}`)}">
 <h3><span class="m">${escapeHtml(method)}</span><code>${escapeHtml(path)}</code></h3>
-${op.summary ? `<p>${escapeHtml(op.summary)}</p>` : ''}${op.description ? `<p>${escapeHtml(op.description)}</p>` : ''}
-<p>${op.security ? 'Needs a bearer token or a session cookie.' : 'Public.'}</p>
+${summary ? `<p>${escapeHtml(summary)}</p>` : ''}
+<p>${list(field(op, 'security')).length > 0 ? 'Needs a bearer token or a session cookie.' : 'Public.'}</p>
 ${params ? `<h4>Parameters</h4><ul>${params}</ul>` : ''}
 ${body ? `<details><summary>Request body (application/json)</summary><pre>${json(body)}</pre></details>` : ''}
 <details><summary>Responses</summary><ul>${responses}</ul></details>
@@ -103,9 +105,9 @@ ${body ? `<details><summary>Request body (application/json)</summary><pre>${json
   }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escapeHtml(doc.info.title)} API ${escapeHtml(doc.info.version)}</title><style>${STYLE}</style></head>
-<body><h1>${escapeHtml(doc.info.title)} API <small>${escapeHtml(doc.info.version)}</small></h1>
-<p>${escapeHtml(doc.info.description ?? '')}</p>
+<title>${title} API ${version}</title><style>${STYLE}</style></head>
+<body><h1>${title} API <small>${version}</small></h1>
+<p>${escapeHtml(text(field(info, 'description')))}</p>
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
 ${ops.join('\n')}
 </body></html>
@@ -138,7 +140,7 @@ export const docsRoutes = async (app: FastifyInstance): Promise<void> => {
       config: { cacheControl: 'no-cache' },
     },
     async (_request, reply) => {
-      page ??= renderDocs(app.swagger() as unknown as Parameters<typeof renderDocs>[0]);
+      page ??= renderDocs(app.swagger());
       return reply
         .header('content-security-policy', DOCS_CSP)
         .type('text/html; charset=utf-8')

@@ -26,10 +26,10 @@ declare module 'fastify' {
 
 const keyOf = (request: FastifyRequest): string => clientKey(clientIp(request));
 
-const tooMany = (reply: FastifyReply, ttlMs: number, after?: string): AppError => {
+const tooMany = (reply: FastifyReply, ttlMs: number): AppError => {
   const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
   reply.header('retry-after', String(seconds));
-  return new AppError('RATE_LIMITED', `too many requests; retry in ${after ?? `${seconds}s`}`, {
+  return new AppError('RATE_LIMITED', `too many requests; retry in ${seconds}s`, {
     retryAfterSeconds: seconds,
   });
 };
