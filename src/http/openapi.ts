@@ -32,15 +32,30 @@ export const registerOpenApi = (app: FastifyInstance, options: { version: string
     },
     transform: ({ schema, url, route }) => {
       const protectedRoute = url.startsWith('/v1') && route.config?.public !== true;
+      const querystring = withoutDefaultedRequired(schema.querystring);
       return {
         schema: {
           ...schema,
+          ...(querystring ? { querystring } : {}),
           ...(protectedRoute ? { security: [{ bearer: [] }, { session: [] }] } : {}),
         },
         url,
       };
     },
   });
+};
+
+/**
+ * A query parameter with a default may be left out (validation fills it in), though typebox lists
+ * it as required; the document says what a client must send. A copy: validation is untouched.
+ */
+const withoutDefaultedRequired = (schema: unknown): Record<string, unknown> | undefined => {
+  if (typeof schema !== 'object' || schema === null) return undefined;
+  const s = schema as Record<string, unknown>;
+  const props = (s.properties ?? {}) as Record<string, { default?: unknown }>;
+  if (!Array.isArray(s.required)) return undefined;
+  const required = s.required.filter((k) => props[String(k)]?.default === undefined);
+  return { ...s, required };
 };
 
 const escapeHtml = (s: string): string =>
