@@ -145,7 +145,12 @@ export const CLAIM_RELEASED = 'released';
 
 /** Recomputes the holder of one key. `keyValues` are in the order of `keyColumns`. */
 export const claimRecompute = (t: ClaimTable, keyValues: readonly SqlValue[]): Statement => {
-  const scope = t.keyColumns.map((c) => `${c} IS ?`).join(' AND ');
+  // `col = ?` (not `col IS ?`): only equality lets SQLite use the key's index, partial indexes
+  // on `col IS NOT NULL` included; `IS ?` made every recompute scan the whole table.
+  const scope = t.keyColumns
+    .map((c, i) => (keyValues[i] === null ? `${c} IS NULL` : `${c} = ?`))
+    .join(' AND ');
+  const bound = keyValues.filter((v) => v !== null);
   return {
     sql: `UPDATE ${t.table} SET ${t.statusColumn} = CASE
         WHEN NOT (${t.live}) THEN '${CLAIM_RELEASED}'
@@ -153,7 +158,7 @@ export const claimRecompute = (t: ClaimTable, keyValues: readonly SqlValue[]): S
           ORDER BY ${t.hlcColumn}, ${t.eventColumn} LIMIT 1) THEN '${CLAIM_HELD}'
         ELSE '${CLAIM_CONFLICT}' END
       WHERE ${scope}`,
-    params: [...keyValues, ...keyValues],
+    params: [...bound, ...bound],
   };
 };
 
