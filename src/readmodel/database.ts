@@ -50,11 +50,12 @@ const conflictsView = (projections: readonly Projection[]): string => {
   return `CREATE VIEW conflicts (kind, scope, subject, winner, detail, hlc) AS ${body}`;
 };
 
-const pragmas = (db: Database.Database) => {
+const pragmas = (db: Database.Database, synchronous: 'NORMAL' | 'OFF' = 'NORMAL') => {
   db.pragma('journal_mode = WAL');
   // The read model is rebuilt from the durable log after any loss, and its checkpoint commits
   // with its rows, so losing the last transactions on power failure only means re-applying.
-  db.pragma('synchronous = NORMAL');
+  // A rebuild target needs no sync at all until it is complete (it is fsynced before the swap).
+  db.pragma(`synchronous = ${synchronous}`);
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = OFF');
 };
@@ -62,6 +63,8 @@ const pragmas = (db: Database.Database) => {
 export type OpenReadModelOptions = {
   /** What to do when the file was made by a different schema: refuse, or start it afresh. */
   readonly onStale?: 'throw' | 'reset';
+  /** OFF for a file that is thrown away unless completed (a rebuild target). */
+  readonly synchronous?: 'NORMAL' | 'OFF';
 };
 
 export const openReadModel = (
@@ -71,7 +74,7 @@ export const openReadModel = (
 ): ReadModel => {
   const fingerprint = schemaFingerprint(projections);
   let writer = new Database(path);
-  pragmas(writer);
+  pragmas(writer, options.synchronous);
   const hasMeta = writer
     .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_meta'")
     .get();
@@ -89,7 +92,7 @@ export const openReadModel = (
       writer.close();
       removeReadModelFiles(path);
       writer = new Database(path);
-      pragmas(writer);
+      pragmas(writer, options.synchronous);
     }
   }
   const fresh = !writer

@@ -1,7 +1,7 @@
 // Rebuild: replays the whole log into a new read model beside the live one, then swaps it in
 // with a rename, so a crash or an interrupt mid-way leaves the old read model untouched. The
 // result is the same read model as the incrementally built one (same digest).
-import { renameSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync } from 'node:fs';
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import { STORE_CHECKPOINT } from '../node/catch-up.ts';
 import { type EventStore, type Position, positionToString } from '../store/port.ts';
@@ -37,7 +37,7 @@ export const rebuildReadModel = async (options: RebuildOptions): Promise<Rebuild
   const batchSize = options.batchSize ?? 5000;
   const target = options.path === ':memory:' ? ':memory:' : `${options.path}.rebuild`;
   if (target !== ':memory:') removeReadModelFiles(target);
-  const rm = openReadModel(target, options.projections);
+  const rm = openReadModel(target, options.projections, { synchronous: 'OFF' });
   const projector = createProjector(rm);
   const head = await options.store.headPosition();
   const total = head ? Number(head.commit) : 0;
@@ -74,6 +74,10 @@ export const rebuildReadModel = async (options: RebuildOptions): Promise<Rebuild
     rm.close();
     if (target !== ':memory:') {
       // Closing the last connection checkpointed and removed the WAL: the file is complete.
+      // Make it durable before it replaces the live read model.
+      const fd = openSync(target, 'r+');
+      fsyncSync(fd);
+      closeSync(fd);
       removeReadModelFiles(options.path);
       renameSync(target, options.path);
     }
