@@ -2,13 +2,12 @@
 // all of its deps applied and its seq the origin's next. Events that are not ready wait in an
 // in-memory buffer (they are in the store, so a restart re-reads them from the checkpoint).
 // The applied version vector and checkpoints are written in the same transaction as the rows.
-import type Database from 'better-sqlite3';
 import type { EventType } from '../events/catalogue.ts';
 import type { Envelope } from '../events/envelope.ts';
 import { coversAll, seqOf, type VersionVector } from '../replication/version-vector.ts';
 import type { ReadModel } from './database.ts';
 import type { Handler, Reader, SqlValue, Step } from './projection.ts';
-import { createReader } from './reader.ts';
+import { createReader, statementCache } from './reader.ts';
 
 export type Outcome = 'applied' | 'skipped' | 'buffered';
 
@@ -39,16 +38,8 @@ export type ProjectorOptions = {
 
 export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): Projector => {
   const db = rm.writer;
-  const statements = new Map<string, Database.Statement>();
-  const prepare = (text: string): Database.Statement => {
-    let s = statements.get(text);
-    if (!s) {
-      s = db.prepare(text);
-      statements.set(text, s);
-    }
-    return s;
-  };
-  const read = createReader(db);
+  const prepare = statementCache(db);
+  const read = createReader(db, prepare);
 
   const handlers = new Map<string, Handler<EventType>[]>();
   for (const p of rm.projections) {

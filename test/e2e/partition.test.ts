@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Cluster, clusterApi, converged, startCluster } from '../../scripts/cluster.ts';
-import { type LinkProxy, startLinkProxy } from '../support/proxy.ts';
+import { type LinkProxy, proxiedLinks } from '../support/proxy.ts';
 
 const SEED = Number(process.env.PARTITION_SEED ?? 7);
 const SECONDS = Number(process.env.PARTITION_SECONDS ?? 20);
@@ -28,11 +28,7 @@ describe(`partitions and crashes (seed ${SEED}, ${SECONDS} s)`, () => {
   before(async () => {
     cluster = await startCluster({
       size: SIZE,
-      link: async (from, to, port) => {
-        const proxy = await startLinkProxy(() => port);
-        links.set(`${from}->${to}`, proxy);
-        return proxy.port;
-      },
+      link: proxiedLinks(links),
     });
   });
   after(async () => {

@@ -13,7 +13,7 @@ import {
   startCluster,
 } from '../../scripts/cluster.ts';
 import { removeDir, runCli, startServerProcess, tempDir } from '../support/process.ts';
-import { type LinkProxy, startLinkProxy } from '../support/proxy.ts';
+import { type LinkProxy, proxiedLinks } from '../support/proxy.ts';
 
 describe('replication between node processes', () => {
   let cluster: Cluster;
@@ -21,11 +21,7 @@ describe('replication between node processes', () => {
   before(async () => {
     cluster = await startCluster({
       size: 3,
-      link: async (from, to, port) => {
-        const proxy = await startLinkProxy(() => port);
-        links.set(`${from}->${to}`, proxy);
-        return proxy.port;
-      },
+      link: proxiedLinks(links),
     });
   });
   after(async () => {

@@ -63,3 +63,12 @@ export const freePort = async (): Promise<number> => {
   await new Promise<void>((r) => server.close(() => r()));
   return port;
 };
+
+/** For startCluster's `link` option: a cuttable proxy on every directed link, kept in `links`
+ * under `from->to`. */
+export const proxiedLinks =
+  (links: Map<string, LinkProxy>) => async (from: number, to: number, port: number) => {
+    const proxy = await startLinkProxy(() => port);
+    links.set(`${from}->${to}`, proxy);
+    return proxy.port;
+  };
