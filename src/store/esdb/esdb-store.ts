@@ -16,12 +16,12 @@ import type {
 import {
   assertEvents,
   assertExpectedRevision,
-  assertMaxCount,
   assertPosition,
   assertPrefix,
+  assertReadAllOptions,
   assertReadStreamOptions,
   assertStreamName,
-} from '../sqlite/validate.ts';
+} from '../validate.ts';
 import { appendEvents, isStreamNotFound, lastOf } from './append.ts';
 import { toStoreError } from './errors.ts';
 import { isUlid } from './ids.ts';
@@ -148,16 +148,8 @@ export const openEsdbStore = (options: EsdbStoreOptions): EventStore => {
     },
 
     async readAll(readOptions: ReadAllOptions = {}) {
+      assertReadAllOptions(readOptions);
       const { direction = 'forwards', after, before, maxCount, streamPrefix } = readOptions;
-      if (direction !== 'forwards' && direction !== 'backwards')
-        throw new TypeError('direction must be forwards or backwards');
-      if ((direction === 'forwards' && before) || (direction === 'backwards' && after)) {
-        throw new TypeError('forwards reads take `after`, backwards reads take `before`');
-      }
-      assertPosition(after);
-      assertPosition(before);
-      assertMaxCount(maxCount);
-      assertPrefix(streamPrefix);
       assertOpen();
       if (maxCount === 0) return [];
       return readAllMatching(client, {

@@ -5,21 +5,21 @@ import type {
   ReadStreamOptions,
   SubscribeOptions,
 } from '../port.ts';
+import {
+  assertEvents,
+  assertExpectedRevision,
+  assertPosition,
+  assertPrefix,
+  assertReadAllOptions,
+  assertReadStreamOptions,
+  assertStreamName,
+  MAX_INT64,
+} from '../validate.ts';
 import { appendTransaction } from './append.ts';
 import { mapBusy } from './busy.ts';
 import { openDatabase, type Synchronous } from './schema.ts';
 import { prepareStatements, readAllRows, toPosition, toRecorded } from './statements.ts';
 import { type LiveHandle, openSubscription, type Page } from './subscription.ts';
-import {
-  assertEvents,
-  assertExpectedRevision,
-  assertMaxCount,
-  assertPosition,
-  assertPrefix,
-  assertReadStreamOptions,
-  assertStreamName,
-  MAX_INT64,
-} from './validate.ts';
 
 export type SqliteStoreOptions = {
   readonly path: string;
@@ -109,16 +109,8 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
     },
 
     async readAll(readOptions: ReadAllOptions = {}) {
+      assertReadAllOptions(readOptions);
       const { direction = 'forwards', after, before, maxCount, streamPrefix } = readOptions;
-      if (direction !== 'forwards' && direction !== 'backwards')
-        throw new TypeError('direction must be forwards or backwards');
-      if ((direction === 'forwards' && before) || (direction === 'backwards' && after)) {
-        throw new TypeError('forwards reads take `after`, backwards reads take `before`');
-      }
-      assertPosition(after);
-      assertPosition(before);
-      assertMaxCount(maxCount);
-      assertPrefix(streamPrefix);
       const range =
         direction === 'forwards'
           ? { after: after?.commit ?? 0n, until: MAX_INT64, limit: maxCount ?? -1 }

@@ -1,4 +1,10 @@
-import type { EventData, ExpectedRevision, Position, ReadStreamOptions } from '../port.ts';
+import type {
+  EventData,
+  ExpectedRevision,
+  Position,
+  ReadAllOptions,
+  ReadStreamOptions,
+} from './port.ts';
 
 // Callers are typed, but the store is the last line before bytes hit the disk: reject what
 // would not round-trip (NaN, undefined, class instances, bigint) instead of storing it mangled.
@@ -98,4 +104,19 @@ function assertJson(value: unknown, path: string, ancestors: Set<object>): void 
   ancestors.add(value);
   for (const [key, item] of Object.entries(value)) assertJson(item, `${path}.${key}`, ancestors);
   ancestors.delete(value);
+}
+
+/** The options of a global-log read, as every adapter accepts them. */
+export function assertReadAllOptions(options: ReadAllOptions): void {
+  const { direction = 'forwards', after, before, maxCount, streamPrefix } = options;
+  if (direction !== 'forwards' && direction !== 'backwards') {
+    throw new TypeError('direction must be forwards or backwards');
+  }
+  if ((direction === 'forwards' && before) || (direction === 'backwards' && after)) {
+    throw new TypeError('forwards reads take `after`, backwards reads take `before`');
+  }
+  assertPosition(after);
+  assertPosition(before);
+  assertMaxCount(maxCount);
+  assertPrefix(streamPrefix);
 }
