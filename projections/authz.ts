@@ -8,6 +8,7 @@ import { type Derive, type Projection, type Statement, sql } from '../src/readmo
 import {
   type ClaimTable,
   claimRecompute,
+  earliestUpdate,
   type LwwRegister,
   lwwUpdate,
   resolveParentGraph,
@@ -139,15 +140,21 @@ const recomputeGraph: Derive = {
 
 const created = (e: Envelope) => [e.hlc, e.actor, e.origin] as const;
 
+/** Who first defined a user-named thing, and where: an earliest-wins register. */
+const creation = (e: Envelope): LwwRegister => ({
+  hlcColumn: 'created_hlc',
+  values: { created_by: e.actor, origin: e.origin },
+});
+
 export const authz: Projection = {
   name: 'authz',
   ddl: [
     `CREATE TABLE privileges (
-      name TEXT PRIMARY KEY, description TEXT NOT NULL, description_hlc TEXT NOT NULL,
-      created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
+      name TEXT PRIMARY KEY, description TEXT NOT NULL, description_hlc TEXT,
+      created_hlc TEXT, created_by TEXT, origin TEXT) WITHOUT ROWID`,
     `CREATE TABLE resource_types (
-      name TEXT PRIMARY KEY, actions TEXT NOT NULL, actions_hlc TEXT NOT NULL,
-      created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
+      name TEXT PRIMARY KEY, actions TEXT NOT NULL, actions_hlc TEXT,
+      created_hlc TEXT, created_by TEXT, origin TEXT) WITHOUT ROWID`,
     `CREATE TABLE role_directories (
       id TEXT PRIMARY KEY, name TEXT NOT NULL, key TEXT NOT NULL,
       name_hlc TEXT NOT NULL, name_event TEXT NOT NULL, name_status TEXT NOT NULL,
@@ -215,27 +222,38 @@ export const authz: Projection = {
      FROM roles r WHERE r.parent_neutralised = 1`,
   ],
   handlers: {
+    // Privileges and resource types are named by users, so two sites may define one at once:
+    // the definition is an LWW register, who created it and when an earliest-wins one.
     PrivilegeDefined: (e) => [
       sql(
-        `INSERT INTO privileges VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET description = excluded.description, description_hlc = excluded.description_hlc
-         WHERE excluded.description_hlc > privileges.description_hlc`,
+        "INSERT INTO privileges (name, description) VALUES (?, '') ON CONFLICT (name) DO NOTHING",
         e.data.privilege,
-        e.data.description,
-        e.hlc,
-        ...created(e),
       ),
+      lwwUpdate(
+        'privileges',
+        { name: e.data.privilege },
+        [{ hlcColumn: 'description_hlc', values: { description: e.data.description } }],
+        e.hlc,
+      ),
+      earliestUpdate('privileges', { name: e.data.privilege }, [creation(e)], e.hlc),
     ],
     ResourceTypeDefined: (e) => [
       sql(
-        `INSERT INTO resource_types VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET actions = excluded.actions, actions_hlc = excluded.actions_hlc
-         WHERE excluded.actions_hlc > resource_types.actions_hlc`,
+        "INSERT INTO resource_types (name, actions) VALUES (?, '[]') ON CONFLICT (name) DO NOTHING",
         e.data.resourceType,
-        JSON.stringify([...e.data.actions].sort()),
-        e.hlc,
-        ...created(e),
       ),
+      lwwUpdate(
+        'resource_types',
+        { name: e.data.resourceType },
+        [
+          {
+            hlcColumn: 'actions_hlc',
+            values: { actions: JSON.stringify([...e.data.actions].sort()) },
+          },
+        ],
+        e.hlc,
+      ),
+      earliestUpdate('resource_types', { name: e.data.resourceType }, [creation(e)], e.hlc),
     ],
     RoleDirectoryDefined: (e) => [
       sql(

@@ -80,9 +80,6 @@ export const isMember = (read: Reader, roleId: string, principalId: string): boo
     principalId,
   ) !== undefined;
 
-export const privilegeExists = (read: Reader, name: string): boolean =>
-  read.get('SELECT 1 AS x FROM privileges WHERE name = ?', name) !== undefined;
-
 export const privilegeDescription = (read: Reader, name: string): string | undefined => {
   const r = read.get('SELECT description FROM privileges WHERE name = ?', name);
   return r ? String(r.description) : undefined;

@@ -2,6 +2,7 @@
 // authorization administration and checks over the node's HTTP API.
 import { type TSchema, Type } from '@sinclair/typebox';
 import { type Command, Option } from 'commander';
+import { GrantSchema, RoleSchema } from '../http/schemas.ts';
 import { connect, path } from './client.ts';
 import { CliError, EXIT } from './errors.ts';
 import { type ApiOptions, parseId, withApiOptions } from './options.ts';
@@ -46,16 +47,6 @@ const withTarget = (c: Command) =>
       'one object of the type (without it: every object, a model permission)',
     );
 
-const RoleSchema = Type.Object({
-  id: Type.String(),
-  directoryId: Type.String(),
-  name: Type.String(),
-  status: Type.String(),
-  parentId: Type.Union([Type.String(), Type.Null()]),
-  effectiveParentId: Type.Union([Type.String(), Type.Null()]),
-  deleted: Type.Boolean(),
-});
-
 const simple = async (
   opts: ApiOptions,
   method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
@@ -95,14 +86,7 @@ export const roleCommand = (program: Command) => {
       const schema = Type.Composite([
         RoleSchema,
         Type.Object({
-          grants: Type.Array(
-            Type.Object({
-              scope: Type.String(),
-              name: Type.String(),
-              objectId: Type.String(),
-              effect: Type.String(),
-            }),
-          ),
+          grants: Type.Array(GrantSchema),
           members: Type.Array(Type.String()),
         }),
       ]);

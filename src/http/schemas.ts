@@ -76,3 +76,51 @@ export const PrincipalSchema = Type.Object({
   createdBy: Type.String(),
   origin: Type.String(),
 });
+
+/** What `GET /v1/status` answers (also what the CLI checks it receives). */
+export const NodeStatusSchema = Type.Object({
+  node: Type.String(),
+  ready: Type.Boolean(),
+  applied: Type.Record(Type.String(), Type.String()),
+  buffered: Type.Integer(),
+  writer: Type.Object({
+    failed: Type.Union([Type.String(), Type.Null()]),
+    batches: Type.Integer(),
+    commands: Type.Integer(),
+    events: Type.Integer(),
+  }),
+  driftAlarms: Type.Integer(),
+  store: Type.String(),
+  digest: Type.Optional(Type.String()),
+});
+
+/** What `GET /v1/conflicts` answers. */
+export const ConflictsSchema = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      kind: Type.String(),
+      scope: Type.String(),
+      subject: Type.String(),
+      winner: Type.Union([Type.String(), Type.Null()]),
+      detail: Type.Union([Type.String(), Type.Null()]),
+      at: Type.String(),
+    }),
+  ),
+});
+
+export const RoleSchema = Type.Object({
+  id: Type.String(),
+  directoryId: Type.String(),
+  name: Type.String(),
+  status: Type.String(),
+  parentId: Type.Union([Type.String(), Type.Null()]),
+  effectiveParentId: Type.Union([Type.String(), Type.Null()]),
+  deleted: Type.Boolean(),
+});
+
+export const GrantSchema = Type.Object({
+  scope: Type.String(),
+  name: Type.String(),
+  objectId: Type.String(),
+  effect: Type.String(),
+});

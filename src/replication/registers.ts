@@ -25,8 +25,8 @@ export type LwwRegister = {
   readonly values: Readonly<Record<string, SqlValue>>;
 };
 
-/** One UPDATE assigning each register whose stored HLC is older than `hlc`. */
-export const lwwUpdate = (
+const hlcRegisterUpdate = (
+  newer: '<' | '>',
   table: string,
   key: Key,
   registers: readonly LwwRegister[],
@@ -35,12 +35,12 @@ export const lwwUpdate = (
   const sets: string[] = [];
   const params: SqlValue[] = [];
   for (const r of registers) {
-    const newer = `(${r.hlcColumn} IS NULL OR ${r.hlcColumn} < ?)`;
+    const wins = `(${r.hlcColumn} IS NULL OR ${r.hlcColumn} ${newer} ?)`;
     for (const [col, value] of Object.entries(r.values)) {
-      sets.push(`${col} = CASE WHEN ${newer} THEN ? ELSE ${col} END`);
+      sets.push(`${col} = CASE WHEN ${wins} THEN ? ELSE ${col} END`);
       params.push(hlc, value);
     }
-    sets.push(`${r.hlcColumn} = CASE WHEN ${newer} THEN ? ELSE ${r.hlcColumn} END`);
+    sets.push(`${r.hlcColumn} = CASE WHEN ${wins} THEN ? ELSE ${r.hlcColumn} END`);
     params.push(hlc, hlc);
   }
   const w = where(key);
@@ -49,6 +49,23 @@ export const lwwUpdate = (
     params: [...params, ...w.params],
   };
 };
+
+/** One UPDATE assigning each register whose stored HLC is older than `hlc`. */
+export const lwwUpdate = (
+  table: string,
+  key: Key,
+  registers: readonly LwwRegister[],
+  hlc: string,
+): Statement => hlcRegisterUpdate('<', table, key, registers, hlc);
+
+/** The mirror of LWW for facts of a thing's first definition (who created a user-named thing
+ * such as a privilege, and when): among concurrent definitions the earliest HLC wins. */
+export const earliestUpdate = (
+  table: string,
+  key: Key,
+  registers: readonly LwwRegister[],
+  hlc: string,
+): Statement => hlcRegisterUpdate('>', table, key, registers, hlc);
 
 // ---------------------------------------------------------------------------------------------
 // Restrictive: among concurrent writes the most restrictive value wins (disabled over enabled;

@@ -11,7 +11,14 @@ import {
   registerPrincipal,
 } from '../../src/authn/principals.ts';
 import { getPrincipal, identitiesOf, listConflicts } from '../../src/authn/queries.ts';
-import { addRoleMember, createRole, setGrant, updateRole } from '../../src/authz/commands.ts';
+import {
+  addRoleMember,
+  createRole,
+  definePrivilege,
+  defineResourceType,
+  setGrant,
+  updateRole,
+} from '../../src/authz/commands.ts';
 import { getRole } from '../../src/authz/queries.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
@@ -183,5 +190,16 @@ describe('convergence rules between two sites', () => {
       listConflicts(b.read).filter((c) => c.kind === 'cycle-edge'),
       [],
     );
+  });
+
+  it('names chosen by users (privileges, resource types) defined at two sites at once converge', async () => {
+    await exec(a, definePrivilege({ privilege: 'report.read', description: 'from A' }));
+    await exec(a, defineResourceType({ resourceType: 'invoice', actions: ['select'] }));
+    await exec(b, definePrivilege({ privilege: 'report.read', description: 'from B' }));
+    await exec(b, defineResourceType({ resourceType: 'invoice', actions: ['approve', 'select'] }));
+    // Deliver in opposite orders on the two sides; exchange() asserts equal digests.
+    await pull(b, a);
+    await pull(a, b);
+    assert.equal(a.digest(), b.digest());
   });
 });

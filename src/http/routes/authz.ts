@@ -18,7 +18,7 @@ import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
 import type { App } from '../app.ts';
 import { run } from '../command.ts';
-import { errorResponses, Id, Nullable, Strict } from '../schemas.ts';
+import { errorResponses, GrantSchema, Id, Nullable, RoleSchema, Strict } from '../schemas.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 100 });
 const Action = Type.String({ minLength: 1, maxLength: 50 });
@@ -45,21 +45,6 @@ const CheckAnswer = Type.Object({
   role: Type.Optional(Type.String()),
   grantedBy: Type.Optional(Type.String()),
   missingEvidences: Type.Optional(Type.Array(Type.String())),
-});
-const Role = Type.Object({
-  id: Type.String(),
-  directoryId: Type.String(),
-  name: Type.String(),
-  status: Type.String(),
-  parentId: Nullable(Type.String()),
-  effectiveParentId: Nullable(Type.String()),
-  deleted: Type.Boolean(),
-});
-const Grant = Type.Object({
-  scope: Type.String(),
-  name: Type.String(),
-  objectId: Type.String(),
-  effect: Type.String(),
 });
 const RoleParams = Type.Object({ id: Id }, Strict);
 
@@ -183,7 +168,11 @@ export const authzRoutes = async (app: App) => {
 
   app.get(
     '/roles',
-    { schema: { response: { 200: Type.Object({ items: Type.Array(Role) }), ...errorResponses } } },
+    {
+      schema: {
+        response: { 200: Type.Object({ items: Type.Array(RoleSchema) }), ...errorResponses },
+      },
+    },
     async () => ({
       items: listRoles(app.node.read),
     }),
@@ -196,8 +185,8 @@ export const authzRoutes = async (app: App) => {
         params: RoleParams,
         response: {
           200: Type.Composite([
-            Role,
-            Type.Object({ grants: Type.Array(Grant), members: Type.Array(Type.String()) }),
+            RoleSchema,
+            Type.Object({ grants: Type.Array(GrantSchema), members: Type.Array(Type.String()) }),
           ]),
           ...errorResponses,
         },

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { listConflicts } from '../../authn/queries.ts';
 import type { App } from '../app.ts';
-import { errorResponses, Strict } from '../schemas.ts';
+import { ConflictsSchema, errorResponses, NodeStatusSchema, Strict } from '../schemas.ts';
 
 export const statusRoutes = async (app: App) => {
   app.get(
@@ -12,21 +12,7 @@ export const statusRoutes = async (app: App) => {
         tags: ['node'],
         querystring: Type.Object({ digest: Type.Optional(Type.Boolean()) }, Strict),
         response: {
-          200: Type.Object({
-            node: Type.String(),
-            ready: Type.Boolean(),
-            applied: Type.Record(Type.String(), Type.String()),
-            buffered: Type.Integer(),
-            writer: Type.Object({
-              failed: Type.Union([Type.String(), Type.Null()]),
-              batches: Type.Integer(),
-              commands: Type.Integer(),
-              events: Type.Integer(),
-            }),
-            driftAlarms: Type.Integer(),
-            store: Type.String(),
-            digest: Type.Optional(Type.String()),
-          }),
+          200: NodeStatusSchema,
           ...errorResponses,
         },
       },
@@ -45,18 +31,7 @@ export const statusRoutes = async (app: App) => {
         summary: 'Conflicts settled by the convergence rules, for review',
         tags: ['node'],
         response: {
-          200: Type.Object({
-            items: Type.Array(
-              Type.Object({
-                kind: Type.String(),
-                scope: Type.String(),
-                subject: Type.String(),
-                winner: Type.Union([Type.String(), Type.Null()]),
-                detail: Type.Union([Type.String(), Type.Null()]),
-                at: Type.String(),
-              }),
-            ),
-          }),
+          200: ConflictsSchema,
           ...errorResponses,
         },
       },
