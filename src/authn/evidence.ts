@@ -1,0 +1,58 @@
+// Evidence providers: how a login step turns what a client presented into evidence for a session
+// (DESIGN.md section 7). Each credential kind (password, TOTP/HOTP, subnet, trusted gateway) is
+// one provider; the session commands ask every provider in `providers.ts` and never know the
+// kinds themselves, so adding a kind is adding a provider.
+//
+// A provider works in two steps because the writer queue is synchronous and argon2 is not:
+// `prepare` runs outside the queue (slow, async: hashing), `decide` runs inside the command's
+// decide function (serialized per node), re-checks against the read model and returns the events
+// that record the use (for OTP, the used time step, so a code is accepted once: the decide of a
+// second, parallel submission sees the first one's event).
+import type { Static } from '@sinclair/typebox';
+import type { DomainEvent, Evidence } from '../events/catalogue.ts';
+import type { Reader } from '../readmodel/projection.ts';
+
+export type EvidenceKind = Static<typeof Evidence>;
+
+/** How a credential was proven; recorded with each evidence in the session. */
+export type Method = 'password' | 'totp' | 'hotp' | 'subnet' | 'gateway';
+
+/** What a login or add-evidence step presented. Secrets here never reach logs or events. */
+export type Presented = {
+  readonly password?: string;
+  readonly otp?: string;
+};
+
+export type EvidenceContext = {
+  readonly state: Reader;
+  readonly principalId: string;
+  readonly presented: Presented;
+  /** The client's address as the HTTP edge resolved it (trusted proxies applied). */
+  readonly ip: string | undefined;
+  readonly now: number;
+};
+
+/** One piece of evidence a provider vouches for. */
+export type Proof = {
+  readonly evidence: EvidenceKind;
+  readonly method: Method;
+  readonly credentialId: string;
+  /** When this evidence stops counting (ms since epoch), from the credential directory. */
+  readonly expiresAt: number;
+  /** Events that record the use (an OTP step consumed, a password rehashed). */
+  readonly events: readonly DomainEvent[];
+};
+
+/**
+ * `none`: nothing of this kind was presented or applies (no password sent, no subnet credential
+ * matches); `failed`: something was presented and is wrong (counts towards lockout).
+ */
+export type Outcome = Proof | 'none' | 'failed';
+
+export type EvidenceProvider<P = unknown> = {
+  readonly method: Method;
+  /** Slow work outside the writer queue; its result is handed to `decide`. */
+  prepare?(context: EvidenceContext): Promise<P>;
+  /** Inside the command's decide: the final, serialized check. Pure: no clock, no I/O. */
+  decide(context: EvidenceContext, prepared: P | undefined): Outcome;
+};
