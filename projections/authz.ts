@@ -4,10 +4,18 @@
 // LWW edges resolved by the graph-edge rule (a cycle loses its newest edge, flagged).
 import type { EventPayload } from '../src/events/catalogue.ts';
 import type { Envelope } from '../src/events/envelope.ts';
-import { type Derive, type Projection, type Statement, sql } from '../src/readmodel/projection.ts';
+import {
+  type Derive,
+  type Projection,
+  type SqlRow,
+  type Statement,
+  sql,
+} from '../src/readmodel/projection.ts';
 import {
   type ClaimTable,
   claimRecompute,
+  createOrMerge,
+  duplicateCreation,
   earliestUpdate,
   type LwwRegister,
   lwwUpdate,
@@ -138,7 +146,13 @@ const recomputeGraph: Derive = {
   },
 };
 
-const created = (e: Envelope) => [e.hlc, e.actor, e.origin] as const;
+const duplicate = (entity: string, id: string, before: SqlRow, e: Envelope): Statement =>
+  duplicateCreation(
+    entity,
+    id,
+    { hlc: before.created_hlc ?? null, origin: before.origin ?? null },
+    e,
+  );
 
 /** Who first defined a user-named thing, and where: an earliest-wins register. */
 const creation = (e: Envelope): LwwRegister => ({
@@ -255,21 +269,38 @@ export const authz: Projection = {
       ),
       earliestUpdate('resource_types', { name: e.data.resourceType }, [creation(e)], e.hlc),
     ],
-    RoleDirectoryDefined: (e) => [
-      sql(
-        'INSERT INTO role_directories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
-        e.data.directoryId,
-        e.data.name,
-        e.data.key,
-        e.hlc,
-        e.id,
-        'held',
-        JSON.stringify([...new Set(e.data.requiredEvidences)].sort()),
-        e.hlc,
-        ...created(e),
-      ),
-      claimRecompute(roleDirectoryClaims, [e.data.key]),
-    ],
+    // Role directory and role ids may be client-chosen: a creation merges as register writes
+    // (names and options LWW, creation facts earliest-wins), so arrival order does not matter.
+    RoleDirectoryDefined: (e, read) => {
+      const { directoryId, name, key } = e.data;
+      const before = read.get(
+        'SELECT key, created_hlc, origin FROM role_directories WHERE id = ?',
+        directoryId,
+      );
+      const keys = new Set([before?.key, key].filter((k) => typeof k === 'string'));
+      return [
+        createOrMerge(
+          {
+            table: 'role_directories',
+            key: { id: directoryId },
+            lww: [
+              { hlcColumn: 'name_hlc', values: { name, key, name_event: e.id } },
+              {
+                hlcColumn: 'evidences_hlc',
+                values: {
+                  required_evidences: JSON.stringify([...new Set(e.data.requiredEvidences)].sort()),
+                },
+              },
+            ],
+            earliest: [creation(e)],
+            initial: { name_status: 'held' },
+          },
+          e.hlc,
+        ),
+        ...(before ? [duplicate('role-directory', directoryId, before, e)] : []),
+        ...[...keys].map((k) => claimRecompute(roleDirectoryClaims, [k])),
+      ];
+    },
     RoleDirectoryChanged: (e) => [
       lwwUpdate(
         'role_directories',
@@ -285,30 +316,49 @@ export const authz: Projection = {
         e.hlc,
       ),
     ],
-    RoleDefined: (e) => [
-      sql(
-        `INSERT INTO roles (id, directory_id, name, key, name_hlc, name_event, name_status, parent_id, parent_hlc,
-           created_hlc, created_by, origin)
-         VALUES (?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-        e.data.roleId,
-        e.data.directoryId,
-        e.data.name,
-        e.data.key,
+    RoleDefined: (e, read) => {
+      const { roleId, directoryId, name, key, parentId } = e.data;
+      const before = read.get(
+        'SELECT directory_id, key, created_hlc, origin FROM roles WHERE id = ?',
+        roleId,
+      );
+      const merge = createOrMerge(
+        {
+          table: 'roles',
+          key: { id: roleId },
+          lww: [
+            { hlcColumn: 'name_hlc', values: { name, key, name_event: e.id } },
+            { hlcColumn: 'parent_hlc', values: { parent_id: parentId } },
+          ],
+          earliest: [
+            { ...creation(e), values: { ...creation(e).values, directory_id: directoryId } },
+          ],
+          initial: { name_status: 'held' },
+        },
         e.hlc,
-        e.id,
-        e.data.parentId,
-        e.hlc,
-        ...created(e),
-      ),
-      claimRecompute(roleClaims, [e.data.directoryId, e.data.key]),
-      // A new role cannot be on a cycle: no role can causally name it as parent yet. Its
-      // effective parent is its parent, unless that was deleted concurrently.
-      sql(
-        'UPDATE roles SET effective_parent = (SELECT p.id FROM roles p WHERE p.id = ? AND p.deleted = 0) WHERE id = ?',
-        e.data.parentId,
-        e.data.roleId,
-      ),
-    ],
+      );
+      if (!before)
+        return [
+          merge,
+          claimRecompute(roleClaims, [directoryId, key]),
+          // A new role cannot be on a cycle: no role can causally name it as parent yet. Its
+          // effective parent is its parent, unless that was deleted concurrently.
+          sql(
+            'UPDATE roles SET effective_parent = (SELECT p.id FROM roles p WHERE p.id = ? AND p.deleted = 0) WHERE id = ?',
+            parentId,
+            roleId,
+          ),
+        ];
+      // Created at two sites: the merged directory, name and parent are each one of the two.
+      const dirs = new Set([before.directory_id, directoryId].map((d) => d ?? null));
+      const keys = new Set([before.key, key].map((k) => k ?? null));
+      return [
+        merge,
+        duplicate('role', roleId, before, e),
+        ...[...dirs].flatMap((d) => [...keys].map((k) => claimRecompute(roleClaims, [d, k]))),
+        recomputeGraph,
+      ];
+    },
     RoleChanged: (e, read) => {
       const { roleId, name, key, parentId } = e.data;
       const regs: LwwRegister[] = [];

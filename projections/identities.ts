@@ -7,6 +7,8 @@ import { type Projection, type SqlRow, type Statement, sql } from '../src/readmo
 import {
   type ClaimTable,
   claimRecompute,
+  createOrMerge,
+  duplicateCreation,
   type LwwRegister,
   lwwUpdate,
   terminalSet,
@@ -92,24 +94,43 @@ export const identities: Projection = {
      FROM identity_directories d WHERE d.name_status = 'conflict'`,
   ],
   handlers: {
-    IdentityDirectoryDefined: (e) => [
-      sql(
-        `INSERT INTO identity_directories (id, name, key, name_hlc, name_event, name_status, description,
-          description_hlc, created_hlc, created_by, origin)
-         VALUES (?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-        e.data.directoryId,
-        e.data.name,
-        e.data.key,
-        e.hlc,
-        e.id,
-        e.data.description,
-        e.hlc,
-        e.hlc,
-        e.actor,
-        e.origin,
-      ),
-      claimRecompute(directoryClaims, [e.data.key]),
-    ],
+    // Directory ids may be client-chosen: a creation merges as register writes (see principals).
+    IdentityDirectoryDefined: (e, read) => {
+      const { directoryId, name, key, description } = e.data;
+      const before = read.get(
+        'SELECT key, created_hlc, origin FROM identity_directories WHERE id = ?',
+        directoryId,
+      );
+      const keys = new Set([before?.key, key].filter((k) => typeof k === 'string'));
+      return [
+        createOrMerge(
+          {
+            table: 'identity_directories',
+            key: { id: directoryId },
+            lww: [
+              { hlcColumn: 'name_hlc', values: { name, key, name_event: e.id } },
+              { hlcColumn: 'description_hlc', values: { description } },
+            ],
+            earliest: [
+              { hlcColumn: 'created_hlc', values: { created_by: e.actor, origin: e.origin } },
+            ],
+            initial: { name_status: 'held' },
+          },
+          e.hlc,
+        ),
+        ...(before
+          ? [
+              duplicateCreation(
+                'identity-directory',
+                directoryId,
+                { hlc: before.created_hlc ?? null, origin: before.origin ?? null },
+                e,
+              ),
+            ]
+          : []),
+        ...[...keys].map((k) => claimRecompute(directoryClaims, [k])),
+      ];
+    },
     IdentityDirectoryChanged: (e, read) => {
       const { directoryId, name, key, description } = e.data;
       const regs: LwwRegister[] = [];

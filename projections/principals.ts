@@ -6,6 +6,8 @@ import {
   type ClaimTable,
   claimRecompute,
   claimReleaseSelf,
+  createOrMerge,
+  duplicateCreation,
   type LwwRegister,
   lwwUpdate,
   restrictiveValue,
@@ -93,30 +95,52 @@ export const principals: Projection = {
      FROM principals p WHERE p.email_status = 'conflict'`,
   ],
   handlers: {
-    PrincipalRegistered: (e) => {
+    // The id may be client-chosen, so two sites can register one id at once: the row is a set
+    // of registers (profile fields LWW, kind and creation facts earliest-wins), merged.
+    PrincipalRegistered: (e, read) => {
       const { principalId, kind, pii } = e.data;
+      const before = read.get(
+        'SELECT email_key, created_hlc, origin FROM principals WHERE id = ?',
+        principalId,
+      );
+      const keys = new Set([before?.email_key, pii.emailKey].filter((k) => typeof k === 'string'));
       return [
-        sql(
-          `INSERT INTO principals (id, kind, brief_name, brief_name_hlc, full_name, full_name_hlc,
-            email, email_key, email_hlc, email_event, phone, phone_hlc, created_hlc, created_by, origin)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-          principalId,
-          kind,
-          pii.briefName,
+        createOrMerge(
+          {
+            table: 'principals',
+            key: { id: principalId },
+            lww: profileRegisters(
+              {
+                briefName: pii.briefName,
+                fullName: pii.fullName,
+                phone: pii.phone,
+                email: pii.email,
+                emailKey: pii.emailKey,
+              },
+              e.id,
+            ),
+            earliest: [
+              {
+                hlcColumn: 'created_hlc',
+                values: { kind, created_by: e.actor, origin: e.origin },
+              },
+            ],
+          },
           e.hlc,
-          pii.fullName,
-          e.hlc,
-          pii.email,
-          pii.emailKey,
-          e.hlc,
-          e.id,
-          pii.phone,
-          e.hlc,
-          e.hlc,
-          e.actor,
-          e.origin,
         ),
-        ...recomputeEmail(pii.emailKey),
+        ...(before
+          ? [
+              duplicateCreation(
+                'principal',
+                principalId,
+                { hlc: before.created_hlc ?? null, origin: before.origin ?? null },
+                e,
+              ),
+            ]
+          : []),
+        ...[...keys].flatMap(recomputeEmail),
+        // A merge may have left this principal without an email: it holds no claim then.
+        ...(pii.email === null || before ? [claimReleaseSelf(emailClaims, principalId)] : []),
       ];
     },
     PrincipalProfileChanged: (e, read) => {

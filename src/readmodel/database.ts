@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { REGISTER_DDL, RESTRICTIVE_CONFLICTS } from '../replication/registers.ts';
+import { REGISTER_DDL, REGISTER_CONFLICTS } from '../replication/registers.ts';
 import type { Projection } from './projection.ts';
 
 export type ReadModel = {
@@ -37,12 +37,12 @@ export const schemaFingerprint = (projections: readonly Projection[]): string =>
     h.update(Object.keys(p.handlers).sort().join(','));
   }
   h.update(REGISTER_DDL.join('\0'));
-  h.update(RESTRICTIVE_CONFLICTS);
+  h.update(REGISTER_CONFLICTS);
   return h.digest('hex').slice(0, 16);
 };
 
 const conflictsView = (projections: readonly Projection[]): string => {
-  const parts = [RESTRICTIVE_CONFLICTS, ...projections.flatMap((p) => p.conflicts ?? [])];
+  const parts = [REGISTER_CONFLICTS, ...projections.flatMap((p) => p.conflicts ?? [])];
   const body =
     parts.length > 0
       ? parts.join('\nUNION ALL\n')

@@ -77,15 +77,26 @@ export const REGISTER_DDL = [
     register TEXT NOT NULL, key TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL,
     hlc TEXT NOT NULL, value TEXT NOT NULL, rank INTEGER NOT NULL,
     PRIMARY KEY (register, key, origin, seq)) WITHOUT ROWID`,
+  // Creations of one client-chosen id at several sites (see `createOrMerge`).
+  `CREATE TABLE duplicate_creations (
+    entity TEXT NOT NULL, id TEXT NOT NULL, hlc TEXT NOT NULL, origin TEXT NOT NULL,
+    PRIMARY KEY (entity, id, hlc)) WITHOUT ROWID`,
 ];
 
-/** Concurrent writes with different values that a restrictive register settled (e.g. a grant
- * and a revoke made at two sites at once): one row per register key, for the conflicts view. */
-export const RESTRICTIVE_CONFLICTS = `SELECT 'concurrent-writes', f.register, f.key,
+/** Conflicts the generic registers settled, for the conflicts view: concurrent writes with
+ * different values in a restrictive register (a grant and a revoke made at two sites at once),
+ * one row per register key; and ids created at several sites, one row per id. */
+export const REGISTER_CONFLICTS = `SELECT 'concurrent-writes', f.register, f.key,
     (SELECT w.value FROM register_frontier w WHERE w.register = f.register AND w.key = f.key
       ORDER BY w.rank DESC, w.hlc DESC LIMIT 1),
     group_concat(f.value, ','), MAX(f.hlc)
-  FROM register_frontier f GROUP BY f.register, f.key HAVING COUNT(DISTINCT f.value) > 1`;
+  FROM register_frontier f GROUP BY f.register, f.key HAVING COUNT(DISTINCT f.value) > 1
+  UNION ALL
+  SELECT 'duplicate-creation', c.entity || ':' || c.id, c.id,
+    (SELECT w.origin FROM duplicate_creations w WHERE w.entity = c.entity AND w.id = c.id
+      ORDER BY w.hlc LIMIT 1),
+    group_concat(c.origin, ','), MAX(c.hlc)
+  FROM duplicate_creations c GROUP BY c.entity, c.id`;
 
 /** Records a write into a restrictive register, dropping the writes it dominates. */
 export const restrictiveWrite = (
@@ -118,6 +129,73 @@ export const restrictiveWrite = (
 export const restrictiveValue = (register: string, keyExpr: string, fallback: string): string =>
   `COALESCE((SELECT value FROM register_frontier WHERE register = '${register}' AND key = ${keyExpr}
      ORDER BY rank DESC, hlc DESC LIMIT 1), '${fallback}')`;
+
+// ---------------------------------------------------------------------------------------------
+// Creation of a thing whose id a client may choose (principal, directory, role). A node refuses an
+// id it knows, but two sites may create one id at once, and the row must not depend on which
+// creation arrived first. So a creation is a set of register writes: an INSERT that, when the id
+// exists, merges each LWW register (highest HLC) and each creation fact (earliest HLC) exactly as
+// later writes would. A creation that finds its id taken records both creations as a conflict;
+// the first arrival is recorded when the second arrives, so every node lists the same set.
+
+export type Creation = {
+  readonly table: string;
+  readonly key: Key;
+  readonly lww: readonly LwwRegister[];
+  /** Facts of the first definition (kind, directory, who and when): earliest HLC wins. */
+  readonly earliest: readonly LwwRegister[];
+  /** Columns set only when the row is new: derived state that the handler recomputes. */
+  readonly initial?: Readonly<Record<string, SqlValue>>;
+};
+
+export const createOrMerge = (c: Creation, hlc: string): Statement => {
+  const cols: string[] = [];
+  const params: SqlValue[] = [];
+  const sets: string[] = [];
+  const add = (col: string, value: SqlValue) => {
+    cols.push(col);
+    params.push(value);
+  };
+  for (const [col, value] of Object.entries(c.key)) add(col, value);
+  const merge = (r: LwwRegister, newer: '<' | '>') => {
+    const wins = `(${r.hlcColumn} IS NULL OR excluded.${r.hlcColumn} ${newer} ${r.hlcColumn})`;
+    for (const [col, value] of Object.entries(r.values)) {
+      add(col, value);
+      sets.push(`${col} = CASE WHEN ${wins} THEN excluded.${col} ELSE ${col} END`);
+    }
+    add(r.hlcColumn, hlc);
+    sets.push(
+      `${r.hlcColumn} = CASE WHEN ${wins} THEN excluded.${r.hlcColumn} ELSE ${r.hlcColumn} END`,
+    );
+  };
+  for (const r of c.lww) merge(r, '>');
+  for (const r of c.earliest) merge(r, '<');
+  for (const [col, value] of Object.entries(c.initial ?? {})) add(col, value);
+  return {
+    sql: `INSERT INTO ${c.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})
+      ON CONFLICT (${Object.keys(c.key).join(', ')}) DO UPDATE SET ${sets.join(', ')}`,
+    params,
+  };
+};
+
+/** Records that `entity` `id`, created earlier at `existing`, is created again by `event`. */
+export const duplicateCreation = (
+  entity: string,
+  id: string,
+  existing: { readonly hlc: SqlValue; readonly origin: SqlValue },
+  event: Pick<Envelope, 'hlc' | 'origin'>,
+): Statement =>
+  sql(
+    'INSERT OR IGNORE INTO duplicate_creations (entity, id, hlc, origin) VALUES (?, ?, ?, ?), (?, ?, ?, ?)',
+    entity,
+    id,
+    existing.hlc,
+    existing.origin,
+    entity,
+    id,
+    event.hlc,
+    event.origin,
+  );
 
 // ---------------------------------------------------------------------------------------------
 // Terminal: once present, final. Concurrent terminal writes keep the earliest HLC, so the
@@ -225,4 +303,18 @@ export const resolveParentGraph = (edges: readonly Edge[]): ResolvedGraph => {
     for (const p of path) done.add(p);
   }
   return { parentOf, neutralised: neutralised.sort() };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Max: a number that only moves forward (the highest OTP time step or HOTP counter used). Taking
+// the maximum is commutative, associative and idempotent, so any delivery order of any set of
+// writes, duplicates included, leaves the same value: no HLC needed.
+
+export const maxUpdate = (table: string, key: Key, column: string, value: number): Statement => {
+  const w = where(key);
+  return {
+    sql: `UPDATE ${table} SET ${column} = CASE WHEN ${column} IS NULL OR ${column} < ? THEN ? ELSE ${column} END
+      WHERE ${w.text}`,
+    params: [value, value, ...w.params],
+  };
 };

@@ -7,6 +7,7 @@ import {
   addIdentity,
   changeProfile,
   deactivatePrincipal,
+  defineIdentityDirectory,
   deletePrincipal,
   registerPrincipal,
 } from '../../src/authn/principals.ts';
@@ -16,6 +17,7 @@ import {
   createRole,
   definePrivilege,
   defineResourceType,
+  defineRoleDirectory,
   setGrant,
   updateRole,
 } from '../../src/authz/commands.ts';
@@ -201,5 +203,51 @@ describe('convergence rules between two sites', () => {
     await pull(b, a);
     await pull(a, b);
     assert.equal(a.digest(), b.digest());
+  });
+
+  it('ids chosen by clients, created at two sites at once, merge into one row and are listed', async () => {
+    // Both sites create principal `shared`, identity directory `dir`, role directory `ops-dir`
+    // and role `ops` without hearing of each other, with different contents.
+    const create = (n: AuthlogNode, tag: string) =>
+      [
+        registerPrincipal({
+          principalId: 'shared',
+          kind: tag === 'A' ? 'person' : 'service',
+          briefName: `Brief ${tag}`,
+          email: `${tag.toLowerCase()}@example.org`,
+        }),
+        defineIdentityDirectory({ directoryId: 'dir', name: `corp-${tag}` }),
+        defineRoleDirectory({
+          directoryId: 'ops-dir',
+          name: `ops-${tag}`,
+          requiredEvidences: tag === 'A' ? ['ownership'] : [],
+        }),
+        createRole({ roleId: 'ops', name: `ops-${tag}`, directoryId: 'ops-dir' }),
+      ].reduce(
+        (p, c) => p.then(() => exec(n, c as Command<unknown>)),
+        Promise.resolve() as Promise<unknown>,
+      );
+    await create(a, 'A');
+    await create(b, 'B');
+    const hlcOf = (n: AuthlogNode, sql: string) => String(n.read.get(sql)!.h);
+    const firstIsA =
+      hlcOf(a, "SELECT created_hlc AS h FROM principals WHERE id = 'shared'") <
+      hlcOf(b, "SELECT created_hlc AS h FROM principals WHERE id = 'shared'");
+    await exchange(); // asserts equal digests
+    for (const n of [a, b]) {
+      const p = getPrincipal(n.read, 'shared')!;
+      // Creation facts: the earliest creation; names: the latest write (LWW).
+      assert.equal(p.kind, firstIsA ? 'person' : 'service');
+      assert.equal(p.briefName, firstIsA ? 'Brief B' : 'Brief A');
+      const role = getRole(n.read, 'ops')!;
+      assert.equal(role.name, firstIsA ? 'ops-B' : 'ops-A');
+      const dup = n.read.all(
+        "SELECT scope FROM conflicts WHERE kind = 'duplicate-creation' ORDER BY scope",
+      );
+      assert.deepEqual(
+        dup.map((r) => r.scope),
+        ['identity-directory:dir', 'principal:shared', 'role-directory:ops-dir', 'role:ops'],
+      );
+    }
   });
 });

@@ -21,6 +21,7 @@ import {
 import {
   addRoleMember,
   createRole,
+  defineRoleDirectory,
   removeRoleMember,
   setGrant,
   updateRole,
@@ -53,7 +54,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('cmd' as const),
       at: fc.nat(2),
-      op: fc.nat(13),
+      op: fc.nat(14),
       a: fc.nat(50),
       b: fc.nat(50),
     }),
@@ -81,13 +82,18 @@ const commandFor = (
     node,
     "SELECT id FROM roles WHERE deleted = 0 AND id <> 'administrators' ORDER BY id",
   );
+  const roleDirectories = ids(node, 'SELECT id FROM role_directories ORDER BY id');
   const p = pick(principals, s.a);
   const fresh = `${node.id}x${counter++}`;
+  // Ids a client may choose (principal, directory, role, role directory) collide across sites
+  // now and then: two sites creating one id at once is a conflict the rules must settle too.
+  const chosen = (prefix: string, fallback: string) =>
+    s.b % 2 === 0 ? `${prefix}c${s.a % 2}` : `${prefix}${fallback}`;
   switch (s.op) {
     case 0:
       return registerPrincipal({
-        principalId: `p${fresh}`,
-        kind: 'person',
+        principalId: chosen('p', fresh),
+        kind: s.a % 2 ? 'person' : 'service',
         briefName: `P ${s.a}`,
         ...(s.b % 2 ? { email: pick(EMAILS, s.b)! } : {}),
         identity: { identityId: `i${fresh}`, name: pick(NAMES, s.a)! },
@@ -120,15 +126,16 @@ const commandFor = (
     }
     case 7:
       return defineIdentityDirectory({
-        directoryId: `d${fresh}`,
-        name: pick(DIRECTORY_NAMES, s.b)!,
+        directoryId: chosen('d', fresh),
+        name: pick(DIRECTORY_NAMES, s.a)!,
       });
     case 8:
       return p ? changeProfile({ principalId: p, email: null }) : undefined;
     case 9:
       return createRole({
-        roleId: `r${fresh}`,
+        roleId: chosen('r', fresh),
         name: pick(ROLE_NAMES, s.a)!,
+        directoryId: pick(roleDirectories, s.a)!,
         parentId: s.b % 3 === 0 ? null : (pick(roles, s.b) ?? null),
       });
     case 10: {
@@ -148,6 +155,12 @@ const commandFor = (
       const r = pick(roles, s.a);
       return r && p ? addRoleMember({ roleId: r, principalId: pick(principals, s.b)! }) : undefined;
     }
+    case 14:
+      return defineRoleDirectory({
+        directoryId: chosen('rd', fresh),
+        name: pick(DIRECTORY_NAMES, s.a)!,
+        requiredEvidences: s.a % 2 ? ['ownership'] : [],
+      });
     default: {
       const r = pick(roles, s.a);
       return r && p
