@@ -2,7 +2,8 @@
 import type { Projection } from '../src/readmodel/projection.ts';
 import { authz } from './authz.ts';
 import { credentials } from './credentials.ts';
+import { factors } from './factors.ts';
 import { identities } from './identities.ts';
 import { principals } from './principals.ts';
 
-export const projections: readonly Projection[] = [principals, identities, credentials, authz];
+export const projections: readonly Projection[] = [principals, identities, credentials, factors, authz];

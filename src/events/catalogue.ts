@@ -94,6 +94,46 @@ export const eventSchemas = {
     subnets: Type.Array(Type.String({ maxLength: 50 }), { maxItems: 16 }),
   }),
   CredentialRevoked: Type.Object({ credentialId: Id, reason: Text(200) }),
+  // One-time passwords (RFC 4226 HOTP, RFC 6238 TOTP). The seed is sealed with AES-256-GCM under
+  // a configured key (src/authn/seed-crypto.ts): every site verifies codes, so it cannot be hashed.
+  OtpEnrolled: Type.Object({
+    credentialId: Id,
+    principalId: Id,
+    /** Credential directory (the seeded `otp` one provides `ownership` evidence). */
+    directoryId: Id,
+    kind: Type.Union([Type.Literal('totp'), Type.Literal('hotp')]),
+    name: Text(100),
+    digits: Type.Union([Type.Literal(6), Type.Literal(8)]),
+    algorithm: Type.Union([Type.Literal('sha1'), Type.Literal('sha256'), Type.Literal('sha512')]),
+    /** TOTP time step in seconds; null for HOTP. */
+    period: Nullable(Type.Integer({ minimum: 15, maximum: 300 })),
+    /** HOTP: the first counter value the token will show; null for TOTP. */
+    counter: Nullable(Type.Integer({ minimum: 0, maximum: 2 ** 48 })),
+    seed: Type.Object({
+      keyId: Type.String({ pattern: '^[a-z0-9-]{1,32}$' }),
+      iv: Type.String({ maxLength: 24 }),
+      ciphertext: Type.String({ maxLength: 200 }),
+      tag: Type.String({ maxLength: 24 }),
+    }),
+    /** ISO 8601 UTC end of the credential's validity window, or null: until revoked. */
+    validUntil: Nullable(Type.String({ maxLength: 30 })),
+  }),
+  /** A first valid code proved the principal holds the seed; before that it is no evidence. */
+  OtpConfirmed: Type.Object({ credentialId: Id }),
+  /** A TOTP time step or HOTP counter value was accepted: it is never accepted again. */
+  OtpUsed: Type.Object({
+    credentialId: Id,
+    step: Type.Integer({ minimum: 0, maximum: 2 ** 48 }),
+  }),
+  /** Location evidence: the principal's requests from these IPv4/IPv6 ranges. */
+  SubnetAllowed: Type.Object({
+    credentialId: Id,
+    principalId: Id,
+    directoryId: Id,
+    name: Text(100),
+    cidrs: Type.Array(Type.String({ maxLength: 50 }), { minItems: 1, maxItems: 16 }),
+    validUntil: Nullable(Type.String({ maxLength: 30 })),
+  }),
 
   // Authorization (DESIGN.md section 8). Effects are restrictive registers: revoke over inherit
   // over grant among concurrent writes; memberships likewise (revoked over granted).

@@ -1,0 +1,74 @@
+// What the OTP, subnet and gateway factors share: the seeded credential directories they belong
+// to, who may manage a principal's credentials, validity windows, and how long the evidence they
+// give counts in a session.
+import { requirePrivilege } from '../authz/admin.ts';
+import { AppError, invalid } from '../errors.ts';
+import { SYSTEM_ACTOR } from '../events/envelope.ts';
+import type { CommandMeta } from '../node/command.ts';
+import type { Reader, SqlRow } from '../readmodel/projection.ts';
+import { MANAGE_PRINCIPALS } from './principals.ts';
+import { getPrincipal, type PrincipalView } from './queries.ts';
+
+/** Seeded credential directories (rows on every node): OTP gives `ownership`, subnet gives
+ * `location`, the trusted gateway gives `trust`. */
+export const OTP_DIRECTORY = 'otp';
+export const SUBNET_DIRECTORY = 'subnet';
+export const GATEWAY_DIRECTORY = 'gateway';
+
+/** How long evidence counts when its credential directory does not say (12 h: NIST SP 800-63B
+ * 4.2.3 / 4.3.3, reauthentication at least every 12 hours at AAL2/AAL3). */
+export const DEFAULT_EVIDENCE_MS = 12 * 3_600_000;
+
+/** The credential directory's evidence lifetime, when the directory projection records one. */
+export const evidenceExpiry = (state: Reader, directoryId: string, now: number): number => {
+  let row: SqlRow | undefined;
+  try {
+    row = state.get('SELECT * FROM credential_directories WHERE id = ?', directoryId);
+  } catch {
+    row = undefined; // no directory table in this read model: the default lifetime
+  }
+  const seconds = row?.lifetime_seconds;
+  const ms =
+    typeof seconds === 'number' || typeof seconds === 'bigint' ? Number(seconds) * 1000 : 0;
+  return now + (ms > 0 ? ms : DEFAULT_EVIDENCE_MS);
+};
+
+/**
+ * The principal whose credentials are managed, checked: it exists and is active. A principal
+ * manages its own credentials; anyone else needs `authlog.principals.manage`.
+ */
+export const credentialOwner = (
+  state: Reader,
+  meta: CommandMeta,
+  principalId: string,
+): PrincipalView => {
+  if (meta.actor !== principalId && meta.actor !== SYSTEM_ACTOR)
+    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+  const p = getPrincipal(state, principalId);
+  if (!p)
+    throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${principalId}`, {
+      field: 'principalId',
+    });
+  if (p.deleted || !p.active)
+    throw new AppError('PRINCIPAL_DELETED', `principal ${p.id} is deleted or inactive`);
+  return p;
+};
+
+const MAX_VALID_DAYS = 3660;
+
+/** An optional end of validity, as ISO 8601 UTC; must lie in the future. */
+export const validUntil = (raw: string | undefined, now: number): string | null => {
+  if (raw === undefined) return null;
+  const t = Date.parse(raw);
+  if (!/^\d{4}-\d{2}-\d{2}T[0-9:.]+Z$/.test(raw) || Number.isNaN(t))
+    throw invalid('validUntil', 'must be an ISO 8601 UTC time like 2030-01-31T00:00:00Z');
+  if (t <= now) throw invalid('validUntil', 'must lie in the future');
+  if (t > now + MAX_VALID_DAYS * 86_400_000)
+    throw invalid('validUntil', `must lie within ${MAX_VALID_DAYS} days`);
+  return new Date(t).toISOString();
+};
+
+/** Live: not revoked and inside its validity window. */
+export const isLive = (row: SqlRow, now: number): boolean =>
+  Number(row.revoked) === 0 &&
+  (row.valid_until == null || Date.parse(String(row.valid_until)) > now);

@@ -1,0 +1,271 @@
+// One-time passwords: TOTP (RFC 6238, authenticator apps) and HOTP (RFC 4226, hardware tokens),
+// through otplib. Enrollment seals the seed (seed-crypto.ts) and answers the otpauth:// URI once;
+// the first valid code confirms the credential, and only confirmed, live credentials give
+// `ownership` evidence (NIST SP 800-63B 5.1.4 / 5.1.5, OTP devices).
+//
+// Replay (NIST SP 800-63B 5.1.4.2: "the verifier SHALL accept a given time-based OTP only once";
+// RFC 6238 5.2; RFC 4226 7.5 counter resynchronisation): the decide that accepts a code records
+// the time step or counter in an `OtpUsed` event, and a code is accepted only for a step above
+// the highest one used. The writer queue serializes decides, so of two parallel submissions of
+// one code exactly one wins; the used step is a max register, so once the use has replicated,
+// every site refuses the code too. (Two sites accepting the same code before either use
+// replicates is the window multi-master leaves open: at most one time step, ~30 s.)
+import { ScureBase32Plugin, verifySync } from 'otplib';
+import { AppError, invalid } from '../errors.ts';
+import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
+import type { Command } from '../node/command.ts';
+import type { Reader, SqlRow } from '../readmodel/projection.ts';
+import type { EvidenceProvider, Method } from './evidence.ts';
+import {
+  credentialOwner,
+  evidenceExpiry,
+  isLive,
+  OTP_DIRECTORY,
+  validUntil as parseValidUntil,
+} from './factors.ts';
+import { text } from './normalize.ts';
+import { decryptSeed, type EncryptedSeed, type Keyring } from './seed-crypto.ts';
+
+export type OtpKind = 'totp' | 'hotp';
+export type OtpAlgorithm = 'sha1' | 'sha256' | 'sha512';
+export type OtpDigits = 6 | 8;
+
+/** TOTP: the current time step and one on either side, for clock drift and the time it takes to
+ * type a code (RFC 6238 5.2 recommends at most one step backward; we accept one forward too). */
+export const TOTP_WINDOW_STEPS = 1;
+/** HOTP: codes up to this many counter values ahead resynchronise the counter (RFC 4226 7.4,
+ * look-ahead parameter s), for presses of the token's button that never reached us. */
+export const HOTP_LOOK_AHEAD = 10;
+/** 160-bit seeds (RFC 4226 4: at least 128 bits, 160 recommended). */
+export const SEED_BYTES = 20;
+/** More than this many OTP credentials per principal is a mistake, not a need. */
+export const MAX_OTP_PER_PRINCIPAL = 10;
+
+const base32 = new ScureBase32Plugin();
+export const seedToBase32 = (seed: Uint8Array): string => base32.encode(seed, { padding: false });
+
+/** A base32 seed as an authenticator app or a token vendor gives it (spaces and padding allowed). */
+export const seedFromBase32 = (raw: string): Buffer => {
+  const t = raw.replace(/[\s=]/g, '').toUpperCase();
+  if (!/^[A-Z2-7]{26,128}$/.test(t)) throw invalid('secret', 'must be base32 of 16 to 80 bytes');
+  const bytes = Buffer.from(base32.decode(t));
+  if (bytes.length < 16 || bytes.length > 80)
+    throw invalid('secret', 'must be base32 of 16 to 80 bytes');
+  return bytes;
+};
+
+export type OtpParams = {
+  readonly kind: OtpKind;
+  readonly digits: OtpDigits;
+  readonly algorithm: OtpAlgorithm;
+  /** TOTP step in seconds (null for HOTP). */
+  readonly period: number | null;
+};
+
+const CODE = /^[0-9]{6}([0-9]{2})?$/;
+
+/**
+ * The time step or counter value a code matches, strictly above `after` (the highest one used;
+ * undefined: none yet), or undefined. HOTP starts from `firstCounter` when nothing was used.
+ * Constant-time comparison inside otplib.
+ */
+export const matchCode = (
+  params: OtpParams,
+  seed: Uint8Array,
+  code: string,
+  at: { readonly now: number; readonly after: number | undefined; readonly firstCounter: number },
+): number | undefined => {
+  if (!CODE.test(code) || code.length !== params.digits) return undefined;
+  if (params.kind === 'totp') {
+    const period = params.period ?? 30;
+    const result = verifySync({
+      strategy: 'totp',
+      secret: seed,
+      token: code,
+      digits: params.digits,
+      algorithm: params.algorithm,
+      period,
+      epoch: Math.floor(at.now / 1000),
+      // Periods overlapping [now - period, now + period]: the current step and one either side.
+      epochTolerance: TOTP_WINDOW_STEPS * period,
+      ...(at.after !== undefined ? { afterTimeStep: at.after } : {}),
+    });
+    return result.valid && 'timeStep' in result ? result.timeStep : undefined;
+  }
+  const next = at.after === undefined ? at.firstCounter : at.after + 1;
+  const result = verifySync({
+    strategy: 'hotp',
+    secret: seed,
+    token: code,
+    digits: params.digits,
+    algorithm: params.algorithm,
+    counter: next,
+    counterTolerance: [0, HOTP_LOOK_AHEAD],
+  });
+  return result.valid ? next + result.delta : undefined;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Read model
+
+export type OtpCredential = OtpParams & {
+  readonly id: string;
+  readonly principalId: string;
+  readonly directoryId: string;
+  readonly name: string;
+  readonly counter: number | null;
+  readonly seed: EncryptedSeed;
+  readonly confirmed: boolean;
+  readonly lastStep: number | undefined;
+  readonly row: SqlRow;
+};
+
+const otpView = (r: SqlRow): OtpCredential => ({
+  id: String(r.id),
+  principalId: String(r.principal_id),
+  directoryId: String(r.directory_id),
+  name: String(r.name),
+  kind: r.kind === 'hotp' ? 'hotp' : 'totp',
+  digits: Number(r.digits) === 8 ? 8 : 6,
+  algorithm: r.algorithm === 'sha256' || r.algorithm === 'sha512' ? r.algorithm : 'sha1',
+  period: r.period == null ? null : Number(r.period),
+  counter: r.counter == null ? null : Number(r.counter),
+  seed: JSON.parse(String(r.seed)) as EncryptedSeed,
+  confirmed: Number(r.confirmed) === 1,
+  lastStep: r.last_step == null ? undefined : Number(r.last_step),
+  row: r,
+});
+
+export const getOtpCredential = (state: Reader, id: string): OtpCredential | undefined => {
+  const r = state.get('SELECT * FROM otp_credentials WHERE id = ?', id);
+  return r ? otpView(r) : undefined;
+};
+
+const otpCredentialsOf = (state: Reader, principalId: string): OtpCredential[] =>
+  state
+    .all('SELECT * FROM otp_credentials WHERE principal_id = ? ORDER BY id', principalId)
+    .map(otpView);
+
+const check = (
+  keyring: Keyring,
+  c: OtpCredential,
+  code: string,
+  now: number,
+): number | undefined => {
+  const seed = decryptSeed(keyring, c.id, c.seed);
+  // A seed sealed under a key this node lacks (or tampered with) proves nothing.
+  if (!seed) return undefined;
+  return matchCode(c, seed, code, { now, after: c.lastStep, firstCounter: c.counter ?? 0 });
+};
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+export type EnrollOtpInput = {
+  readonly credentialId: string;
+  readonly principalId: string;
+  readonly kind: OtpKind;
+  readonly name: string;
+  readonly digits: OtpDigits;
+  readonly algorithm: OtpAlgorithm;
+  readonly period: number | null;
+  readonly counter: number | null;
+  /** Sealed by the caller (random IV: randomness stays out of decide). */
+  readonly seed: EncryptedSeed;
+  readonly directoryId?: string;
+  readonly validUntil?: string;
+};
+
+export const enrollOtp = (input: EnrollOtpInput): Command<{ credentialId: string }> => ({
+  name: 'EnrollOtp',
+  decide(state, meta) {
+    const owner = credentialOwner(state, meta, input.principalId);
+    const name = text('name', input.name, 100);
+    if (input.kind === 'totp' && (input.period === null || input.counter !== null))
+      throw invalid('period', 'a TOTP credential has a period and no counter');
+    if (input.kind === 'hotp' && (input.period !== null || input.counter === null))
+      throw invalid('counter', 'an HOTP credential has a counter and no period');
+    const n = state.get(
+      'SELECT COUNT(*) AS n FROM otp_credentials WHERE principal_id = ? AND revoked = 0',
+      owner.id,
+    );
+    if (Number(n?.n ?? 0) >= MAX_OTP_PER_PRINCIPAL)
+      throw invalid('principalId', `at most ${MAX_OTP_PER_PRINCIPAL} OTP credentials`);
+    const data: EventPayload<'OtpEnrolled'> = {
+      credentialId: input.credentialId,
+      principalId: owner.id,
+      directoryId: input.directoryId ?? OTP_DIRECTORY,
+      kind: input.kind,
+      name,
+      digits: input.digits,
+      algorithm: input.algorithm,
+      period: input.period,
+      counter: input.counter,
+      seed: { ...input.seed },
+      validUntil: parseValidUntil(input.validUntil, meta.now),
+    };
+    return {
+      events: [{ type: 'OtpEnrolled', data }],
+      result: { credentialId: input.credentialId },
+    };
+  },
+});
+
+/** The first valid code confirms the credential; that code is used up like any other. */
+export const confirmOtp = (
+  keyring: Keyring,
+  input: { readonly credentialId: string; readonly code: string },
+): Command<{ confirmed: true }> => ({
+  name: 'ConfirmOtp',
+  decide(state, meta) {
+    const c = getOtpCredential(state, input.credentialId);
+    if (!c) throw new AppError('CREDENTIAL_NOT_FOUND', `no credential ${input.credentialId}`);
+    credentialOwner(state, meta, c.principalId);
+    if (!isLive(c.row, meta.now))
+      throw new AppError('CREDENTIAL_NOT_LIVE', `credential ${c.id} is revoked or expired`);
+    if (c.confirmed) throw new AppError('OTP_ALREADY_CONFIRMED', `credential ${c.id} is confirmed`);
+    const step = check(keyring, c, input.code, meta.now);
+    if (step === undefined)
+      throw new AppError('OTP_CODE_INVALID', 'the code does not match (or was used already)', {
+        field: 'code',
+      });
+    return {
+      events: [
+        { type: 'OtpConfirmed', data: { credentialId: c.id } },
+        { type: 'OtpUsed', data: { credentialId: c.id, step } },
+      ],
+      result: { confirmed: true },
+    };
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Evidence
+
+/**
+ * `ownership` evidence from a code that matches one of the principal's confirmed, live OTP
+ * credentials; the `OtpUsed` event it returns is what makes the code single-use. No code sent:
+ * `none`; a code that matches nothing (wrong, used, or for an unconfirmed credential): `failed`.
+ */
+export const otpProvider = (keyring: Keyring): EvidenceProvider => ({
+  method: 'totp',
+  decide(context) {
+    const code = context.presented.otp;
+    if (code === undefined) return 'none';
+    for (const c of otpCredentialsOf(context.state, context.principalId)) {
+      if (!c.confirmed || !isLive(c.row, context.now)) continue;
+      const step = check(keyring, c, code, context.now);
+      if (step === undefined) continue;
+      const events: DomainEvent[] = [{ type: 'OtpUsed', data: { credentialId: c.id, step } }];
+      const method: Method = c.kind;
+      return {
+        evidence: 'ownership',
+        method,
+        credentialId: c.id,
+        expiresAt: evidenceExpiry(context.state, c.directoryId, context.now),
+        events,
+      };
+    }
+    return 'failed';
+  },
+});

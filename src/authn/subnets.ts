@@ -1,0 +1,105 @@
+// Subnet credentials: `location` evidence for a principal whose request comes from one of its
+// allowed IPv4 or IPv6 ranges (ipaddr.js through src/http/net.ts; an IPv4-mapped IPv6 client such
+// as ::ffff:10.0.0.1 is the IPv4 address it carries). The address is the one the HTTP edge
+// resolved: the socket peer, or X-Forwarded-For only through AUTHLOG_TRUSTED_PROXIES, so a client
+// cannot choose it (OWASP ASVS 4.0 1.4.x / 12.x trust boundaries). Location alone is never a
+// secret: on its own it identifies a service on a private network (scenario 6), not a person.
+import { invalid } from '../errors.ts';
+import { cidrMatcher, formatCidr, parseCidr } from '../http/net.ts';
+import type { Command } from '../node/command.ts';
+import type { Reader } from '../readmodel/projection.ts';
+import type { EvidenceProvider } from './evidence.ts';
+import {
+  credentialOwner,
+  evidenceExpiry,
+  isLive,
+  validUntil as parseValidUntil,
+  SUBNET_DIRECTORY,
+} from './factors.ts';
+import { text } from './normalize.ts';
+
+export const MAX_SUBNETS = 16;
+
+/** CIDR ranges in ipaddr.js's canonical text (a bare address becomes a /32 or /128, a mapped
+ * IPv6 range the IPv4 range it denotes), refusing what does not parse and the whole space. */
+export const normalizeCidrs = (raw: readonly string[]): string[] => {
+  if (raw.length === 0) throw invalid('cidrs', 'name at least one range');
+  if (raw.length > MAX_SUBNETS) throw invalid('cidrs', `at most ${MAX_SUBNETS} ranges`);
+  return raw.map((r) => {
+    const c = parseCidr(r);
+    if (!c) throw invalid('cidrs', `${JSON.stringify(r)} is not an IPv4 or IPv6 CIDR range`);
+    // A /0 is "anywhere": that is no location at all.
+    if (c[1] === 0) throw invalid('cidrs', `${formatCidr(c)} would match every address`);
+    return formatCidr(c);
+  });
+};
+
+export const allowSubnet = (input: {
+  readonly credentialId: string;
+  readonly principalId: string;
+  readonly name: string;
+  readonly cidrs: readonly string[];
+  readonly directoryId?: string;
+  readonly validUntil?: string;
+}): Command<{ credentialId: string; cidrs: string[] }> => ({
+  name: 'AllowSubnet',
+  decide(state, meta) {
+    const owner = credentialOwner(state, meta, input.principalId);
+    const cidrs = normalizeCidrs(input.cidrs);
+    return {
+      events: [
+        {
+          type: 'SubnetAllowed',
+          data: {
+            credentialId: input.credentialId,
+            principalId: owner.id,
+            directoryId: input.directoryId ?? SUBNET_DIRECTORY,
+            name: text('name', input.name, 100),
+            cidrs,
+            validUntil: parseValidUntil(input.validUntil, meta.now),
+          },
+        },
+      ],
+      result: { credentialId: input.credentialId, cidrs },
+    };
+  },
+});
+
+/** The principal's live subnet credential that contains `ip`, if any. */
+export const matchingSubnet = (
+  state: Reader,
+  principalId: string,
+  ip: string | undefined,
+  now: number,
+): { readonly id: string; readonly directoryId: string } | undefined => {
+  if (ip === undefined) return undefined;
+  const rows = state.all(
+    'SELECT * FROM subnet_credentials WHERE principal_id = ? AND revoked = 0 ORDER BY id',
+    principalId,
+  );
+  for (const r of rows) {
+    if (!isLive(r, now)) continue;
+    const ranges = (JSON.parse(String(r.cidrs)) as string[])
+      .map(parseCidr)
+      .filter((c) => c !== undefined);
+    if (cidrMatcher(ranges)(ip)) return { id: String(r.id), directoryId: String(r.directory_id) };
+  }
+  return undefined;
+};
+
+/** `location` evidence when the client address lies in a live subnet credential; otherwise
+ * `none` (an address outside is not a failed attempt: nothing was presented). */
+export const subnetProvider: EvidenceProvider = {
+  method: 'subnet',
+  decide(context) {
+    const hit = matchingSubnet(context.state, context.principalId, context.ip, context.now);
+    if (!hit) return 'none';
+    return {
+      evidence: 'location',
+      method: 'subnet',
+      credentialId: hit.id,
+      expiresAt: evidenceExpiry(context.state, hit.directoryId, context.now),
+      events: [],
+    };
+  },
+};
