@@ -6,4 +6,10 @@ import { factors } from './factors.ts';
 import { identities } from './identities.ts';
 import { principals } from './principals.ts';
 
-export const projections: readonly Projection[] = [principals, identities, credentials, factors, authz];
+export const projections: readonly Projection[] = [
+  principals,
+  identities,
+  credentials,
+  factors,
+  authz,
+];
