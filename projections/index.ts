@@ -1,5 +1,6 @@
 // Every projection of the read model, in the order their handlers run for an event.
 import type { Projection } from '../src/readmodel/projection.ts';
+import { authority } from './authority.ts';
 import { authz } from './authz.ts';
 import { credentials } from './credentials.ts';
 import { factors } from './factors.ts';
@@ -12,4 +13,5 @@ export const projections: readonly Projection[] = [
   credentials,
   factors,
   authz,
+  authority,
 ];

@@ -250,4 +250,33 @@ describe('convergence rules between two sites', () => {
       );
     }
   });
+
+  it('authority race: an administrator acting while deactivated at another site is listed', async () => {
+    await exec(a, registerPrincipal({ principalId: 'adm', kind: 'person', briefName: 'Admin' }));
+    await exec(a, addRoleMember({ roleId: 'administrators', principalId: 'adm' }));
+    await exchange();
+    // B deactivates adm while adm, at A, creates a role and grants a membership.
+    await exec(b, deactivatePrincipal({ principalId: 'adm', reason: 'left' }));
+    await a.execute(createRole({ roleId: 'r-race', name: 'racy' }), { actor: 'adm' });
+    await a.execute(addRoleMember({ roleId: 'r-race', principalId: 'p1' }), { actor: 'adm' });
+    // After hearing of the deactivation, adm can no longer act, and nothing later is listed.
+    await exchange();
+    await assert.rejects(
+      a.execute(createRole({ roleId: 'r-late', name: 'late' }), { actor: 'adm' }),
+    );
+    for (const n of [a, b]) {
+      const races = n.read.all(
+        "SELECT scope, detail FROM conflicts WHERE kind = 'authority-race' ORDER BY detail",
+      );
+      assert.deepEqual(
+        races.map((r) => `${r.scope} ${r.detail}`),
+        [
+          'actor:adm RoleDefined concurrent with PrincipalDeactivated',
+          'actor:adm RoleMembershipGranted concurrent with PrincipalDeactivated',
+        ],
+      );
+    }
+    // The actions stand (this version records, it does not quarantine).
+    assert.ok(getRole(b.read, 'r-race'));
+  });
 });

@@ -215,6 +215,17 @@ describe('convergence', () => {
           const nodes = await Promise.all(ORIGINS.map((o) => startMemoryNode(o)));
           open.push(...nodes);
           try {
+            // An administrator who acts at every site, and whom any site may deactivate or
+            // remove from a role at the same time: the authority races of DESIGN.md section 5.
+            await nodes[0]!.execute(
+              registerPrincipal({ principalId: 'padmin', kind: 'person', briefName: 'Admin' }),
+              { actor: 'system' },
+            );
+            await nodes[0]!.execute(
+              addRoleMember({ roleId: 'administrators', principalId: 'padmin' }),
+              { actor: 'system' },
+            );
+            for (const n of nodes.slice(1)) await pull(nodes[0]!, n);
             for (const s of steps) {
               if (s.kind === 'sync') {
                 if (s.from !== s.to) await pull(nodes[s.from]!, nodes[s.to]!);
@@ -223,7 +234,8 @@ describe('convergence', () => {
               const node = nodes[s.at]!;
               const command = commandFor(node, s);
               if (!command) continue;
-              await node.execute(command, { actor: 'system' }).catch((err) => {
+              const actor = s.b % 3 === 1 ? 'padmin' : 'system';
+              await node.execute(command, { actor }).catch((err) => {
                 if (!(err instanceof AppError)) throw err;
               });
             }
