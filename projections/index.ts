@@ -1,5 +1,6 @@
 // Every projection of the read model, in the order their handlers run for an event.
 import type { Projection } from '../src/readmodel/projection.ts';
+import { audit } from './audit.ts';
 import { authority } from './authority.ts';
 import { authz } from './authz.ts';
 import { credentials } from './credentials.ts';
@@ -14,4 +15,5 @@ export const projections: readonly Projection[] = [
   factors,
   authz,
   authority,
+  audit,
 ];

@@ -22,7 +22,9 @@ export const requireAccess = (state: Reader, meta: CommandMeta, what: Target): v
   const result = createAuthz(state, () => 0).check({ ...what, subject });
   if (!result.allow) {
     const target = 'privilege' in what ? what.privilege : `${what.action} on ${what.resourceType}`;
-    throw new AppError('FORBIDDEN', `${meta.actor} lacks ${target}: ${result.reason}`);
+    throw new AppError('FORBIDDEN', `${meta.actor} lacks ${target}: ${result.reason}`, {
+      privilege: target,
+    });
   }
 };
 

@@ -184,6 +184,25 @@ export const eventSchemas = {
   }),
   RoleMembershipGranted: Type.Object({ roleId: Id, principalId: Id }),
   RoleMembershipRevoked: Type.Object({ roleId: Id, principalId: Id }),
+
+  // Accounting (DESIGN.md section 9). Reading the audit trail and being refused an
+  // administrative operation are themselves recorded (OWASP ASVS 7.1.3, 7.2.2).
+  AuditRead: Type.Object({
+    /** The filters of the read, as sent; never the rows it returned. */
+    filters: Type.Record(Type.String({ maxLength: 20 }), Type.String({ maxLength: 1000 }), {
+      maxProperties: 16,
+    }),
+  }),
+  AccessDenied: Type.Object({
+    /** `METHOD /route/pattern` of the refused request. */
+    operation: Text(200),
+    /** The privilege (or `action on type`) the actor lacked, when known. */
+    privilege: Nullable(Text(200)),
+    /** Id the request named in its path, if any (the thing the actor tried to change). */
+    targetId: Type.Optional(Id),
+    /** Denials of this actor not recorded since the previous one (rate limit). */
+    suppressed: Type.Integer({ minimum: 0 }),
+  }),
 } as const;
 
 export type EventSchemas = typeof eventSchemas;

@@ -12,6 +12,7 @@ import {
   eventSchemas,
   isEventType,
 } from './catalogue.ts';
+import { upcast } from './upcast.ts';
 
 /** Who caused an event and from where: recorded for accounting. */
 export type EventMeta = {
@@ -104,22 +105,30 @@ export const fromRecorded = (
   } catch (cause) {
     throw new MalformedEventError(`event ${r.id}: bad deps`, { cause });
   }
-  if (validate && !checkers[r.type].Check(r.data)) {
-    const first = checkers[r.type].Errors(r.data).First();
+  // Old payload shapes are brought to the current one before anything looks at them.
+  let data = r.data;
+  if (typeof m.schema === 'number' && m.schema !== CURRENT_SCHEMA) {
+    try {
+      data = upcast(r.type, m.schema, r.data);
+    } catch (cause) {
+      throw new MalformedEventError(`event ${r.id}: ${(cause as Error).message}`, { cause });
+    }
+  }
+  if (validate && !checkers[r.type].Check(data)) {
+    const first = checkers[r.type].Errors(data).First();
     throw new MalformedEventError(
       `event ${r.id} (${r.type}): ${first?.path ?? ''} ${first?.message ?? 'invalid'}`,
     );
   }
-  const schema = typeof m.schema === 'number' ? m.schema : CURRENT_SCHEMA;
   return {
     id: r.id,
     type: r.type,
-    data: r.data,
+    data,
     origin,
     seq: BigInt(seq),
     hlc,
     deps,
-    schema,
+    schema: CURRENT_SCHEMA,
     actor,
     via: str(m, 'via'),
     correlationId: str(m, 'correlationId'),

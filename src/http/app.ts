@@ -10,6 +10,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { registerDenialAudit } from '../accounting/denials.ts';
 import { authenticateToken } from '../authn/tokens.ts';
 import { AppError } from '../errors.ts';
 import type { AuthlogNode } from '../node/node.ts';
@@ -26,6 +27,7 @@ import { docsRoutes, registerOpenApi } from './openapi.ts';
 import { sendProblem } from './problem.ts';
 import { clientIp, peerTrust } from './proxy.ts';
 import { registerRateLimits } from './rate-limit.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { authzRoutes } from './routes/authz.ts';
 import { directoryRoutes } from './routes/directories.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -114,6 +116,8 @@ export const buildApp = (options: AppOptions): App => {
     tokens: (token, request) =>
       authenticateToken(options.node.read, token, clientIp(request), Date.now()),
   });
+  // Refusals for lack of privilege go to the audit trail (src/accounting/denials.ts).
+  registerDenialAudit(app);
   registerCsrf(app, {
     key: csrfKey(edge.csrfKey, options.operatorToken),
     allowedOrigins: edge.allowedOrigins,
@@ -182,6 +186,7 @@ export const buildApp = (options: AppOptions): App => {
   app.register(directoryRoutes, { prefix: '/v1' });
   app.register(authzRoutes, { prefix: '/v1' });
   app.register(tokenRoutes, { prefix: '/v1' });
+  app.register(auditRoutes, { prefix: '/v1' });
   app.register(replicationRoutes);
   return app;
 };

@@ -17,7 +17,10 @@ const requireReplicate = (app: App, request: FastifyRequest) => {
   if (actor === undefined) throw new AppError('UNAUTHENTICATED', 'send a bearer token');
   if (actor === SYSTEM_ACTOR) return;
   const r = app.node.authz.check({ subject: { principalId: actor }, privilege: REPLICATE });
-  if (!r.allow) throw new AppError('FORBIDDEN', `${REPLICATE} is required: ${r.reason}`);
+  if (!r.allow)
+    throw new AppError('FORBIDDEN', `${REPLICATE} is required: ${r.reason}`, {
+      privilege: REPLICATE,
+    });
 };
 
 const PeerSchema = Type.Object({

@@ -1,0 +1,65 @@
+// Schemas of GET /v1/audit, shared by the route (validation, OpenAPI) and the CLI (which checks
+// every answer it reads).
+import { Type } from '@sinclair/typebox';
+import { Nullable, Strict } from '../http/schemas.ts';
+import { FAMILIES } from './describe.ts';
+import { MAX_AUDIT_LIMIT } from './queries.ts';
+
+export const FamilySchema = Type.Union(FAMILIES.map((f) => Type.Literal(f)));
+
+export const AuditQuerySchema = Type.Object(
+  {
+    subject: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'an id the event touches' }),
+    ),
+    actor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'principal id, or `system`' }),
+    ),
+    type: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1000,
+        pattern: '^[A-Za-z]+(,[A-Za-z]+)*$',
+        description: 'event type, or several separated by commas',
+      }),
+    ),
+    family: Type.Optional(FamilySchema),
+    from: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 40, description: 'ISO 8601 time, inclusive' }),
+    ),
+    to: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 40, description: 'ISO 8601 time, exclusive' }),
+    ),
+    origin: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' }),
+    ),
+    ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 400, pattern: '^[A-Za-z0-9_-]+$' }),
+    ),
+    limit: Type.Integer({ minimum: 1, maximum: MAX_AUDIT_LIMIT, default: 100 }),
+  },
+  Strict,
+);
+
+export const AuditEntrySchema = Type.Object({
+  at: Type.String({ description: 'UTC time of the event (from its HLC), ISO 8601' }),
+  hlc: Type.String(),
+  origin: Type.String(),
+  seq: Type.String({ description: 'decimal: position in the origin log' }),
+  eventId: Type.String(),
+  actor: Type.String(),
+  via: Nullable(Type.String()),
+  type: Type.String(),
+  family: Type.String(),
+  subjects: Type.Array(Type.String()),
+  summary: Type.String(),
+  ip: Nullable(Type.String()),
+  correlationId: Nullable(Type.String()),
+});
+
+export const AuditPageSchema = Type.Object({
+  items: Type.Array(AuditEntrySchema),
+  next: Nullable(Type.String({ description: 'cursor of the next page; null: no more rows now' })),
+});
