@@ -6,6 +6,7 @@ import { AppError, invalid } from '../errors.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { CommandMeta } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
+import { hlcWallMs } from '../replication/hlc.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { getPrincipal, type PrincipalView } from './queries.ts';
 
@@ -72,3 +73,64 @@ export const validUntil = (raw: string | undefined, now: number): string | null 
 export const isLive = (row: SqlRow, now: number): boolean =>
   Number(row.revoked) === 0 &&
   (row.valid_until == null || Date.parse(String(row.valid_until)) > now);
+
+export type CredentialSummary = {
+  readonly credentialId: string;
+  readonly kind: 'totp' | 'hotp' | 'subnet' | 'token';
+  readonly name: string;
+  readonly directoryId: string | null;
+  /** OTP: confirmed by a first code; others: always true. */
+  readonly confirmed: boolean;
+  readonly cidrs: string[];
+  readonly createdAt: string;
+  readonly validUntil: string | null;
+  readonly revoked: boolean;
+};
+
+const created = (hlc: unknown): string => new Date(hlcWallMs(String(hlc))).toISOString();
+
+/** A principal's OTP, subnet and access-token credentials, never their secrets. */
+export const listFactorCredentials = (read: Reader, principalId: string): CredentialSummary[] => {
+  const otp = read
+    .all('SELECT * FROM otp_credentials WHERE principal_id = ?', principalId)
+    .map((r) => ({
+      credentialId: String(r.id),
+      kind: r.kind === 'hotp' ? ('hotp' as const) : ('totp' as const),
+      name: String(r.name),
+      directoryId: String(r.directory_id),
+      confirmed: Number(r.confirmed) === 1,
+      cidrs: [],
+      createdAt: created(r.created_hlc),
+      validUntil: r.valid_until == null ? null : String(r.valid_until),
+      revoked: Number(r.revoked) === 1,
+    }));
+  const subnets = read
+    .all('SELECT * FROM subnet_credentials WHERE principal_id = ?', principalId)
+    .map((r) => ({
+      credentialId: String(r.id),
+      kind: 'subnet' as const,
+      name: String(r.name),
+      directoryId: String(r.directory_id),
+      confirmed: true,
+      cidrs: JSON.parse(String(r.cidrs)) as string[],
+      createdAt: created(r.created_hlc),
+      validUntil: r.valid_until == null ? null : String(r.valid_until),
+      revoked: Number(r.revoked) === 1,
+    }));
+  const tokens = read
+    .all('SELECT * FROM access_tokens WHERE principal_id = ?', principalId)
+    .map((r) => ({
+      credentialId: String(r.id),
+      kind: 'token' as const,
+      name: String(r.name),
+      directoryId: null,
+      confirmed: true,
+      cidrs: JSON.parse(String(r.subnets)) as string[],
+      createdAt: created(r.created_hlc),
+      validUntil: String(r.expires_at),
+      revoked: Number(r.revoked) === 1,
+    }));
+  return [...otp, ...subnets, ...tokens].sort((a, b) =>
+    a.credentialId < b.credentialId ? -1 : a.credentialId > b.credentialId ? 1 : 0,
+  );
+};

@@ -81,3 +81,8 @@ export const decryptSeed = (
     return undefined;
   }
 };
+
+/** A random key for a node built without configuration (tests, in-process use): seeds sealed
+ * with it cannot be opened after the process ends or by any other node. */
+export const ephemeralKeyring = (): Keyring =>
+  keyringFrom({ ephemeral: randomBytes(32).toString('base64') });

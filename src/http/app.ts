@@ -11,6 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerDenialAudit } from '../accounting/denials.ts';
+import { ephemeralKeyring, type Keyring } from '../authn/seed-crypto.ts';
 import { authenticateToken } from '../authn/tokens.ts';
 import { AppError } from '../errors.ts';
 import type { AuthlogNode } from '../node/node.ts';
@@ -30,6 +31,7 @@ import { registerRateLimits } from './rate-limit.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authzRoutes } from './routes/authz.ts';
 import { directoryRoutes } from './routes/directories.ts';
+import { factorRoutes } from './routes/factors.ts';
 import { healthRoutes } from './routes/health.ts';
 import { principalRoutes } from './routes/principals.ts';
 import { replicationRoutes } from './routes/replication.ts';
@@ -50,6 +52,8 @@ export type AppOptions = {
   readonly peers?: () => readonly PeerStatus[];
   /** Resolves a session cookie to its session (the authentication issue); none: no cookies. */
   readonly sessions?: SessionLookup;
+  /** Keys for OTP seeds (`config.secrets.totpKeys`); unset: a random key for this process only. */
+  readonly otpKeys?: Keyring;
 };
 
 export type App = FastifyInstance<
@@ -102,6 +106,7 @@ export const buildApp = (options: AppOptions): App => {
   app.decorate('node', options.node);
   app.decorate('peers', options.peers ?? (() => []));
   app.decorate('peerTrust', trust);
+  app.decorate('otpKeys', options.otpKeys ?? ephemeralKeyring());
   app.addSchema(ProblemSchema);
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
 
@@ -186,6 +191,7 @@ export const buildApp = (options: AppOptions): App => {
   app.register(directoryRoutes, { prefix: '/v1' });
   app.register(authzRoutes, { prefix: '/v1' });
   app.register(tokenRoutes, { prefix: '/v1' });
+  app.register(factorRoutes, { prefix: '/v1' });
   app.register(auditRoutes, { prefix: '/v1' });
   app.register(replicationRoutes);
   return app;

@@ -2,6 +2,7 @@
 import { ADMINISTRATORS_ROLE } from '../../projections/authz.ts';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { registerPrincipal } from '../authn/principals.ts';
+import { keyringFrom } from '../authn/seed-crypto.ts';
 import { addRoleMember } from '../authz/commands.ts';
 import type { Config } from '../config.ts';
 import { originStream } from '../events/envelope.ts';
@@ -81,6 +82,7 @@ export const startServer = async (
       logger: log,
       edge: config.http,
       peers: () => pullers.map((p) => p.status()),
+      otpKeys: keyringFrom(config.secrets.totpKeys),
     });
     const url = await app.listen({ host: config.host, port: config.port });
     say(`authlog node ${node.id} (${config.mode}) listening on ${url}, data in ${config.dataDir}`);

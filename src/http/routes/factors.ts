@@ -1,0 +1,236 @@
+// OTP and subnet credentials over HTTP: enroll a TOTP/HOTP credential (the seed and its
+// otpauth:// URI are in this answer and nowhere else, ever), confirm it with a first code, allow
+// subnets, list a principal's credentials. A principal manages its own; anyone else needs
+// `authlog.principals.manage` (checked in the commands).
+import { randomBytes } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { generateURI } from 'otplib';
+import { listFactorCredentials } from '../../authn/factors.ts';
+import {
+  confirmOtp,
+  enrollOtp,
+  SEED_BYTES,
+  seedFromBase32,
+  seedToBase32,
+} from '../../authn/otp.ts';
+import { MANAGE_PRINCIPALS } from '../../authn/principals.ts';
+import { getPrincipal } from '../../authn/queries.ts';
+import { encryptSeed, type Keyring } from '../../authn/seed-crypto.ts';
+import { allowSubnet } from '../../authn/subnets.ts';
+import { AppError } from '../../errors.ts';
+import { SYSTEM_ACTOR } from '../../events/envelope.ts';
+import { newId } from '../../node/node.ts';
+import type { App } from '../app.ts';
+import { run } from '../command.ts';
+import { authRouteConfig } from '../rate-limit.ts';
+import { errorResponses, Id, Nullable, Strict } from '../schemas.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Keys that seal and open OTP seeds (AUTHLOG_TOTP_KEYS). */
+    otpKeys: Keyring;
+  }
+}
+
+const IdParams = Type.Object({ id: Id }, Strict);
+const IsoTime = Type.String({ maxLength: 30, description: 'ISO 8601 UTC' });
+
+const CredentialSchema = Type.Object({
+  credentialId: Type.String(),
+  kind: Type.Union([
+    Type.Literal('totp'),
+    Type.Literal('hotp'),
+    Type.Literal('subnet'),
+    Type.Literal('token'),
+  ]),
+  name: Type.String(),
+  directoryId: Nullable(Type.String()),
+  confirmed: Type.Boolean(),
+  cidrs: Type.Array(Type.String()),
+  createdAt: Type.String(),
+  validUntil: Nullable(Type.String()),
+  revoked: Type.Boolean(),
+});
+
+/** Reading someone else's credentials takes the same privilege as managing them. */
+const requireSelfOrManager = (app: App, request: FastifyRequest, principalId: string) => {
+  const actor = request.auth?.actor;
+  if (actor === undefined) throw new AppError('UNAUTHENTICATED', 'send a credential');
+  if (actor === SYSTEM_ACTOR || actor === principalId) return;
+  const r = app.node.authz.check({ subject: { principalId: actor }, privilege: MANAGE_PRINCIPALS });
+  if (!r.allow)
+    throw new AppError('FORBIDDEN', `${MANAGE_PRINCIPALS} is required: ${r.reason}`, {
+      privilege: MANAGE_PRINCIPALS,
+    });
+};
+
+export const factorRoutes = async (app: App) => {
+  app.post(
+    '/principals/:id/otp',
+    {
+      config: { cacheControl: 'no-store' },
+      schema: {
+        summary: 'Enroll a TOTP or HOTP credential; the answer holds the seed, once',
+        tags: ['credentials'],
+        params: IdParams,
+        body: Type.Object(
+          {
+            kind: Type.Optional(Type.Union([Type.Literal('totp'), Type.Literal('hotp')])),
+            name: Type.String({ minLength: 1, maxLength: 100 }),
+            digits: Type.Optional(Type.Union([Type.Literal(6), Type.Literal(8)])),
+            algorithm: Type.Optional(
+              Type.Union([Type.Literal('sha1'), Type.Literal('sha256'), Type.Literal('sha512')]),
+            ),
+            period: Type.Optional(Type.Integer({ minimum: 15, maximum: 300 })),
+            counter: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 48 })),
+            /** A hardware token's seed, base32, instead of a generated one. */
+            secret: Type.Optional(Type.String({ minLength: 26, maxLength: 200 })),
+            validUntil: Type.Optional(IsoTime),
+          },
+          Strict,
+        ),
+        response: {
+          201: Type.Object({
+            credentialId: Type.String(),
+            kind: Type.String(),
+            secret: Type.String({ description: 'base32 seed: shown in this answer only' }),
+            uri: Type.String({ description: 'otpauth:// URI for an authenticator app' }),
+            digits: Type.Integer(),
+            algorithm: Type.String(),
+            period: Nullable(Type.Integer()),
+            counter: Nullable(Type.Integer()),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const kind = b.kind ?? 'totp';
+      const seed = b.secret === undefined ? randomBytes(SEED_BYTES) : seedFromBase32(b.secret);
+      const credentialId = newId();
+      const digits = b.digits ?? 6;
+      const algorithm = b.algorithm ?? 'sha1';
+      const period = kind === 'totp' ? (b.period ?? 30) : null;
+      const counter = kind === 'hotp' ? (b.counter ?? 0) : null;
+      await run(
+        request,
+        reply,
+        enrollOtp({
+          credentialId,
+          principalId: request.params.id,
+          kind,
+          name: b.name,
+          digits,
+          algorithm,
+          period,
+          counter,
+          seed: encryptSeed(app.otpKeys, credentialId, seed),
+          ...(b.validUntil !== undefined ? { validUntil: b.validUntil } : {}),
+        }),
+      );
+      const secret = seedToBase32(seed);
+      const principal = getPrincipal(app.node.read, request.params.id);
+      const uri = generateURI({
+        strategy: kind,
+        issuer: 'authlog',
+        label: principal?.briefName || request.params.id,
+        secret,
+        algorithm,
+        digits,
+        ...(period !== null ? { period } : {}),
+        ...(counter !== null ? { counter } : {}),
+      });
+      return reply
+        .status(201)
+        .send({ credentialId, kind, secret, uri, digits, algorithm, period, counter });
+    },
+  );
+
+  app.post(
+    '/credentials/:id/confirm',
+    {
+      config: { ...authRouteConfig },
+      schema: {
+        summary: 'Confirm an OTP credential with a first code (which is then used up)',
+        tags: ['credentials'],
+        params: IdParams,
+        body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 10 }) }, Strict),
+        response: {
+          200: Type.Object({ credentialId: Type.String(), confirmed: Type.Boolean() }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      // Guessing codes is throttled per credential too, whatever address it comes from.
+      await app.countAuthAttempt(request, reply, `otp:${request.params.id}`);
+      const result = await run(
+        request,
+        reply,
+        confirmOtp(app.otpKeys, { credentialId: request.params.id, code: request.body.code }),
+      );
+      return { credentialId: request.params.id, confirmed: result.confirmed };
+    },
+  );
+
+  app.post(
+    '/principals/:id/subnets',
+    {
+      schema: {
+        summary: 'Allow IPv4/IPv6 ranges as location evidence for a principal',
+        tags: ['credentials'],
+        params: IdParams,
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 100 }),
+            cidrs: Type.Array(Type.String({ maxLength: 50 }), { minItems: 1, maxItems: 16 }),
+            validUntil: Type.Optional(IsoTime),
+          },
+          Strict,
+        ),
+        response: {
+          201: Type.Object({ credentialId: Type.String(), cidrs: Type.Array(Type.String()) }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { name, cidrs, validUntil } = request.body;
+      const result = await run(
+        request,
+        reply,
+        allowSubnet({
+          credentialId: newId(),
+          principalId: request.params.id,
+          name,
+          cidrs,
+          ...(validUntil !== undefined ? { validUntil } : {}),
+        }),
+      );
+      return reply.status(201).send(result);
+    },
+  );
+
+  app.get(
+    '/principals/:id/credentials',
+    {
+      schema: {
+        summary: "A principal's OTP, subnet and access-token credentials (never their secrets)",
+        tags: ['credentials'],
+        params: IdParams,
+        response: {
+          200: Type.Object({ items: Type.Array(CredentialSchema) }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      requireSelfOrManager(app, request, request.params.id);
+      if (!getPrincipal(app.node.read, request.params.id))
+        throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${request.params.id}`);
+      return { items: listFactorCredentials(app.node.read, request.params.id) };
+    },
+  );
+};
