@@ -79,16 +79,24 @@ export const issueAccessToken = (
   },
 });
 
+/** Tables of credentials that `CredentialRevoked` ends (each kind keeps its own). */
+const REVOCABLE = ['access_tokens', 'otp_credentials', 'subnet_credentials'] as const;
+
+const revocable = (state: Reader, id: string) => {
+  for (const table of REVOCABLE) {
+    const row = state.get(`SELECT principal_id, revoked FROM ${table} WHERE id = ?`, id);
+    if (row) return row;
+  }
+  return undefined;
+};
+
 export const revokeCredential = (input: {
   credentialId: string;
   reason?: string;
 }): Command<{ revoked: boolean }> => ({
   name: 'RevokeCredential',
   decide(state, meta) {
-    const row = state.get(
-      'SELECT principal_id, revoked FROM access_tokens WHERE id = ?',
-      input.credentialId,
-    );
+    const row = revocable(state, input.credentialId);
     if (!row) throw new AppError('CREDENTIAL_NOT_FOUND', `no credential ${input.credentialId}`);
     if (meta.actor !== row.principal_id && meta.actor !== SYSTEM_ACTOR)
       requirePrivilege(state, meta, MANAGE_PRINCIPALS);

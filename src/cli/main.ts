@@ -3,6 +3,7 @@
 // the check found a problem), 2 bad usage or configuration, 3 the node could not be reached.
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { credentialCommand } from './credential.ts';
 import { directoryCommand } from './directory.ts';
 import { CliError, EXIT } from './errors.ts';
 import { eventsCommand } from './events.ts';
@@ -13,6 +14,7 @@ import { rebuildCommand } from './rebuild.ts';
 import { roleCommand } from './role.ts';
 import { serveCommand } from './serve.ts';
 import { statusCommand } from './status.ts';
+import { tokenCommand } from './token.ts';
 
 export { EXIT };
 
@@ -31,6 +33,8 @@ export const buildProgram = (): Command => {
   peerCommand(program);
   rebuildCommand(program);
   eventsCommand(program);
+  credentialCommand(program);
+  tokenCommand(program);
   return program;
 };
 

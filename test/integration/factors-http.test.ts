@@ -130,11 +130,49 @@ describe('OTP and subnet credentials over HTTP', () => {
     }
   });
 
+  it('revokes: a revoked OTP or subnet credential gives no evidence, for good', async () => {
+    const e = (await post('/v1/principals/ann/otp', { name: 'old phone' })).json<Enrolled>();
+    const now = Date.now();
+    await post(`/v1/credentials/${e.credentialId}/confirm`, { code: oathTotp(e.secret, now) });
+    const s = (
+      await post('/v1/principals/ann/subnets', { name: 'lab', cidrs: ['172.16.0.0/12'] })
+    ).json();
+    for (const id of [e.credentialId, s.credentialId]) {
+      const res = await app.inject({
+        method: 'DELETE',
+        url: `/v1/credentials/${id}`,
+        headers: auth,
+      });
+      assert.deepEqual(res.json(), { revoked: true }, res.body);
+    }
+    const presented = { otp: oathTotp(e.secret, now + 30_000) };
+    const context = { state: node.read, principalId: 'ann', presented, ip: '172.16.0.1', now };
+    const otp = otpProvider(app.otpKeys).decide(context, undefined);
+    assert.equal(otp, 'failed', 'the only confirmed TOTP left is for other codes');
+    assert.equal(subnetProvider.decide(context, undefined), 'none');
+    const again = await post(`/v1/credentials/${e.credentialId}/confirm`, { code: '123456' });
+    assert.equal(again.json().code, 'CREDENTIAL_NOT_LIVE');
+    const unknown = await app.inject({
+      method: 'DELETE',
+      url: '/v1/credentials/nope',
+      headers: auth,
+    });
+    assert.equal(unknown.statusCode, 404);
+  });
+
   it('lists credentials without secrets', async () => {
     const res = await app.inject({ url: '/v1/principals/ann/credentials', headers: auth });
     assert.equal(res.statusCode, 200, res.body);
-    const items = res.json().items as { kind: string; confirmed: boolean }[];
-    assert.deepEqual(items.map((i) => i.kind).sort(), ['hotp', 'subnet', 'totp', 'totp']);
+    const items = res.json().items as { kind: string; revoked: boolean }[];
+    assert.deepEqual(items.map((i) => i.kind).sort(), [
+      'hotp',
+      'subnet',
+      'subnet',
+      'totp',
+      'totp',
+      'totp',
+    ]);
+    assert.equal(items.filter((i) => i.revoked).length, 2);
     assert.ok(!/secret|ciphertext|seed/i.test(res.body));
   });
 });

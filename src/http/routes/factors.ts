@@ -18,6 +18,7 @@ import { MANAGE_PRINCIPALS } from '../../authn/principals.ts';
 import { getPrincipal } from '../../authn/queries.ts';
 import { encryptSeed, type Keyring } from '../../authn/seed-crypto.ts';
 import { allowSubnet } from '../../authn/subnets.ts';
+import { revokeCredential } from '../../authn/tokens.ts';
 import { AppError } from '../../errors.ts';
 import { SYSTEM_ACTOR } from '../../events/envelope.ts';
 import { newId } from '../../node/node.ts';
@@ -211,6 +212,20 @@ export const factorRoutes = async (app: App) => {
       );
       return reply.status(201).send(result);
     },
+  );
+
+  app.delete(
+    '/credentials/:id',
+    {
+      schema: {
+        summary: 'Revoke a credential (OTP, subnet or access token); revocation is final',
+        tags: ['credentials'],
+        params: IdParams,
+        response: { 200: Type.Object({ revoked: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      run(request, reply, revokeCredential({ credentialId: request.params.id })),
   );
 
   app.get(
