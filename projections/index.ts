@@ -7,6 +7,7 @@ import { credentials } from './credentials.ts';
 import { factors } from './factors.ts';
 import { identities } from './identities.ts';
 import { principals } from './principals.ts';
+import { sessions } from './sessions.ts';
 
 export const projections: readonly Projection[] = [
   principals,
@@ -14,6 +15,7 @@ export const projections: readonly Projection[] = [
   credentials,
   factors,
   authz,
+  sessions,
   authority,
   audit,
 ];

@@ -7,6 +7,7 @@ import { STORE_CHECKPOINT } from '../../src/node/catch-up.ts';
 import { type AuthlogNode, startNode } from '../../src/node/node.ts';
 import { openReadModel, type ReadModel } from '../../src/readmodel/database.ts';
 import { createProjector, type Outcome } from '../../src/readmodel/projector.ts';
+import { REBUILD_TARGET } from '../../src/readmodel/rebuild.ts';
 import { type EventStore, type Position, positionToString } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { RawRow } from './raw.ts';
@@ -81,7 +82,8 @@ export type RebuildRun = {
 };
 
 /**
- * Rebuilds a read model from the whole log into a fresh file, the way a rebuild does: pages of
+ * Rebuilds a read model from the whole log into a fresh file, the way a rebuild does (same file
+ * settings as rebuildReadModel's target): pages of
  * the log in `$all` order, each applied in one read-model transaction together with the
  * checkpoint. Timed from opening the read model to the last commit; the caller closes it.
  * It stops early, between pages, once `budgetMs` has passed.
@@ -95,7 +97,7 @@ export const rebuildFromLog = async (options: {
 }): Promise<RebuildRun> => {
   const { store, pageSize } = options;
   const started = performance.now();
-  const readModel = openReadModel(options.path, projections);
+  const readModel = openReadModel(options.path, projections, REBUILD_TARGET);
   const projector = createProjector(readModel);
   const outcomes: Record<Outcome, number> = { applied: 0, skipped: 0, buffered: 0 };
   let after: Position | undefined;

@@ -8,6 +8,7 @@ import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import { parseAddress, parseCidr } from '../http/net.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
+import { requireElevation } from './elevation.ts';
 import { text } from './normalize.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { getPrincipal } from './queries.ts';
@@ -40,6 +41,8 @@ export const issueAccessToken = (
   decide(state, meta) {
     // A principal may issue tokens for itself; for anyone else it takes the manage privilege.
     if (meta.actor !== input.principalId) requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    // Issuing a credential is sensitive: an elevated session, never a token (OWASP ASVS 3.7.1).
+    requireElevation(meta);
     const p = getPrincipal(state, input.principalId);
     if (!p)
       throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`, {
@@ -80,7 +83,12 @@ export const issueAccessToken = (
 });
 
 /** Tables of credentials that `CredentialRevoked` ends (each kind keeps its own). */
-const REVOCABLE = ['access_tokens', 'otp_credentials', 'subnet_credentials'] as const;
+const REVOCABLE = [
+  'access_tokens',
+  'otp_credentials',
+  'subnet_credentials',
+  'credentials',
+] as const;
 
 const revocable = (state: Reader, id: string) => {
   for (const table of REVOCABLE) {

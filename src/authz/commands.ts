@@ -6,6 +6,7 @@ import {
   DEFAULT_ROLE_DIRECTORY,
   type Effect,
 } from '../../projections/authz.ts';
+import { requireElevation } from '../authn/elevation.ts';
 import * as normalize from '../authn/normalize.ts';
 import { getPrincipal } from '../authn/queries.ts';
 import { AppError, invalid } from '../errors.ts';
@@ -239,6 +240,7 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
   name: 'SetGrant',
   decide(state, meta) {
     requirePrivilege(state, meta, MANAGE_ROLES);
+    requireElevation(meta);
     const role = liveRole(state, input.roleId);
     if (role.id === ADMINISTRATORS_ROLE)
       throw new AppError('ROLE_PROTECTED', 'the administrators role always holds authlog.admin');
@@ -295,6 +297,7 @@ const memberCommand =
     name: kind === 'add' ? 'AddRoleMember' : 'RemoveRoleMember',
     decide(state, meta: CommandMeta) {
       requirePrivilege(state, meta, MANAGE_ROLES);
+      requireElevation(meta);
       const role = liveRole(state, input.roleId);
       const p = getPrincipal(state, input.principalId);
       if (!p)

@@ -32,6 +32,30 @@ export const Evidence = Type.Union([
 
 export const PrincipalKind = Type.Union([Type.Literal('person'), Type.Literal('service')]);
 
+/** Kinds of credential directories (DESIGN.md section 7). */
+export const CredentialKind = Type.Union([
+  Type.Literal('password'),
+  Type.Literal('otp'),
+  Type.Literal('subnet'),
+  Type.Literal('gateway'),
+  Type.Literal('token'),
+]);
+const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
+/** One evidence held by a session, with its own time and expiry (ISO 8601 UTC). */
+export const SessionEvidence = Type.Object({
+  evidence: Evidence,
+  method: Type.Union([
+    Type.Literal('password'),
+    Type.Literal('totp'),
+    Type.Literal('hotp'),
+    Type.Literal('subnet'),
+    Type.Literal('gateway'),
+  ]),
+  credentialId: Id,
+  at: Type.String({ maxLength: 30 }),
+  expiresAt: Type.String({ maxLength: 30 }),
+});
+
 const PrincipalPii = Type.Object({
   briefName: Text(200),
   fullName: Text(400),
@@ -133,6 +157,109 @@ export const eventSchemas = {
     name: Text(100),
     cidrs: Type.Array(Type.String({ maxLength: 50 }), { minItems: 1, maxItems: 16 }),
     validUntil: Nullable(Type.String({ maxLength: 30 })),
+  }),
+
+  // Authentication (DESIGN.md section 7). A credential directory is a kind of credential and the
+  // evidences it provides, with how long that evidence counts in a session.
+  CredentialDirectoryDefined: Type.Object({
+    directoryId: Id,
+    name: Text(100),
+    key: Text(100),
+    kind: CredentialKind,
+    evidences: Type.Array(Evidence, { minItems: 1, maxItems: 5 }),
+    /** How long evidence from this directory counts in a session, in seconds. */
+    evidenceLifetimeSeconds: Type.Integer({ minimum: 60, maximum: 31_536_000 }),
+  }),
+  CredentialDirectoryChanged: Type.Object({
+    directoryId: Id,
+    name: Type.Optional(Text(100)),
+    key: Type.Optional(Text(100)),
+    evidences: Type.Optional(Type.Array(Evidence, { minItems: 1, maxItems: 5 })),
+    evidenceLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 31_536_000 })),
+  }),
+  /** A password credential's hash (argon2id PHC string only; OWASP ASVS 2.4.1, 2.4.4). */
+  PasswordSet: Type.Object({
+    credentialId: Id,
+    principalId: Id,
+    directoryId: Id,
+    hash: Type.String({
+      maxLength: 400,
+      pattern:
+        '^\\$argon2id\\$v=19\\$m=[0-9]+,t=[0-9]+,p=[0-9]+\\$[A-Za-z0-9+/]+\\$[A-Za-z0-9+/]+$',
+    }),
+    /** True when only the parameters changed (rehash at login): not a password change. */
+    rehash: Type.Boolean(),
+    /** Validity window, ISO 8601 UTC; null: open. */
+    validFrom: Nullable(Type.String({ maxLength: 30 })),
+    validUntil: Nullable(Type.String({ maxLength: 30 })),
+  }),
+
+  // Sessions. Token secrets only as SHA-256 of 256 random bits; the token rotates at every
+  // evidence change and elevation (OWASP ASVS 3.2.1, 3.3; NIST SP 800-63B 7.1).
+  SessionStarted: Type.Object({
+    sessionId: Id,
+    principalId: Id,
+    /** How the client holds the token: a browser cookie or a bearer token of an application. */
+    transport: Type.Union([Type.Literal('cookie'), Type.Literal('bearer')]),
+    tokenHash: Sha256Hex,
+    /** ISO 8601 UTC: the absolute timeout. */
+    expiresAt: Type.String({ maxLength: 30 }),
+    idleTimeoutSeconds: Type.Integer({ minimum: 60, maximum: 31_536_000 }),
+    evidences: Type.Array(SessionEvidence, { minItems: 1, maxItems: 16 }),
+  }),
+  SessionEvidenceAdded: Type.Object({
+    sessionId: Id,
+    tokenHash: Sha256Hex,
+    evidences: Type.Array(SessionEvidence, { minItems: 1, maxItems: 16 }),
+  }),
+  SessionElevated: Type.Object({
+    sessionId: Id,
+    tokenHash: Sha256Hex,
+    /** ISO 8601 UTC: the end of elevation, separate from the session's own expiry. */
+    until: Type.String({ maxLength: 30 }),
+    evidences: Type.Array(SessionEvidence, { minItems: 1, maxItems: 16 }),
+  }),
+  SessionTouched: Type.Object({ sessionId: Id, at: Type.String({ maxLength: 30 }) }),
+  SessionEnded: Type.Object({
+    sessionId: Id,
+    reason: Type.Union([
+      Type.Literal('logout'),
+      Type.Literal('revoked'),
+      Type.Literal('expired'),
+      Type.Literal('password-changed'),
+      Type.Literal('principal-disabled'),
+    ]),
+  }),
+
+  // Attempts and lockout (OWASP ASVS 2.2.1; NIST SP 800-63B 5.2.2). No secrets; the identity a
+  // client typed is personal data.
+  AuthenticationFailed: Type.Object({
+    /** Null when the identity names nobody. */
+    principalId: Nullable(Id),
+    /** What failed: `password`, `otp`, `unknown-identity`, `locked`, `inactive`, `no-evidence`, `elevation`. */
+    reason: Text(50),
+    /** Where: `login`, `evidence`, `elevate`, `basic`. */
+    step: Text(20),
+    pii: Type.Object({ identity: Text(256) }),
+  }),
+  /** A success that resets the failure count where no session records it (Basic per request). */
+  AuthenticationSucceeded: Type.Object({ principalId: Id, step: Text(20) }),
+  PrincipalLockedOut: Type.Object({
+    principalId: Id,
+    /** ISO 8601 UTC; the lockout ends by itself then, or earlier by an administrator. */
+    until: Type.String({ maxLength: 30 }),
+    failures: Type.Integer({ minimum: 0 }),
+  }),
+  PrincipalUnlocked: Type.Object({ principalId: Id }),
+
+  /** What a principal's (or a role's members') sessions must hold, and what elevation asks. */
+  AuthPolicySet: Type.Object({
+    scope: Type.Union([Type.Literal('principal'), Type.Literal('role')]),
+    subjectId: Id,
+    /** Evidences a session must hold before anything but adding evidence is allowed. */
+    require: Type.Array(Evidence, { maxItems: 5 }),
+    /** Evidences an elevation must present (empty: the default, a password confirmation). */
+    elevate: Type.Array(Evidence, { maxItems: 5 }),
   }),
 
   // Authorization (DESIGN.md section 8). Effects are restrictive registers: revoke over inherit

@@ -11,6 +11,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerDenialAudit } from '../accounting/denials.ts';
+import { type AuthConfig, defaultAuthConfig } from '../authn/auth-config.ts';
+import type { EvidenceProvider } from '../authn/evidence.ts';
+import { setArgon2Params } from '../authn/passwords.ts';
+import { evidenceProviders } from '../authn/providers.ts';
 import { ephemeralKeyring, type Keyring } from '../authn/seed-crypto.ts';
 import { authenticateToken } from '../authn/tokens.ts';
 import { AppError } from '../errors.ts';
@@ -29,6 +33,7 @@ import { sendProblem } from './problem.ts';
 import { clientIp, peerTrust } from './proxy.ts';
 import { registerRateLimits } from './rate-limit.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { authRoutes } from './routes/auth.ts';
 import { authzRoutes } from './routes/authz.ts';
 import { directoryRoutes } from './routes/directories.ts';
 import { factorRoutes } from './routes/factors.ts';
@@ -38,6 +43,7 @@ import { replicationRoutes } from './routes/replication.ts';
 import { statusRoutes } from './routes/status.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { ProblemSchema } from './schemas.ts';
+import { createSessions } from './sessions.ts';
 import { validatorCompiler } from './validation.ts';
 
 export type AppOptions = {
@@ -50,8 +56,12 @@ export type AppOptions = {
   readonly edge?: Partial<EdgeConfig>;
   /** Status of this node's replication pullers, for /v1/replication/status and /metrics. */
   readonly peers?: () => readonly PeerStatus[];
-  /** Resolves a session cookie to its session (the authentication issue); none: no cookies. */
+  /** Replaces the session lookup (tests); by default sessions come from the read model. */
   readonly sessions?: SessionLookup;
+  /** Session timeouts, lockout and argon2 settings (`config.auth`); unset ones take defaults. */
+  readonly auth?: Partial<AuthConfig>;
+  /** Evidence providers (default: every one in src/authn/providers.ts). */
+  readonly providers?: readonly EvidenceProvider<unknown>[];
   /** Keys for OTP seeds (`config.secrets.totpKeys`); unset: a random key for this process only. */
   readonly otpKeys?: Keyring;
 };
@@ -115,9 +125,18 @@ export const buildApp = (options: AppOptions): App => {
   registerCookies(app);
   registerRateLimits(app, { global: edge.rateLimit, auth: edge.authRateLimit });
   registerOpenApi(app, { version: VERSION });
+  const authConfig: AuthConfig = { ...defaultAuthConfig, ...options.auth };
+  setArgon2Params(authConfig.argon2);
+  const sessions = createSessions(
+    options.node,
+    authConfig,
+    options.providers ?? evidenceProviders(app.otpKeys),
+  );
+  app.decorate('sessions', sessions);
   registerAuthentication(app, {
     operatorToken: options.operatorToken,
-    sessions: options.sessions,
+    sessions: options.sessions ?? sessions.lookup,
+    basic: sessions.basic,
     tokens: (token, request) =>
       authenticateToken(options.node.read, token, clientIp(request), Date.now()),
   });
@@ -191,6 +210,7 @@ export const buildApp = (options: AppOptions): App => {
   app.register(directoryRoutes, { prefix: '/v1' });
   app.register(authzRoutes, { prefix: '/v1' });
   app.register(tokenRoutes, { prefix: '/v1' });
+  app.register(authRoutes, { prefix: '/v1' });
   app.register(factorRoutes, { prefix: '/v1' });
   app.register(auditRoutes, { prefix: '/v1' });
   app.register(replicationRoutes);

@@ -2,7 +2,7 @@
 // authentication issue plugs its session lookup in through `SessionLookup`). Runs before the body
 // is parsed, after the rate limit has counted the request, so guessing credentials is throttled
 // and an anonymous client cannot make us parse anything.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 import { hostCookie, SESSION_COOKIE } from './cookies.ts';
@@ -16,10 +16,28 @@ export type Authenticated = {
   readonly via: string;
   /** The session a cookie named; CSRF tokens are bound to it. */
   readonly sessionId?: string;
+  /** What the credential is: commands get it as `CommandMeta.credential` (elevation rules). */
+  readonly credential?: 'operator' | 'session' | 'token' | 'basic';
+  /** Evidences the session (or the Basic password) holds now; authz and commands use them. */
+  readonly evidences?: ReadonlySet<string>;
+  /** The session is elevated (sudo mode) now. */
+  readonly elevated?: boolean;
+  /** False while the session lacks evidence its policy requires. */
+  readonly complete?: boolean;
 };
 
-/** A live session, as the session lookup returns it. */
-export type SessionContext = { readonly sessionId: string; readonly principalId: string };
+/** A live session, as the session lookup returns it. Fields after `principalId` are optional
+ * for lookups that know nothing of evidence (tests); the real one (src/http/sessions.ts) sets
+ * them all. */
+export type SessionContext = {
+  readonly sessionId: string;
+  readonly principalId: string;
+  /** Evidences that count now, each within its own expiry. */
+  readonly evidences?: ReadonlySet<string>;
+  readonly elevated?: boolean;
+  /** False while the session lacks evidence its policy requires (MFA, location). */
+  readonly complete?: boolean;
+};
 
 /**
  * What the authentication issue provides: the live session a session cookie's value names, or
@@ -38,11 +56,18 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** A /v1 route anyone may call (login, registration); other /v1 routes need a credential. */
     public?: boolean;
+    /** Reachable with an incomplete session (adding evidence, logout, reading the session). */
+    incompleteSession?: boolean;
   }
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
+// One-shot: no Hash object per request (it showed in profiles of the check API).
+const sha256 = (s: string) => hash('sha256', s, 'buffer');
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/;
+const BASIC = /^Basic ([A-Za-z0-9+/]{1,2800}={0,2})$/;
+/** Query parameters that would carry a credential in the URL, where logs and referrers see it
+ * (RFC 6750 5.3; OWASP ASVS 3.1.1): refused, never read. */
+const CREDENTIAL_PARAMS = ['access_token', 'token', 'session', 'api_key', 'apikey'];
 
 /**
  * Routes under /v1 need a credential unless declared public; others (health, docs) do not. The
@@ -62,12 +87,27 @@ export type TokenLookup = (
   request: FastifyRequest,
 ) => { readonly principalId: string; readonly credentialId: string } | undefined;
 
+/** Checks an `Authorization: Basic` identity and password (applications, scenario 5). */
+export type BasicLookup = (
+  identity: string,
+  password: string,
+  request: FastifyRequest,
+) => Promise<
+  | {
+      readonly principalId: string;
+      readonly credentialId: string;
+      readonly evidences: ReadonlySet<string>;
+    }
+  | undefined
+>;
+
 export const registerAuthentication = (
   app: FastifyInstance,
   options: {
     operatorToken: string;
     sessions?: SessionLookup | undefined;
     tokens?: TokenLookup | undefined;
+    basic?: BasicLookup | undefined;
   },
 ): void => {
   const expected = sha256(options.operatorToken);
@@ -79,24 +119,71 @@ export const registerAuthentication = (
       const match = BEARER.exec(header);
       // Compare digests in constant time: no timing oracle on the token (OWASP ASVS 2.9.3).
       if (match && timingSafeEqual(sha256(match[1]!), expected))
-        return { scheme: 'bearer', actor: 'system', via: 'operator-token' };
+        return { scheme: 'bearer', actor: 'system', via: 'operator-token', credential: 'operator' };
       const holder = match ? options.tokens?.(match[1]!, request) : undefined;
-      if (holder) return { scheme: 'bearer', actor: holder.principalId, via: holder.credentialId };
+      if (holder)
+        return {
+          scheme: 'bearer',
+          actor: holder.principalId,
+          via: holder.credentialId,
+          credential: 'token',
+        };
+      // An application's session token (login with `transport: bearer`).
+      const session = match ? await options.sessions?.(match[1]!, request) : undefined;
+      if (session) return fromSession('bearer', session);
+      const basic = BASIC.exec(header);
+      if (basic && options.basic) {
+        const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon <= 0) return 'invalid';
+        const found = await options.basic(
+          decoded.slice(0, colon),
+          decoded.slice(colon + 1),
+          request,
+        );
+        if (!found) return 'invalid';
+        return {
+          scheme: 'bearer',
+          actor: found.principalId,
+          via: found.credentialId,
+          credential: 'basic',
+          evidences: found.evidences,
+          elevated: false,
+          complete: true,
+        };
+      }
       return 'invalid';
     }
     const token = hostCookie(request, SESSION_COOKIE);
     if (token === undefined || !options.sessions) return null;
     const session = await options.sessions(token, request);
     if (!session) return 'invalid';
-    return {
-      scheme: 'cookie',
-      actor: session.principalId,
-      via: session.sessionId,
-      sessionId: session.sessionId,
-    };
+    return fromSession('cookie', session);
   };
 
+  const fromSession = (scheme: 'bearer' | 'cookie', session: SessionContext): Authenticated => ({
+    scheme,
+    actor: session.principalId,
+    via: session.sessionId,
+    // CSRF tokens bind to cookie sessions; a bearer session is exempt like any bearer token.
+    ...(scheme === 'cookie' ? { sessionId: session.sessionId } : {}),
+    credential: 'session',
+    ...(session.evidences ? { evidences: session.evidences } : {}),
+    elevated: session.elevated ?? false,
+    complete: session.complete ?? true,
+  });
+
   app.addHook('preParsing', async (request) => {
+    const query = request.query;
+    if (typeof query === 'object' && query !== null) {
+      for (const name of CREDENTIAL_PARAMS)
+        if (Object.hasOwn(query, name))
+          throw new AppError(
+            'VALIDATION_FAILED',
+            `credentials are not accepted in the URL (${name}); send Authorization: Bearer`,
+            { field: name },
+          );
+    }
     const who = await identify(request);
     if (who !== null && who !== 'invalid') request.auth = who;
     // A stale cookie or token must not stop anyone from reaching a public route (login).
@@ -108,5 +195,13 @@ export const registerAuthentication = (
           : 'send the operator token as Authorization: Bearer <token>',
       );
     }
+    // MFA or location required by policy: until the session holds it, only adding evidence,
+    // logging out and reading the session itself (OWASP ASVS 2.2.3 / 4.3.1 spirit: no partial
+    // access on a partial login).
+    if (request.auth?.complete === false && !request.routeOptions.config.incompleteSession)
+      throw new AppError(
+        'EVIDENCE_REQUIRED',
+        'the session lacks evidence its policy requires; POST /v1/auth/evidence',
+      );
   });
 };

@@ -19,6 +19,9 @@ export const run = async <R>(
     // Anonymous only on public routes (registration, login); everything else is authenticated.
     actor: request.auth?.actor ?? 'anonymous',
     ...(request.auth ? { via: request.auth.via } : {}),
+    ...(request.auth?.credential ? { credential: request.auth.credential } : {}),
+    ...(request.auth?.evidences ? { evidences: request.auth.evidences } : {}),
+    ...(request.auth?.elevated !== undefined ? { elevated: request.auth.elevated } : {}),
     correlationId: request.id,
     ip: clientIp(request),
     ...(request.headers['user-agent']

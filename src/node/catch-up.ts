@@ -4,6 +4,7 @@
 // another node sharing the store) are applied here.
 import type { Logger } from 'pino';
 import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
+import { seqOf, type VersionVector } from '../replication/version-vector.ts';
 import {
   type EventStore,
   positionFromString,
@@ -14,6 +15,7 @@ import type { Writer } from './writer.ts';
 
 export const STORE_CHECKPOINT = 'store';
 const BATCH = 1000;
+const SEQ = /^[1-9][0-9]{0,18}$/;
 
 export type CatchUp = {
   /** Resolves when everything stored at start has been offered to the read model. */
@@ -25,9 +27,20 @@ export const startCatchUp = (options: {
   store: EventStore;
   writer: Writer;
   checkpoint: string | undefined;
+  /** The read model's applied version vector (live view). */
+  applied: VersionVector;
   log: Logger;
 }): CatchUp => {
-  const { store, writer, log } = options;
+  const { store, writer, log, applied } = options;
+  const alreadyApplied = (r: RecordedEvent): boolean => {
+    const { origin, seq } = r.metadata;
+    return (
+      typeof origin === 'string' &&
+      typeof seq === 'string' &&
+      SEQ.test(seq) &&
+      BigInt(seq) <= seqOf(applied, origin)
+    );
+  };
   const sub = store.subscribe({
     streamPrefix: ORIGIN_STREAM_PREFIX,
     ...(options.checkpoint ? { after: positionFromString(options.checkpoint) } : {}),
@@ -48,6 +61,10 @@ export const startCatchUp = (options: {
     pending = [];
     const envelopes: Envelope[] = [];
     for (const r of batch) {
+      // This node's own events and what a puller projected first come back here: skip them on
+      // their metadata, without parsing their data. The projector would skip them by the same
+      // test (seq not above the applied one), and `applied` only grows until they reach it.
+      if (alreadyApplied(r)) continue;
       try {
         envelopes.push(fromRecorded(r));
       } catch (err) {

@@ -9,6 +9,11 @@ export type CommandMeta = EventMeta & {
   readonly now: number;
   /** Evidences the actor's session holds (authentication); none for operator or system actors. */
   readonly evidences?: ReadonlySet<string>;
+  /** How the actor authenticated at the HTTP edge; unset for in-process callers (CLI on the
+   * node, tests, the library), which are trusted like the operator. */
+  readonly credential?: 'operator' | 'session' | 'token' | 'basic';
+  /** The actor's session is elevated (sudo mode) now; see src/authn/elevation.ts. */
+  readonly elevated?: boolean;
 };
 
 export type Decision<R> = { readonly events: readonly DomainEvent[]; readonly result: R };

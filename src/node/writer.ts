@@ -87,12 +87,33 @@ export const createWriter = (options: WriterOptions): Writer => {
     options.onFatal?.(error);
   };
 
+  // Checkpoints of apply jobs that changed nothing, written with the next transaction instead of
+  // one of their own. Every event of such a job was already applied (the catch-up subscription
+  // meeting this node's own events, or events a puller projected first), so the position is one
+  // the committed version vector already covers: writing it late never lets a restart skip an
+  // unapplied event, and writing it early is impossible. Exactly-once rests on the version
+  // vector, which commits with the rows; a checkpoint only says where to resume reading.
+  const deferred = new Map<string, string>();
+  const writeDeferred = () => {
+    for (const [name, position] of deferred) projector.setCheckpoint(name, position);
+  };
+  const committed = () => deferred.clear();
+
+  const changesNothing = (events: readonly Envelope[]) =>
+    projector.buffered === 0 && events.every((e) => e.seq <= seqOf(projector.applied, e.origin));
+
   const runApply = (job: ApplyJob) => {
+    if (job.checkpoint && changesNothing(job.events)) {
+      deferred.set(job.checkpoint.name, job.checkpoint.position);
+      return;
+    }
     projector.transaction(() => {
+      writeDeferred();
       for (const e of job.events) projector.offer(e);
       if (job.checkpoint && projector.buffered === 0)
         projector.setCheckpoint(job.checkpoint.name, job.checkpoint.position);
     });
+    committed();
   };
 
   const appendWithRetry = async (envelopes: Envelope[], firstSeq: bigint) => {
@@ -129,6 +150,7 @@ export const createWriter = (options: WriterOptions): Writer => {
     const firstSeq = seqOf(projector.applied, node) + 1n;
     projector.begin();
     try {
+      writeDeferred();
       for (const job of jobs) {
         let decision: ReturnType<Command<unknown>['decide']>;
         try {
@@ -167,6 +189,7 @@ export const createWriter = (options: WriterOptions): Writer => {
       }
       if (envelopes.length > 0) await appendWithRetry(envelopes, firstSeq);
       projector.commit();
+      committed();
     } catch (err) {
       projector.rollback();
       if (err instanceof ConcurrencyError) {
@@ -284,6 +307,10 @@ export const createWriter = (options: WriterOptions): Writer => {
         settleIdle?.();
       }
       await idle;
+      if (deferred.size > 0) {
+        projector.transaction(writeDeferred);
+        committed();
+      }
     },
   };
 };

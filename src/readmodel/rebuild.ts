@@ -5,7 +5,7 @@ import { closeSync, fsyncSync, openSync, renameSync } from 'node:fs';
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import { STORE_CHECKPOINT } from '../node/catch-up.ts';
 import { type EventStore, type Position, positionToString } from '../store/port.ts';
-import { openReadModel, removeReadModelFiles } from './database.ts';
+import { type OpenReadModelOptions, openReadModel, removeReadModelFiles } from './database.ts';
 import { digest } from './digest.ts';
 import type { Projection } from './projection.ts';
 import { createProjector } from './projector.ts';
@@ -32,12 +32,16 @@ export type RebuildOptions = {
   readonly onProgress?: (p: RebuildProgress) => void;
 };
 
+/** How a rebuild target is opened: no syncs and an in-memory rollback journal until it is
+ * complete, when it is fsynced before it replaces the live file. */
+export const REBUILD_TARGET: OpenReadModelOptions = { synchronous: 'OFF', journal: 'MEMORY' };
+
 export const rebuildReadModel = async (options: RebuildOptions): Promise<RebuildResult> => {
   const started = performance.now();
   const batchSize = options.batchSize ?? 5000;
   const target = options.path === ':memory:' ? ':memory:' : `${options.path}.rebuild`;
   if (target !== ':memory:') removeReadModelFiles(target);
-  const rm = openReadModel(target, options.projections, { synchronous: 'OFF' });
+  const rm = openReadModel(target, options.projections, REBUILD_TARGET);
   const projector = createProjector(rm);
   const head = await options.store.headPosition();
   const total = head ? Number(head.commit) : 0;

@@ -7,19 +7,29 @@ import { AppError } from '../errors.ts';
 import { ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import type { AuthlogNode } from '../node/node.ts';
 import {
-  type EventData,
   type Position,
   positionFromString,
   positionToString,
+  type RecordedEvent,
+  storedJson,
 } from '../store/port.ts';
 import { encodeVector } from './version-vector.ts';
 
-export type FeedPage = {
-  readonly events: readonly EventData[];
-  /** Cursor for the next request: after the last event of this page (or the same as sent). */
-  readonly next: string;
-  /** What the serving node has applied: lets the puller compute its lag in events. */
-  readonly vector: Record<string, string>;
+/** One page of the feed as JSON text: `{ events, next, vector }`, where `events` are
+ * `{ id, type, data, metadata }`, `next` is the cursor for the next request (after the last
+ * event of this page, or the same as sent), and `vector` is what the serving node has applied
+ * (the puller computes its lag from it). The route's response schema documents the shape. */
+export type FeedPage = string;
+
+const quote = JSON.stringify;
+
+// Events go out as the store holds them: the embedded store's columns are JSON.stringify of
+// checked JSON objects, so its text is spliced in without parsing and re-serializing it.
+const eventJson = (e: RecordedEvent): string => {
+  const text = storedJson(e);
+  const data = text?.data ?? quote(e.data);
+  const metadata = text?.metadata ?? quote(e.metadata);
+  return `{"id":${quote(e.id)},"type":${quote(e.type)},"data":${data},"metadata":${metadata}}`;
 };
 
 export const encodeCursor = (p: Position): string =>
@@ -50,11 +60,9 @@ export const readFeed = async (
     const remaining = deadline - Date.now();
     if (events.length > 0 || remaining <= 0) {
       const last = events.at(-1)?.position;
-      return {
-        events: events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })),
-        next: last ? encodeCursor(last) : (options.after ?? ''),
-        vector: encodeVector(node.projector.applied),
-      };
+      const next = last ? encodeCursor(last) : (options.after ?? '');
+      const vector = encodeVector(node.projector.applied);
+      return `{"events":[${events.map(eventJson).join(',')}],"next":${quote(next)},"vector":${quote(vector)}}`;
     }
     await node.nextCommit(remaining);
   }

@@ -31,6 +31,19 @@ export type EventData = {
   readonly metadata: JsonObject;
 };
 
+/** Where an adapter keeps the JSON text an event was stored as (see storedJson). */
+export const STORED_JSON: unique symbol = Symbol('authlog.storedJson');
+
+export type StoredJson = { readonly data: string; readonly metadata: string };
+
+/**
+ * The exact JSON text of a recorded event's data and metadata, when its adapter kept it (the
+ * embedded store does; its columns are always JSON.stringify of checked JSON objects). Serving
+ * it as is saves a parse and a stringify per event (the replication feed).
+ */
+export const storedJson = (event: RecordedEvent): StoredJson | undefined =>
+  (event as { [STORED_JSON]?: StoredJson })[STORED_JSON];
+
 export type RecordedEvent = EventData & {
   readonly stream: string;
   /** 0-based revision within its stream. */

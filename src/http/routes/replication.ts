@@ -63,10 +63,12 @@ export const replicationRoutes = async (app: App) => {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       requireReplicate(app, request);
       const { after, limit, wait } = request.query;
-      return readFeed(app.node, { ...(after ? { after } : {}), limit, waitMs: wait });
+      // Already JSON (stored event text spliced in, see feed.ts): sent as is, not re-serialized.
+      const page = await readFeed(app.node, { ...(after ? { after } : {}), limit, waitMs: wait });
+      return reply.type('application/json; charset=utf-8').send(page);
     },
   );
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { JsonObject, Position, RecordedEvent } from '../port.ts';
+import { type JsonObject, type Position, type RecordedEvent, STORED_JSON } from '../port.ts';
 import { prefixUpperBound } from './prefix-range.ts';
 
 export type EventRow = {
@@ -122,12 +122,29 @@ const parseJsonObject = (text: string, column: string): JsonObject => {
   return value;
 };
 
-export const toRecorded = (row: EventRow): RecordedEvent => ({
-  id: row.id,
-  type: row.type,
-  data: parseJsonObject(row.data, 'data'),
-  metadata: parseJsonObject(row.metadata, 'metadata'),
-  stream: row.stream,
-  revision: row.revision,
-  position: toPosition(row.position),
-});
+/** Data and metadata are parsed on first use: a feed serves the stored text as is, and the
+ * catch-up subscription skips events it has applied without looking at their data. */
+export const toRecorded = (row: EventRow): RecordedEvent => {
+  let data: JsonObject | undefined;
+  let metadata: JsonObject | undefined;
+  const recorded: RecordedEvent = {
+    id: row.id,
+    type: row.type,
+    get data() {
+      data ??= parseJsonObject(row.data, 'data');
+      return data;
+    },
+    get metadata() {
+      metadata ??= parseJsonObject(row.metadata, 'metadata');
+      return metadata;
+    },
+    stream: row.stream,
+    revision: row.revision,
+    position: toPosition(row.position),
+  };
+  // Not enumerable: the record still compares equal to a plain object with the same fields.
+  Object.defineProperty(recorded, STORED_JSON, {
+    value: { data: row.data, metadata: row.metadata },
+  });
+  return recorded;
+};

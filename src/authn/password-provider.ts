@@ -1,0 +1,74 @@
+// The password evidence provider: knowledge. Verification (argon2id, slow) happens in `prepare`,
+// outside the writer queue; `decide` checks that the credential it verified is still the live
+// one, inside its validity window, and records a rehash when the hash's parameters are not the
+// current ones (OWASP Password Storage Cheat Sheet, "upgrading the work factor").
+// A password presented for a principal without one is verified against a dummy hash, so the
+// answer takes as long as for a real one (no enumeration of who has a password).
+import { getCredentialDirectory, passwordCredential, withinValidity } from './credentials.ts';
+import type { EvidenceProvider } from './evidence.ts';
+import { dummyHash, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
+
+type Prepared =
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'verified';
+      readonly credentialId: string;
+      readonly hash: string;
+      readonly ok: boolean;
+      readonly rehash: string | undefined;
+    };
+
+export const passwordProvider: EvidenceProvider<Prepared> = {
+  method: 'password',
+  async prepare({ state, principalId, presented }) {
+    const password = presented.password;
+    if (password === undefined) return { kind: 'none' };
+    const credential = passwordCredential(state, principalId);
+    if (!credential) {
+      await verifyPassword(await dummyHash(), password);
+      return { kind: 'none' };
+    }
+    const ok = await verifyPassword(credential.hash, password);
+    const rehash =
+      ok && needsRehash(credential.hash)
+        ? await hashPassword(password.normalize('NFKC'))
+        : undefined;
+    return { kind: 'verified', credentialId: credential.id, hash: credential.hash, ok, rehash };
+  },
+  decide({ state, principalId, presented, now }, prepared) {
+    if (presented.password === undefined) return 'none';
+    if (prepared === undefined || prepared.kind === 'none' || !prepared.ok) return 'failed';
+    const credential = passwordCredential(state, principalId);
+    // Changed or revoked while we were hashing: what we verified no longer counts.
+    if (!credential || credential.id !== prepared.credentialId || credential.hash !== prepared.hash)
+      return 'failed';
+    if (!withinValidity(credential, now)) return 'failed';
+    const lifetimeS = getCredentialDirectory(
+      state,
+      credential.directoryId,
+    )?.evidenceLifetimeSeconds;
+    return {
+      evidence: 'knowledge',
+      method: 'password',
+      credentialId: credential.id,
+      expiresAt: now + (lifetimeS ?? 12 * 3600) * 1000,
+      events:
+        prepared.rehash === undefined
+          ? []
+          : [
+              {
+                type: 'PasswordSet',
+                data: {
+                  credentialId: credential.id,
+                  principalId,
+                  directoryId: credential.directoryId,
+                  hash: prepared.rehash,
+                  rehash: true,
+                  validFrom: credential.validFrom,
+                  validUntil: credential.validUntil,
+                },
+              },
+            ],
+    };
+  },
+};

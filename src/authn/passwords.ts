@@ -1,0 +1,101 @@
+// Passwords: the rules a new password must follow and argon2id hashing.
+// - argon2id with the OWASP Password Storage Cheat Sheet parameters as the floor: m=19456 KiB,
+//   t=2, p=1 (OWASP ASVS 2.4.1 / 2.4.4, NIST SP 800-63B 5.1.1.2 "memory-hard function").
+//   Stored only as the PHC string `$argon2id$v=19$m=…,t=…,p=…$salt$hash` (salt 16 random bytes).
+// - NFKC normalization before hashing and counting, so the same password typed on another
+//   keyboard or OS verifies (NIST SP 800-63B 5.1.1.2: "SHOULD apply NFKC or NFKD").
+// - 8 to 1024 characters counted in Unicode code points, every printable character and spaces
+//   allowed, no composition rules (NIST SP 800-63B 5.1.1.2; ASVS 2.1.1, 2.1.2, 2.1.9).
+// - Refused when on a list of commonly used passwords (NIST SP 800-63B 5.1.1.2; ASVS 2.1.7): the
+//   49,233-entry `passwords-common` list of @zxcvbn-ts/language-common (MIT; built by the zxcvbn
+//   project from public password-leak frequency lists), compared case-insensitively.
+
+import { dictionary } from '@zxcvbn-ts/language-common';
+import * as argon2 from 'argon2';
+import { invalid } from '../errors.ts';
+
+export type Argon2Params = {
+  readonly memoryCost: number;
+  readonly timeCost: number;
+  readonly parallelism: number;
+};
+
+/** The OWASP floor; configuration may ask for more, never less. */
+export const ARGON2_FLOOR: Argon2Params = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+
+export const MIN_PASSWORD = 8;
+export const MAX_PASSWORD = 1024;
+
+const blocklist = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
+
+export const isCommonPassword = (password: string): boolean =>
+  blocklist.has(password.normalize('NFKC').toLowerCase());
+
+/** The password as it is hashed: NFKC-normalized. Throws VALIDATION_FAILED on a rule broken. */
+export const checkNewPassword = (password: string, field = 'password'): string => {
+  const normalized = password.normalize('NFKC');
+  const length = [...normalized].length;
+  if (length < MIN_PASSWORD) throw invalid(field, `must be at least ${MIN_PASSWORD} characters`);
+  if (length > MAX_PASSWORD) throw invalid(field, `must be at most ${MAX_PASSWORD} characters`);
+  // Control characters cannot be typed reliably and hide in logs and terminals.
+  if (/[\p{Cc}\p{Cf}\p{Cs}\p{Cn}]/u.test(normalized))
+    throw invalid(field, 'must not contain control, formatting or unassigned characters');
+  if (blocklist.has(normalized.toLowerCase()))
+    throw invalid(field, 'is a commonly used password; choose another');
+  return normalized;
+};
+
+export const parseArgon2Params = (raw: string): Argon2Params | undefined => {
+  const m = /^m=(\d{1,7}),t=(\d{1,3}),p=(\d{1,2})$/.exec(raw.trim());
+  if (!m) return undefined;
+  return { memoryCost: Number(m[1]), timeCost: Number(m[2]), parallelism: Number(m[3]) };
+};
+
+export const belowFloor = (p: Argon2Params): boolean =>
+  p.memoryCost < ARGON2_FLOOR.memoryCost ||
+  p.timeCost < ARGON2_FLOOR.timeCost ||
+  p.parallelism < ARGON2_FLOOR.parallelism;
+
+let current: Argon2Params = ARGON2_FLOOR;
+
+/** The parameters new hashes use (configuration: AUTHLOG_ARGON2, never below the floor). */
+export const argon2Params = (): Argon2Params => current;
+export const setArgon2Params = (p: Argon2Params): void => {
+  if (belowFloor(p)) throw new Error('argon2 parameters below the OWASP floor m=19456,t=2,p=1');
+  current = p;
+};
+
+/** Hashes an already normalized password (see checkNewPassword). */
+export const hashPassword = (normalized: string, params: Argon2Params = current): Promise<string> =>
+  argon2.hash(normalized, { type: argon2.argon2id, ...params });
+
+/** Verifies a presented password (normalized here) against a PHC string; false on any error. */
+export const verifyPassword = async (phc: string, presented: string): Promise<boolean> => {
+  if (presented.length > MAX_PASSWORD * 4) return false;
+  try {
+    return await argon2.verify(phc, presented.normalize('NFKC'));
+  } catch {
+    return false;
+  }
+};
+
+/** True when a hash was made with other parameters than the current ones. */
+export const needsRehash = (phc: string, params: Argon2Params = current): boolean =>
+  argon2.needsRehash(phc, { ...params });
+
+let dummy: Promise<string> | undefined;
+let dummyParams: Argon2Params | undefined;
+
+/**
+ * A hash of a random password with the current parameters. Verifying against it when the
+ * identity is unknown (or has no password) costs what a real verification costs, so the answer's
+ * timing does not tell whether the identity exists (OWASP ASVS 2.2.1 / Authentication Cheat
+ * Sheet "Authentication responses").
+ */
+export const dummyHash = (): Promise<string> => {
+  if (!dummy || dummyParams !== current) {
+    dummyParams = current;
+    dummy = hashPassword(crypto.randomUUID());
+  }
+  return dummy;
+};

@@ -1,0 +1,161 @@
+// The HTTP side of sessions: the `SessionLookup` and `BasicLookup` that authenticate.ts calls,
+// node-local activity (idle timeout) with a rate-limited SessionTouched, and how a session token
+// reaches the client: a `__Host-` cookie (HttpOnly, Secure, SameSite=Strict) plus the CSRF
+// cookie for browsers, the response body for applications (OWASP ASVS 3.4.1-3.4.4, 3.5.2).
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
+import type { AuthConfig } from '../authn/auth-config.ts';
+import { basicAuthenticate } from '../authn/basic.ts';
+import type { EvidenceProvider } from '../authn/evidence.ts';
+import { recordFailure } from '../authn/lockout.ts';
+import { identityName } from '../authn/normalize.ts';
+import { passwordProvider } from '../authn/password-provider.ts';
+import { dummyHash, verifyPassword } from '../authn/passwords.ts';
+import { identityHolding } from '../authn/queries.ts';
+import {
+  type Activity,
+  prepareEvidence,
+  type SessionView,
+  sessionByToken,
+  touchSession,
+} from '../authn/sessions.ts';
+import type { AuthlogNode } from '../node/node.ts';
+import type { BasicLookup, SessionLookup } from './authenticate.ts';
+import { CSRF_COOKIE, clearHostCookie, SESSION_COOKIE, setHostCookie } from './cookies.ts';
+import { clientIp } from './proxy.ts';
+
+export type Sessions = {
+  readonly lookup: SessionLookup;
+  readonly basic: BasicLookup;
+  readonly settings: AuthConfig;
+  readonly providers: readonly EvidenceProvider<unknown>[];
+  /** The session the request authenticated with, as the lookup found it. */
+  current(request: FastifyRequest): SessionView | undefined;
+  /** Node-local activity, also updated when a session is created or rotated. */
+  readonly activity: Activity;
+};
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sessions: Sessions;
+  }
+}
+
+/** The principal an identity names in a directory (only an identity holding its name). */
+export const principalOfIdentity = (
+  node: AuthlogNode,
+  identity: string,
+  directoryId: string = INTERNAL_DIRECTORY,
+): string | undefined => {
+  let key: string;
+  try {
+    key = identityName('identity', identity).key;
+  } catch {
+    return undefined;
+  }
+  return identityHolding(node.read, directoryId, key)?.principalId;
+};
+
+export const createSessions = (
+  node: AuthlogNode,
+  settings: AuthConfig,
+  providers: readonly EvidenceProvider<unknown>[],
+): Sessions => {
+  const activity: Activity = new Map();
+  const touched = new Map<string, number>();
+  const found = new WeakMap<FastifyRequest, SessionView>();
+
+  const touch = (session: SessionView, now: number) => {
+    const last = touched.get(session.sessionId) ?? Date.parse(session.startedAt);
+    if (now - last < settings.touchIntervalS * 1000) return;
+    touched.set(session.sessionId, now);
+    node
+      .execute(touchSession({ sessionId: session.sessionId, at: now }), {
+        actor: session.principalId,
+        via: session.sessionId,
+      })
+      .catch((err: unknown) => node.log.warn({ err }, 'session touch not recorded'));
+  };
+
+  const lookup: SessionLookup = (token, request) => {
+    const now = Date.now();
+    const session = sessionByToken(node.read, token, now, activity);
+    if (!session) return undefined;
+    activity.set(session.sessionId, now);
+    touch(session, now);
+    found.set(request, session);
+    return {
+      sessionId: session.sessionId,
+      principalId: session.principalId,
+      evidences: new Set(session.evidences.map((e) => e.evidence)),
+      elevated: session.elevatedUntil !== null,
+      complete: session.complete,
+    };
+  };
+
+  const basic: BasicLookup = async (identity, password, request) => {
+    const ip = clientIp(request);
+    const principalId = principalOfIdentity(node, identity);
+    const meta = { actor: 'anonymous', correlationId: request.id, ip };
+    if (principalId === undefined) {
+      await verifyPassword(await dummyHash(), password);
+      await node.execute(
+        recordFailure(
+          { principalId: null, reason: 'unknown-identity', step: 'basic', identity },
+          settings,
+        ),
+        meta,
+      );
+      return undefined;
+    }
+    const attempt = { principalId, presented: { password }, ip };
+    const prepared = await prepareEvidence([passwordProvider], node.read, attempt, Date.now());
+    const { result } = await node.execute(
+      basicAuthenticate({
+        principalId,
+        identity,
+        password,
+        ip,
+        prepared,
+        provider: passwordProvider,
+        settings,
+      }),
+      meta,
+    );
+    if (!result.ok) return undefined;
+    return {
+      principalId,
+      credentialId: result.credentialId,
+      evidences: new Set(result.evidences),
+    };
+  };
+
+  return {
+    lookup,
+    basic,
+    settings,
+    providers,
+    activity,
+    current: (request) => found.get(request),
+  };
+};
+
+/** Hands a new or rotated token to the client the way its session holds it. */
+export const deliverToken = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: { sessionId: string; transport: 'cookie' | 'bearer' },
+  token: string,
+): { token?: string } => {
+  if (session.transport === 'bearer') return { token };
+  setHostCookie(reply, SESSION_COOKIE, token, {
+    maxAgeSeconds: request.server.sessions.settings.absoluteTimeoutS,
+  });
+  request.server.csrf.issue(reply, session.sessionId);
+  return {};
+};
+
+export const clearSessionCookies = (reply: FastifyReply): void => {
+  clearHostCookie(reply, SESSION_COOKIE);
+  clearHostCookie(reply, CSRF_COOKIE);
+};
