@@ -1,242 +1,198 @@
 // npm run bench:authz — authorization checks/s in-process next to casbin (the same RBAC model,
 // hierarchy and grants, in the same run), and over HTTP with autocannon next to a bare fastify
 // route returning a constant. The last line of output is one JSON object with the figures.
+//
+// The servers (ours and the bare one, same fastify, same host) run in a child process
+// (bench/authz-server.ts); this process is only the load generator, so the two do not share an
+// event loop or a garbage collector. Both routes get the same autocannon settings, a warm-up
+// each, then alternate measured rounds. Around each round the child reports its CPU time, event
+// loop utilization and GC pauses, and this process its own CPU time: on a 2-core machine the
+// split tells whether the server or the client was the bottleneck.
+// Sizes: BENCH_PRINCIPALS (10000), BENCH_ROLES (200), BENCH_TYPES (20), BENCH_CHECK_MS (5000),
+// BENCH_HTTP_SECONDS (5 per round), BENCH_ROUNDS (2), BENCH_CONNECTIONS (50). Extra node flags
+// for the server process (e.g. --cpu-prof) in BENCH_SERVER_FLAGS; BENCH_LOG_LEVEL (info).
+import { fork } from 'node:child_process';
 import autocannon from 'autocannon';
-import { newEnforcer, newModelFromString, StringAdapter } from 'casbin';
-import Fastify from 'fastify';
-import { registerPrincipal } from '../src/authn/principals.ts';
-import { addRoleMember, createRole, defineResourceType, setGrant } from '../src/authz/commands.ts';
-import { buildApp } from '../src/http/app.ts';
-import type { Command } from '../src/node/command.ts';
-import type { AuthlogNode } from '../src/node/node.ts';
-import { startMemoryNode, stopNode } from '../test/support/in-process.ts';
-import { envInt, note, perSecond, round } from './bench/util.ts';
+import { checkBody, model, TOKEN } from './bench/authz-model.ts';
+import type { ParentMessage, ServerMessage } from './bench/authz-server.ts';
+import { envInt, note, round } from './bench/util.ts';
 
-const PRINCIPALS = envInt('BENCH_PRINCIPALS', 10_000);
-const ROLES = envInt('BENCH_ROLES', 200);
-const TYPES = envInt('BENCH_TYPES', 20);
-const CHECKS = envInt('BENCH_CHECKS', 2_000_000);
+const sizes = {
+  principals: envInt('BENCH_PRINCIPALS', 10_000),
+  roles: envInt('BENCH_ROLES', 200),
+  types: envInt('BENCH_TYPES', 20),
+};
 const HTTP_SECONDS = envInt('BENCH_HTTP_SECONDS', 5);
+const ROUNDS = envInt('BENCH_ROUNDS', 2);
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 50);
-const OBJECTS = 1000;
-const ACTIONS = ['select', 'create', 'update', 'delete'];
-const TOKEN = 'bench-operator-token-0123456789abcdefghij';
+const FEW = envInt('BENCH_FEW_CONNECTIONS', 5);
 
-// A fixed-seed generator: both engines get the very same model and questions.
-let seed = 42;
-const rand = () => {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-
-type Grant = { role: string; type: string; action: string; object: string | null };
-const model = () => {
-  const roles = Array.from({ length: ROLES }, (_, i) => ({
-    id: `r${i}`,
-    parent: i === 0 ? null : `r${Math.floor((i - 1) / 4)}`,
-  }));
-  const types = Array.from({ length: TYPES }, (_, i) => `t${i}`);
-  const grants: Grant[] = [];
-  for (const r of roles) {
-    for (let k = 0; k < 2; k++)
-      grants.push({ role: r.id, type: pick(types), action: pick(ACTIONS), object: null });
-    for (let k = 0; k < 5; k++)
-      grants.push({
-        role: r.id,
-        type: pick(types),
-        action: pick(ACTIONS),
-        object: `o${Math.floor(rand() * OBJECTS)}`,
-      });
-  }
-  const members = Array.from({ length: PRINCIPALS }, (_, i) => ({
-    principal: `u${i}`,
-    roles: [pick(roles).id, pick(roles).id],
-  }));
-  const questions = Array.from({ length: 10_000 }, () => ({
-    principal: `u${Math.floor(rand() * PRINCIPALS)}`,
-    type: pick(types),
-    action: pick(ACTIONS),
-    object: `o${Math.floor(rand() * OBJECTS)}`,
-  }));
-  return { roles, types, grants, members, questions };
-};
-
-const inWindows = async (commands: Command<unknown>[], node: AuthlogNode, window = 500) => {
-  for (let i = 0; i < commands.length; i += window) {
-    await Promise.all(
-      commands.slice(i, i + window).map((c) => node.execute(c, { actor: 'system' })),
-    );
-  }
-};
-
-const CASBIN_MODEL = `
-[request_definition]
-r = sub, typ, obj, act
-[policy_definition]
-p = sub, typ, obj, act
-[role_definition]
-g = _, _
-[policy_effect]
-e = some(where (p.eft == allow))
-[matchers]
-m = g(r.sub, p.sub) && r.typ == p.typ && r.act == p.act && (p.obj == "*" || r.obj == p.obj)
-`;
+type Usage = Extract<ServerMessage, { type: 'usage' }>;
 
 const main = async () => {
-  const m = model();
-  note(
-    `setting up ${PRINCIPALS} principals, ${ROLES} roles, ${TYPES} resource types, ${m.grants.length} grants`,
-  );
-  const node = await startMemoryNode('bench');
-  await inWindows(
-    m.types.map((t) => defineResourceType({ resourceType: t })),
-    node,
-  );
-  for (const r of m.roles)
-    await node.execute(createRole({ roleId: r.id, name: r.id, parentId: r.parent }), {
-      actor: 'system',
-    });
-  await inWindows(
-    m.grants.map((g) =>
-      setGrant(
-        g.object === null
-          ? { roleId: g.role, resourceType: g.type, action: g.action, effect: 'grant' }
-          : {
-              roleId: g.role,
-              resourceType: g.type,
-              action: g.action,
-              objectId: g.object,
-              effect: 'grant',
-            },
-      ),
-    ),
-    node,
-  );
-  await inWindows(
-    m.members.map((u) =>
-      registerPrincipal({ principalId: u.principal, kind: 'person', briefName: u.principal }),
-    ),
-    node,
-  );
-  await inWindows(
-    m.members.flatMap((u) =>
-      u.roles.map((r) => addRoleMember({ roleId: r, principalId: u.principal })),
-    ),
-    node,
-  );
-
-  const policy = [
-    ...m.grants.map((g) => `p, ${g.role}, ${g.type}, ${g.object ?? '*'}, ${g.action}`),
-    ...m.roles.filter((r) => r.parent).map((r) => `g, ${r.id}, ${r.parent}`),
-    ...m.members.flatMap((u) => u.roles.map((r) => `g, ${u.principal}, ${r}`)),
-  ].join('\n');
-  const casbin = await newEnforcer(newModelFromString(CASBIN_MODEL), new StringAdapter(policy));
-
-  // Both engines must agree on every question, or the comparison means nothing.
-  let allowed = 0;
-  for (const q of m.questions) {
-    const ours = node.authz.check({
-      subject: { principalId: q.principal },
-      resourceType: q.type,
-      action: q.action,
-      objectId: q.object,
-    }).allow;
-    const theirs = casbin.enforceSync(q.principal, q.type, q.object, q.action);
-    if (ours !== theirs)
-      throw new Error(
-        `engines disagree on ${JSON.stringify(q)}: authlog ${ours}, casbin ${theirs}`,
-      );
-    if (ours) allowed += 1;
-  }
-  note(`engines agree on ${m.questions.length} questions (${allowed} allowed)`);
-
-  // Each engine runs for the same time budget (casbin is slow enough that a fixed count of its
-  // checks would take minutes); warm-up excluded.
-  const budgetMs = envInt('BENCH_CHECK_MS', 5000);
-  const time = (label: string, one: (i: number) => unknown) => {
-    for (let i = 0; i < 200; i++) one(i);
-    const started = performance.now();
-    let n = 0;
-    while (n < CHECKS && performance.now() - started < budgetMs) {
-      for (let k = 0; k < 100; k++) one(n++);
-    }
-    const rate = perSecond(n, performance.now() - started);
-    note(`${label}: ${rate} checks/s (${n} checks)`);
-    return rate;
+  const child = fork(new URL('./bench/authz-server.ts', import.meta.url), [], {
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const waiting: ((m: ServerMessage) => void)[] = [];
+  const inbox: ServerMessage[] = [];
+  child.on('message', (m: ServerMessage) => {
+    const w = waiting.shift();
+    if (w) w(m);
+    else inbox.push(m);
+  });
+  const next = async <T extends ServerMessage['type']>(type: T) => {
+    const m =
+      inbox.shift() ??
+      (await Promise.race([
+        new Promise<ServerMessage>((resolve) => waiting.push(resolve)),
+        exited.then((code) => {
+          throw new Error(`the server process exited (${code})`);
+        }),
+      ]));
+    if (m.type !== type) throw new Error(`expected ${type} from the server, got ${m.type}`);
+    return m as Extract<ServerMessage, { type: T }>;
   };
-  const qs = m.questions;
-  const ourRate = time('authlog in-process', (i) => {
-    const q = qs[i % qs.length]!;
-    return node.authz.check({
-      subject: { principalId: q.principal },
-      resourceType: q.type,
-      action: q.action,
-      objectId: q.object,
-    });
-  });
-  const casbinRate = time('casbin in-process', (i) => {
-    const q = qs[i % qs.length]!;
-    return casbin.enforceSync(q.principal, q.type, q.object, q.action);
-  });
+  const tell = (m: ParentMessage) => child.send(m);
 
-  // HTTP: the check route against a bare fastify route, same load generator, same process.
-  const app = buildApp({
-    node,
-    operatorToken: TOKEN,
-    logger: false,
-    edge: { rateLimit: { max: 100_000_000, windowMs: 60_000 } },
-  });
-  const ourUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-  const bare = Fastify();
-  bare.post('/check', async () => ({ allow: true, reason: 'constant' }));
-  const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
-  const load = async (url: string, headers: Record<string, string>) => {
-    const r = await autocannon({
+  const inProcess = await next('inProcess');
+  note(`engines agree on ${inProcess.questions} questions (${inProcess.allowed} allowed)`);
+  const { ourUrl, bareUrl } = await next('listening');
+
+  const requests = model(sizes)
+    .questions.slice(0, 500)
+    .map((q) => ({ body: checkBody(q) }));
+  const run = (
+    url: string,
+    headers: Record<string, string>,
+    seconds: number,
+    connections: number,
+  ) =>
+    autocannon({
       url,
       method: 'POST',
-      connections: CONNECTIONS,
-      duration: HTTP_SECONDS,
+      connections,
+      duration: seconds,
       headers: { 'content-type': 'application/json', ...headers },
-      requests: qs.slice(0, 500).map((q) => ({
-        body: JSON.stringify({
-          principalId: q.principal,
-          resourceType: q.type,
-          action: q.action,
-          objectId: q.object,
-        }),
-      })),
+      requests,
     });
+  const targets = {
+    bare: { url: `${bareUrl}/check`, headers: {} },
+    ours: { url: `${ourUrl}/v1/authz/check`, headers: { authorization: `Bearer ${TOKEN}` } },
+  };
+  type Round = {
+    requests: number;
+    seconds: number;
+    p50: number;
+    p99: number;
+    serverCpu: number;
+    clientCpu: number;
+    serverElu: number;
+    gcMs: number;
+    gcMaxMs: number;
+  };
+  const results: Record<keyof typeof targets, Round[]> = { bare: [], ours: [] };
+  const measure = async (
+    name: keyof typeof targets,
+    seconds: number,
+    connections = CONNECTIONS,
+  ): Promise<Round> => {
+    const { url, headers } = targets[name];
+    tell({ type: 'mark' });
+    const before: Usage = await next('usage');
+    const clientBefore = process.cpuUsage();
+    const started = performance.now();
+    const r = await run(url, headers, seconds, connections);
+    const wall = performance.now() - started;
+    const client = process.cpuUsage(clientBefore);
+    tell({ type: 'mark' });
+    const after: Usage = await next('usage');
     if (r.non2xx > 0 || r.errors > 0)
       throw new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
-    return { rps: Math.round(r.requests.average), p99: r.latency.p99, p50: r.latency.p50 };
+    return {
+      requests: r.requests.total,
+      seconds: wall / 1000,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      serverCpu: (after.cpuMicros - before.cpuMicros) / 1000 / wall,
+      clientCpu: (client.user + client.system) / 1000 / wall,
+      serverElu: after.elu,
+      gcMs: after.gcMs - before.gcMs,
+      gcMaxMs: after.gcMaxMs,
+    };
   };
-  const bareHttp = await load(`${bareUrl}/check`, {});
-  const ourHttp = await load(`${ourUrl}/v1/authz/check`, { authorization: `Bearer ${TOKEN}` });
+  // Warm-up: let the JIT settle on both servers before anything counts.
+  await measure('bare', 1);
+  await measure('ours', 2);
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const name of ['bare', 'ours'] as const) {
+      const r = await measure(name, HTTP_SECONDS);
+      results[name].push(r);
+      note(
+        `HTTP ${name.padEnd(4)}: ${Math.round(r.requests / r.seconds)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms; ` +
+          `CPU server ${round(r.serverCpu)} (event loop busy ${round(r.serverElu)}), client ${round(r.clientCpu)} cores; ` +
+          `GC ${round(r.gcMs)} ms (${round((100 * r.gcMs) / (r.seconds * 1000), 1)}%), longest pause ${round(r.gcMaxMs, 1)} ms`,
+      );
+    }
+  }
+  // With 50 connections in a closed loop, the mean latency is 50 / throughput (Little's law):
+  // it says more about throughput than about the server's own time per request. A few
+  // connections show that.
+  const few = { bare: await measure('bare', 3, FEW), ours: await measure('ours', 3, FEW) };
   note(
-    `HTTP bare fastify: ${bareHttp.rps} req/s, p99 ${bareHttp.p99} ms; authlog: ${ourHttp.rps} req/s, p99 ${ourHttp.p99} ms`,
+    `HTTP at ${FEW} connections: bare p50 ${few.bare.p50} ms, p99 ${few.bare.p99} ms; ours p50 ${few.ours.p50} ms, p99 ${few.ours.p99} ms`,
   );
-  await app.close();
-  await bare.close();
-  await stopNode(node);
+  tell({ type: 'stop' });
+  await exited;
 
+  const sum = (rs: Round[]) => {
+    const seconds = rs.reduce((a, r) => a + r.seconds, 0);
+    const weigh = (f: (r: Round) => number) =>
+      round(rs.reduce((a, r) => a + f(r) * r.seconds, 0) / seconds);
+    return {
+      rps: Math.round(rs.reduce((a, r) => a + r.requests, 0) / seconds),
+      p50: Math.max(...rs.map((r) => r.p50)),
+      p99: Math.max(...rs.map((r) => r.p99)),
+      serverCpu: weigh((r) => r.serverCpu),
+      clientCpu: weigh((r) => r.clientCpu),
+      gcShare: round(rs.reduce((a, r) => a + r.gcMs, 0) / (seconds * 1000), 3),
+      gcMaxMs: round(Math.max(...rs.map((r) => r.gcMaxMs)), 1),
+    };
+  };
+  const bare = sum(results.bare);
+  const ours = sum(results.ours);
   console.log(
     JSON.stringify({
       bench: 'authz',
-      principals: PRINCIPALS,
-      roles: ROLES,
-      resourceTypes: TYPES,
-      checksPerSec: ourRate,
-      casbinChecksPerSec: casbinRate,
-      ratioVsCasbin: round(ourRate / casbinRate, 1),
-      httpChecksPerSec: ourHttp.rps,
-      httpBarePerSec: bareHttp.rps,
-      ratioHttpVsBare: round(ourHttp.rps / bareHttp.rps),
-      httpP50Ms: ourHttp.p50,
-      httpP99Ms: ourHttp.p99,
+      principals: sizes.principals,
+      roles: sizes.roles,
+      resourceTypes: sizes.types,
+      checksPerSec: inProcess.ourRate,
+      casbinChecksPerSec: inProcess.casbinRate,
+      ratioVsCasbin: round(inProcess.ourRate / inProcess.casbinRate, 1),
+      httpChecksPerSec: ours.rps,
+      httpBarePerSec: bare.rps,
+      ratioHttpVsBare: round(ours.rps / bare.rps),
+      httpP50Ms: ours.p50,
+      httpP99Ms: ours.p99,
+      httpBareP99Ms: bare.p99,
       connections: CONNECTIONS,
+      // Little's law: the mean latency a closed loop of this many connections implies.
+      httpMeanLatencyFloorMs: round((1000 * CONNECTIONS) / ours.rps, 1),
+      httpFewConnections: FEW,
+      httpP99MsFew: few.ours.p99,
+      httpBareP99MsFew: few.bare.p99,
+      serverCpuCores: ours.serverCpu,
+      clientCpuCores: ours.clientCpu,
+      bareServerCpuCores: bare.serverCpu,
+      bareClientCpuCores: bare.clientCpu,
+      serverGcShare: ours.gcShare,
+      serverGcMaxPauseMs: ours.gcMaxMs,
     }),
   );
 };

@@ -28,6 +28,7 @@ import { registerCookies } from './cookies.ts';
 import { csrfKey, registerCsrf } from './csrf.ts';
 import { defaultEdgeConfig, type EdgeConfig } from './edge-config.ts';
 import { registerSecurityHeaders } from './headers.ts';
+import { lazyChildLogger, RequestLogController } from './logging.ts';
 import { docsRoutes, registerOpenApi } from './openapi.ts';
 import { sendProblem } from './problem.ts';
 import { clientIp, peerTrust } from './proxy.ts';
@@ -109,6 +110,9 @@ export const buildApp = (options: AppOptions): App => {
     // Router-level refusals (overlong params, bad URLs) use the same problem format.
     frameworkErrors: (err, request, reply) => sendProblem(request, reply, err),
     clientErrorHandler: clientErrorHandler(() => logRef.current),
+    // Successful fast requests are logged at debug only; refusals, failures, slow ones at info.
+    logController: new RequestLogController(),
+    childLoggerFactory: lazyChildLogger,
   }).withTypeProvider<TypeBoxTypeProvider>();
   logRef.current = app.log;
 

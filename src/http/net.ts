@@ -13,6 +13,30 @@ export const parseAddress = (raw: string | undefined): Address | undefined => {
 };
 
 /**
+ * `f` with its answers kept for the last few thousand distinct inputs (cleared when full): the
+ * same few client addresses arrive on every request, and parsing them each time shows in
+ * profiles. Long inputs (not addresses anyway) are not kept.
+ */
+export const memoized = <T>(f: (raw: string) => T, size = 4096): ((raw: string) => T) => {
+  const kept = new Map<string, T>();
+  return (raw) => {
+    const hit = kept.get(raw);
+    if (hit !== undefined || kept.has(raw)) return hit as T;
+    const value = f(raw);
+    if (raw.length <= 64) {
+      if (kept.size >= size) kept.clear();
+      kept.set(raw, value);
+    }
+    return value;
+  };
+};
+
+/** An address in its canonical text (IPv4-mapped IPv6 unwrapped); undefined when not one. */
+export const addressText: (raw: string) => string | undefined = memoized((raw) =>
+  parseAddress(raw)?.toString(),
+);
+
+/**
  * Parses `a.b.c.d/n`, `x:y::/n` or a bare address (a /32 or /128). Mapped IPv6 ranges inside
  * `::ffff:0:0/96` become the IPv4 range they denote.
  */
@@ -61,10 +85,15 @@ export const cidrMatcher = (cidrs: readonly Cidr[]): ((raw: string | undefined) 
  * (one subscriber usually holds a whole /64, so counting single addresses would let it rotate
  * through 2^64 keys; RFC 6177, OWASP ASVS 2.2.1).
  */
-export const clientKey = (raw: string | undefined): string => {
+export const clientKey = (raw: string | undefined): string =>
+  raw === undefined ? keyOf(raw) : keyOfMemo(raw);
+
+const keyOf = (raw: string | undefined): string => {
   const a = parseAddress(raw);
   if (!a) return `unknown:${raw ?? ''}`.slice(0, 80);
   if (a.kind() === 'ipv4') return a.toString();
   const parts = (a as ipaddr.IPv6).parts.slice(0, 4);
   return `${parts.map((p) => p.toString(16)).join(':')}::/64`;
 };
+
+const keyOfMemo = memoized(keyOf);

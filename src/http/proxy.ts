@@ -5,7 +5,7 @@
 // its own list (AUTHLOG_GATEWAY_CIDRS), and always against the socket peer: a forwarded address
 // never makes a request come from the gateway (DESIGN.md section 7, scenario 10).
 import type { FastifyRequest } from 'fastify';
-import { type Address, cidrMatcher, parseAddress, parseCidr } from './net.ts';
+import { type Address, addressText, cidrMatcher, parseAddress, parseCidr } from './net.ts';
 
 export type PeerTrust = {
   readonly isTrustedProxy: (address: string | undefined) => boolean;
@@ -44,8 +44,15 @@ export const clientAddress = (request: FastifyRequest): Address | undefined =>
   parseAddress(request.ip) ?? parseAddress(request.socket.remoteAddress);
 
 /** The client's address as text (IPv4-mapped IPv6 unwrapped), for accounting and logs. */
-export const clientIp = (request: FastifyRequest): string =>
-  clientAddress(request)?.toString() ?? 'unknown';
+export const clientIp = (request: FastifyRequest): string => {
+  const forwarded = request.ip;
+  const peer = request.socket.remoteAddress;
+  return (
+    (forwarded === undefined ? undefined : addressText(forwarded)) ??
+    (peer === undefined ? undefined : addressText(peer)) ??
+    'unknown'
+  );
+};
 
 // An identity name as a gateway would send it: no white space, commas (duplicated headers are
 // joined with ", "), control or formatting characters.
