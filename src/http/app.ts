@@ -27,6 +27,7 @@ import { enforceRouteConventions } from './conventions.ts';
 import { registerCookies } from './cookies.ts';
 import { csrfKey, registerCsrf } from './csrf.ts';
 import { defaultEdgeConfig, type EdgeConfig } from './edge-config.ts';
+import { gatewayUser } from './gateway.ts';
 import { registerSecurityHeaders } from './headers.ts';
 import { lazyChildLogger, RequestLogController } from './logging.ts';
 import { docsRoutes, registerOpenApi } from './openapi.ts';
@@ -141,6 +142,7 @@ export const buildApp = (options: AppOptions): App => {
     operatorToken: options.operatorToken,
     sessions: options.sessions ?? sessions.lookup,
     basic: sessions.basic,
+    gateway: (request) => gatewayUser(request, edge.gatewayDirectory),
     tokens: (token, request) =>
       authenticateToken(options.node.read, token, clientIp(request), Date.now()),
   });

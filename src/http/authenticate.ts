@@ -6,10 +6,12 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 import { hostCookie, SESSION_COOKIE } from './cookies.ts';
+import type { GatewayUser } from './gateway.ts';
 
 export type Authenticated = {
-  /** How the credential came: `bearer` is exempt from CSRF checks, `cookie` is not. */
-  readonly scheme: 'bearer' | 'cookie';
+  /** How the credential came: `bearer` is exempt from CSRF checks, `cookie` and `gateway` (a
+   * browser behind a trusted gateway) are not. */
+  readonly scheme: 'bearer' | 'cookie' | 'gateway';
   /** Principal id, or `system` for the operator token; recorded as the events' actor. */
   readonly actor: string;
   /** Session or token id, recorded as the events' `via`. */
@@ -17,7 +19,7 @@ export type Authenticated = {
   /** The session a cookie named; CSRF tokens are bound to it. */
   readonly sessionId?: string;
   /** What the credential is: commands get it as `CommandMeta.credential` (elevation rules). */
-  readonly credential?: 'operator' | 'session' | 'token' | 'basic';
+  readonly credential?: 'operator' | 'session' | 'token' | 'basic' | 'gateway';
   /** Evidences the session (or the Basic password) holds now; authz and commands use them. */
   readonly evidences?: ReadonlySet<string>;
   /** The session is elevated (sudo mode) now. */
@@ -108,12 +110,18 @@ export const registerAuthentication = (
     sessions?: SessionLookup | undefined;
     tokens?: TokenLookup | undefined;
     basic?: BasicLookup | undefined;
+    /** A trusted gateway's Remote-User (gateway.ts): undefined when absent or not believed. */
+    gateway?: ((request: FastifyRequest) => GatewayUser | 'invalid' | undefined) | undefined;
   },
 ): void => {
   const expected = sha256(options.operatorToken);
   app.decorateRequest('auth', null);
 
   const identify = async (request: FastifyRequest): Promise<Authenticated | 'invalid' | null> => {
+    // Looked at whenever the header is sent, so one from a peer that is no gateway is always
+    // logged; it counts only when the request carries no other credential.
+    const gateway =
+      request.headers['remote-user'] === undefined ? undefined : options.gateway?.(request);
     const header = request.headers.authorization;
     if (header !== undefined) {
       const match = BEARER.exec(header);
@@ -155,7 +163,18 @@ export const registerAuthentication = (
       return 'invalid';
     }
     const token = hostCookie(request, SESSION_COOKIE);
-    if (token === undefined || !options.sessions) return null;
+    if (token === undefined || !options.sessions) {
+      if (gateway === undefined || gateway === 'invalid') return gateway ?? null;
+      return {
+        scheme: 'gateway',
+        actor: gateway.principalId,
+        via: gateway.via,
+        credential: 'gateway',
+        evidences: gateway.evidences,
+        elevated: false,
+        complete: gateway.complete,
+      };
+    }
     const session = await options.sessions(token, request);
     if (!session) return 'invalid';
     return fromSession('cookie', session);

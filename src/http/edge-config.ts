@@ -11,6 +11,8 @@ export type EdgeConfig = {
   readonly trustedProxies: readonly string[];
   /** Peers whose Remote-User header is believed (AUTHLOG_GATEWAY_CIDRS); empty: never. */
   readonly gatewayCidrs: readonly string[];
+  /** The identity directory a gateway's Remote-User names (AUTHLOG_GATEWAY_DIRECTORY). */
+  readonly gatewayDirectory: string;
   /** Every route, per client address (IPv6 by /64). */
   readonly rateLimit: RateLimit;
   /** Authentication routes, per client address; stricter. */
@@ -25,6 +27,7 @@ export const defaultEdgeConfig: EdgeConfig = {
   hsts: false,
   trustedProxies: [],
   gatewayCidrs: [],
+  gatewayDirectory: 'internal',
   rateLimit: { max: 6000, windowMs: 60_000 },
   authRateLimit: { max: 20, windowMs: 60_000 },
   allowedOrigins: [],
@@ -55,6 +58,15 @@ const parseRanges = (name: string, raw: string, problems: string[]): string[] =>
   for (const c of cidrs)
     if (c[1] === 0) problems.push(`${name}: ${formatCidr(c)} would trust every address`);
   return cidrs.map(formatCidr);
+};
+
+const parseDirectoryId = (name: string, raw: string | undefined, problems: string[]): string => {
+  if (raw === undefined) return defaultEdgeConfig.gatewayDirectory;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(raw)) {
+    problems.push(`${name} must be an identity directory id, not ${JSON.stringify(raw)}`);
+    return defaultEdgeConfig.gatewayDirectory;
+  }
+  return raw;
 };
 
 const parseOrigins = (raw: string, problems: string[]): string[] => {
@@ -105,6 +117,11 @@ export const parseEdgeConfig = (
     gatewayCidrs: parseRanges(
       'AUTHLOG_GATEWAY_CIDRS',
       get('AUTHLOG_GATEWAY_CIDRS') ?? '',
+      problems,
+    ),
+    gatewayDirectory: parseDirectoryId(
+      'AUTHLOG_GATEWAY_DIRECTORY',
+      get('AUTHLOG_GATEWAY_DIRECTORY'),
       problems,
     ),
     rateLimit,

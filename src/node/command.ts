@@ -11,7 +11,7 @@ export type CommandMeta = EventMeta & {
   readonly evidences?: ReadonlySet<string>;
   /** How the actor authenticated at the HTTP edge; unset for in-process callers (CLI on the
    * node, tests, the library), which are trusted like the operator. */
-  readonly credential?: 'operator' | 'session' | 'token' | 'basic';
+  readonly credential?: 'operator' | 'session' | 'token' | 'basic' | 'gateway';
   /** The actor's session is elevated (sudo mode) now; see src/authn/elevation.ts. */
   readonly elevated?: boolean;
 };
