@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { type AuthConfig, parseAuthConfig } from './authn/auth-config.ts';
 import { NODE_ID_PATTERN } from './events/envelope.ts';
 import { type EdgeConfig, parseEdgeConfig } from './http/edge-config.ts';
 import { esdbConnectionProblems } from './store/esdb/connection-string.ts';
@@ -32,6 +33,8 @@ export type Config = {
   readonly maxDriftMs: number;
   /** The HTTP edge: proxies, gateways, rate limits, origins (see src/http/edge-config.ts). */
   readonly http: EdgeConfig;
+  /** Sessions, elevation, lockout and argon2 (see src/authn/auth-config.ts). */
+  readonly auth: AuthConfig;
   readonly secrets: Secrets;
   /** Where the secrets came from, for the start banner (never the values). */
   readonly secretsSource: 'environment' | string;
@@ -135,6 +138,7 @@ export const loadConfig = (
   }
   const totpKeys = envKeys ? parseKeys(envKeys, problems) : {};
   const http = parseEdgeConfig(get, mode, problems);
+  const auth = parseAuthConfig(get, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -186,6 +190,7 @@ export const loadConfig = (
     logLevel,
     maxDriftMs: Number(driftRaw),
     http,
+    auth,
     secrets,
     secretsSource,
   };

@@ -107,6 +107,10 @@ const isoOrNull = (field: string, raw: string | null | undefined): string | null
   return new Date(ms).toISOString();
 };
 
+/** The shape the PasswordSet schema accepts (the argon2 package writes the parameters m, p, t). */
+const ARGON2ID_PHC =
+  /^\$argon2id\$v=19\$[mtp]=\d{1,10},[mtp]=\d{1,10},[mtp]=\d{1,10}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{22,}$/;
+
 export type SetPasswordInput = {
   /** Used when the principal has no password credential in the directory yet. */
   readonly credentialId: string;
@@ -137,8 +141,7 @@ export const setPassword = (
       throw new AppError('CREDENTIAL_DIRECTORY_NOT_FOUND', `no password directory ${directoryId}`, {
         field: 'directoryId',
       });
-    if (!input.hash.startsWith('$argon2id$'))
-      throw invalid('hash', 'must be an argon2id PHC string');
+    if (!ARGON2ID_PHC.test(input.hash)) throw invalid('hash', 'must be an argon2id PHC string');
     const validFrom = isoOrNull('validFrom', input.validFrom);
     const validUntil = isoOrNull('validUntil', input.validUntil);
     if (validFrom !== null && validUntil !== null && validUntil <= validFrom)

@@ -174,6 +174,16 @@ export const changeProfile = (input: ChangeProfileInput): Command<{ changed: str
   },
 });
 
+/** Deactivating or deleting a principal ends its sessions (`principal-disabled`). A session
+ * started concurrently at another site is never valid either: session checks join the principal. */
+const endSessions = (state: Reader, principalId: string): DomainEvent[] =>
+  state
+    .all('SELECT id FROM sessions WHERE principal_id = ? AND ended = 0 ORDER BY id', principalId)
+    .map((r) => ({
+      type: 'SessionEnded',
+      data: { sessionId: String(r.id), reason: 'principal-disabled' },
+    }));
+
 export const deactivatePrincipal = (input: {
   principalId: string;
   reason?: string;
@@ -185,7 +195,10 @@ export const deactivatePrincipal = (input: {
     const reason = normalize.text('reason', input.reason ?? '', 500, { optional: true });
     if (!p.active) return { events: [], result: { active: false } };
     return {
-      events: [{ type: 'PrincipalDeactivated', data: { principalId: p.id, reason } }],
+      events: [
+        { type: 'PrincipalDeactivated', data: { principalId: p.id, reason } },
+        ...endSessions(state, p.id),
+      ],
       result: { active: false },
     };
   },
@@ -216,7 +229,10 @@ export const deletePrincipal = (input: { principalId: string }): Command<{ delet
       throw new AppError('PRINCIPAL_PROTECTED', 'the anonymous principal is built in');
     if (p.deleted) return { events: [], result: { deleted: true } };
     return {
-      events: [{ type: 'PrincipalDeleted', data: { principalId: p.id } }],
+      events: [
+        { type: 'PrincipalDeleted', data: { principalId: p.id } },
+        ...endSessions(state, p.id),
+      ],
       result: { deleted: true },
     };
   },

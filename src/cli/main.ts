@@ -13,6 +13,7 @@ import { principalCommand } from './principal.ts';
 import { rebuildCommand } from './rebuild.ts';
 import { roleCommand } from './role.ts';
 import { serveCommand } from './serve.ts';
+import { authCommands } from './session.ts';
 import { statusCommand } from './status.ts';
 import { tokenCommand } from './token.ts';
 
@@ -35,6 +36,8 @@ export const buildProgram = (): Command => {
   eventsCommand(program);
   credentialCommand(program);
   tokenCommand(program);
+  // After `principal` and `credential`: adds set-password, unlock, lockout to them.
+  authCommands(program);
   return program;
 };
 

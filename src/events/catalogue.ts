@@ -184,8 +184,9 @@ export const eventSchemas = {
     directoryId: Id,
     hash: Type.String({
       maxLength: 400,
+      // PHC string; the parameters in any order (the argon2 package writes m, p, t).
       pattern:
-        '^\\$argon2id\\$v=19\\$m=[0-9]+,t=[0-9]+,p=[0-9]+\\$[A-Za-z0-9+/]+\\$[A-Za-z0-9+/]+$',
+        '^\\$argon2id\\$v=19\\$[mtp]=[0-9]{1,10},[mtp]=[0-9]{1,10},[mtp]=[0-9]{1,10}\\$[A-Za-z0-9+/]{11,}\\$[A-Za-z0-9+/]{22,}$',
     }),
     /** True when only the parameters changed (rehash at login): not a password change. */
     rehash: Type.Boolean(),

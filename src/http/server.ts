@@ -50,10 +50,10 @@ const bootstrapAdministrator = async (
     `Created the administrator (role administrators): principal ${principalId}, identity "admin" in directory "internal".`,
   );
   say(
-    'Password login arrives with the authentication issue; until then the API takes the operator token',
+    `Give it a password with "authlog credential set-password ${principalId}" (reads stdin), then POST /v1/auth/login.`,
   );
   say(
-    `as "Authorization: Bearer <token>" — find it in ${config.secretsSource === 'environment' ? 'AUTHLOG_OPERATOR_TOKEN' : config.secretsSource}.`,
+    `The CLI and scripts use the operator token as "Authorization: Bearer <token>" — find it in ${config.secretsSource === 'environment' ? 'AUTHLOG_OPERATOR_TOKEN' : config.secretsSource}.`,
   );
 };
 
@@ -81,6 +81,7 @@ export const startServer = async (
       operatorToken: config.secrets.operatorToken,
       logger: log,
       edge: config.http,
+      auth: config.auth,
       peers: () => pullers.map((p) => p.status()),
       otpKeys: keyringFrom(config.secrets.totpKeys),
     });

@@ -16,6 +16,8 @@ export const UNTHROTTLED = {
 export type StartAppOptions = {
   readonly edge?: AppOptions['edge'];
   readonly sessions?: AppOptions['sessions'];
+  /** Session, elevation and lockout settings (authentication tests). */
+  readonly auth?: AppOptions['auth'];
   readonly logger?: Logger;
   /** Registers extra (test-only) routes or hooks before the app is ready. */
   readonly configure?: (app: App) => void;
@@ -32,6 +34,7 @@ export const startApp = async (
     logger: options.logger ?? false,
     edge: { ...UNTHROTTLED, ...options.edge },
     ...(options.sessions ? { sessions: options.sessions } : {}),
+    ...(options.auth ? { auth: options.auth } : {}),
   });
   try {
     options.configure?.(app);
