@@ -38,6 +38,18 @@ export type Config = {
   readonly secrets: Secrets;
   /** Where the secrets came from, for the start banner (never the values). */
   readonly secretsSource: 'environment' | string;
+  /** TLS for the HTTP listener, and for this node's pullers reaching https peers. */
+  readonly tls: TlsConfig;
+};
+
+/** PEM texts read from the files the AUTHLOG_TLS_* and AUTHLOG_PEER_CA settings name. */
+export type TlsConfig = {
+  /** AUTHLOG_TLS_CERT + AUTHLOG_TLS_KEY: listen with TLS; pullers present them as client cert. */
+  readonly server?: { readonly cert: string; readonly key: string };
+  /** AUTHLOG_TLS_CLIENT_CA: every client must present a certificate signed by it (mutual TLS). */
+  readonly clientCa?: string;
+  /** AUTHLOG_PEER_CA: the only CA trusted for https peers (default: the system's roots). */
+  readonly peerCa?: string;
 };
 
 export class ConfigError extends Error {
@@ -139,6 +151,7 @@ export const loadConfig = (
   const totpKeys = envKeys ? parseKeys(envKeys, problems) : {};
   const http = parseEdgeConfig(get, mode, problems);
   const auth = parseAuthConfig(get, problems);
+  const tls = parseTlsConfig(get, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -193,5 +206,51 @@ export const loadConfig = (
     auth,
     secrets,
     secretsSource,
+    tls,
   };
+};
+
+const readPem = (
+  name: string,
+  path: string | undefined,
+  what: RegExp,
+  problems: string[],
+): string | undefined => {
+  if (path === undefined || path === '') return undefined;
+  try {
+    const text = readFileSync(path, 'utf8');
+    if (what.test(text)) return text;
+    problems.push(`${name}: ${path} holds no PEM ${what.source.replaceAll('\\', '')}`);
+  } catch (err) {
+    problems.push(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  return undefined;
+};
+
+const CERTIFICATE = /-----BEGIN CERTIFICATE-----/;
+const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+/** TLS settings are file paths (PEM), read once at start; a key never sits in the environment. */
+const parseTlsConfig = (get: (name: string) => string | undefined, problems: string[]) => {
+  const certPath = get('AUTHLOG_TLS_CERT');
+  const keyPath = get('AUTHLOG_TLS_KEY');
+  if (Boolean(certPath) !== Boolean(keyPath))
+    problems.push('AUTHLOG_TLS_CERT and AUTHLOG_TLS_KEY go together: set both or neither');
+  const cert = readPem('AUTHLOG_TLS_CERT', certPath, CERTIFICATE, problems);
+  const key = readPem('AUTHLOG_TLS_KEY', keyPath, PRIVATE_KEY, problems);
+  const clientCa = readPem(
+    'AUTHLOG_TLS_CLIENT_CA',
+    get('AUTHLOG_TLS_CLIENT_CA'),
+    CERTIFICATE,
+    problems,
+  );
+  if (clientCa && !certPath)
+    problems.push('AUTHLOG_TLS_CLIENT_CA needs AUTHLOG_TLS_CERT and AUTHLOG_TLS_KEY');
+  const peerCa = readPem('AUTHLOG_PEER_CA', get('AUTHLOG_PEER_CA'), CERTIFICATE, problems);
+  const tls: TlsConfig = {
+    ...(cert && key ? { server: { cert, key } } : {}),
+    ...(clientCa ? { clientCa } : {}),
+    ...(peerCa ? { peerCa } : {}),
+  };
+  return tls;
 };

@@ -7,6 +7,10 @@
 // and every refusal, from any of these steps, is one problem+json (problem.ts).
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import {
+  createServer as createHttpsServer,
+  type ServerOptions as HttpsServerOptions,
+} from 'node:https';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -41,7 +45,7 @@ import { directoryRoutes } from './routes/directories.ts';
 import { factorRoutes } from './routes/factors.ts';
 import { healthRoutes } from './routes/health.ts';
 import { principalRoutes } from './routes/principals.ts';
-import { replicationRoutes } from './routes/replication.ts';
+import { replicationPrincipal, replicationRoutes } from './routes/replication.ts';
 import { statusRoutes } from './routes/status.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { ProblemSchema } from './schemas.ts';
@@ -66,6 +70,8 @@ export type AppOptions = {
   readonly providers?: readonly EvidenceProvider<unknown>[];
   /** Keys for OTP seeds (`config.secrets.totpKeys`); unset: a random key for this process only. */
   readonly otpKeys?: Keyring;
+  /** Listen with TLS (`config.tls`): certificate, key, and a CA clients must be signed by. */
+  readonly tls?: HttpsServerOptions;
 };
 
 export type App = FastifyInstance<
@@ -97,6 +103,7 @@ export const buildApp = (options: AppOptions): App => {
   const edge: EdgeConfig = { ...defaultEdgeConfig, ...options.edge };
   const trust = peerTrust(edge);
   const logRef: { current?: FastifyBaseLogger } = {};
+  const tls = options.tls;
   const app = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
     loggerInstance: typeof options.logger === 'object' ? options.logger : undefined,
     logger: typeof options.logger === 'boolean' ? options.logger : undefined,
@@ -114,6 +121,7 @@ export const buildApp = (options: AppOptions): App => {
     // Successful fast requests are logged at debug only; refusals, failures, slow ones at info.
     logController: new RequestLogController(),
     childLoggerFactory: lazyChildLogger,
+    ...(tls ? { serverFactory: (handler) => createHttpsServer(tls, handler) } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
   logRef.current = app.log;
 
@@ -128,7 +136,14 @@ export const buildApp = (options: AppOptions): App => {
   enforceRouteConventions(app);
   registerSecurityHeaders(app, { hsts: edge.hsts });
   registerCookies(app);
-  registerRateLimits(app, { global: edge.rateLimit, auth: edge.authRateLimit });
+  registerRateLimits(app, {
+    global: edge.rateLimit,
+    auth: edge.authRateLimit,
+    replication: {
+      limit: edge.replicationRateLimit,
+      principal: (request) => replicationPrincipal(options.node, options.operatorToken, request),
+    },
+  });
   registerOpenApi(app, { version: VERSION });
   const authConfig: AuthConfig = { ...defaultAuthConfig, ...options.auth };
   setArgon2Params(authConfig.argon2);

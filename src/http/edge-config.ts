@@ -17,6 +17,8 @@ export type EdgeConfig = {
   readonly rateLimit: RateLimit;
   /** Authentication routes, per client address; stricter. */
   readonly authRateLimit: RateLimit;
+  /** Replication routes, per peer principal holding authlog.replicate; higher. */
+  readonly replicationRateLimit: RateLimit;
   /** Origins besides the node's own from which cookie-authenticated writes are accepted. */
   readonly allowedOrigins: readonly string[];
   /** Base64 key for CSRF tokens (AUTHLOG_CSRF_KEY); when absent, derived from the operator token. */
@@ -30,6 +32,8 @@ export const defaultEdgeConfig: EdgeConfig = {
   gatewayDirectory: 'internal',
   rateLimit: { max: 6000, windowMs: 60_000 },
   authRateLimit: { max: 20, windowMs: 60_000 },
+  // A peer long-polls; catching up it asks for page after page (5,000 events each).
+  replicationRateLimit: { max: 60_000, windowMs: 60_000 },
   allowedOrigins: [],
 };
 
@@ -107,6 +111,12 @@ export const parseEdgeConfig = (
       ? undefined
       : parseRateLimit('AUTHLOG_AUTH_RATE_LIMIT', authRate, problems)) ??
     defaultEdgeConfig.authRateLimit;
+  const replicationRate = get('AUTHLOG_REPLICATION_RATE_LIMIT');
+  const replicationRateLimit =
+    (replicationRate === undefined
+      ? undefined
+      : parseRateLimit('AUTHLOG_REPLICATION_RATE_LIMIT', replicationRate, problems)) ??
+    defaultEdgeConfig.replicationRateLimit;
   return {
     hsts: mode !== 'development',
     trustedProxies: parseRanges(
@@ -126,6 +136,7 @@ export const parseEdgeConfig = (
     ),
     rateLimit,
     authRateLimit,
+    replicationRateLimit,
     allowedOrigins: parseOrigins(get('AUTHLOG_ALLOWED_ORIGINS') ?? '', problems),
     ...(csrfKey !== undefined ? { csrfKey } : {}),
   };

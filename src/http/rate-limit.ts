@@ -34,16 +34,32 @@ const tooMany = (reply: FastifyReply, ttlMs: number): AppError => {
   });
 };
 
+/** Requests of replication peers: their own bucket per principal, with its own limit. */
+export type ReplicationLimit = {
+  readonly limit: RateLimit;
+  /** The peer principal a request authenticates as, or undefined for anyone else. */
+  readonly principal: (request: FastifyRequest) => string | undefined;
+};
+
+const REPLICATOR = 'replicator:';
+
 export const registerRateLimits = (
   app: FastifyInstance,
-  limits: { global: RateLimit; auth: RateLimit },
+  limits: { global: RateLimit; auth: RateLimit; replication?: ReplicationLimit },
 ): void => {
+  const { replication } = limits;
+  // Client keys are addresses, so they never start with REPLICATOR.
+  const limitOf = (key: string) =>
+    replication && key.startsWith(REPLICATOR) ? replication.limit : limits.global;
   app.register(rateLimit, {
     global: true,
     hook: 'onRequest',
-    max: limits.global.max,
-    timeWindow: limits.global.windowMs,
-    keyGenerator: keyOf,
+    max: (_request, key) => limitOf(key).max,
+    timeWindow: (_request, key) => limitOf(key).windowMs,
+    keyGenerator: (request) => {
+      const peer = replication?.principal(request);
+      return peer === undefined ? keyOf(request) : `${REPLICATOR}${peer}`;
+    },
     errorResponseBuilder: (request, context) => {
       request.log.warn({ key: keyOf(request) }, 'rate limit exceeded');
       return new AppError('RATE_LIMITED', `too many requests; retry in ${context.after}`, {

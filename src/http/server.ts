@@ -1,15 +1,16 @@
 // Starts a node and its HTTP server from configuration: what `authlog serve` and `npm start` run.
+import type { Logger } from 'pino';
 import { ADMINISTRATORS_ROLE } from '../../projections/authz.ts';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { registerPrincipal } from '../authn/principals.ts';
 import { keyringFrom } from '../authn/seed-crypto.ts';
 import { addRoleMember } from '../authz/commands.ts';
-import type { Config } from '../config.ts';
+import { type Config, ConfigError } from '../config.ts';
 import { originStream } from '../events/envelope.ts';
 import { acquireLock } from '../node/lock.ts';
 import { type AuthlogNode, newId, startNode } from '../node/node.ts';
-import { loadPeers } from '../replication/peers.ts';
-import { type Puller, startPuller } from '../replication/puller.ts';
+import { loadPeers, plainHttpPeers } from '../replication/peers.ts';
+import { type Peer, type Puller, startPuller } from '../replication/puller.ts';
 import { openStore } from '../store/open.ts';
 import { type App, buildApp } from './app.ts';
 import { createLogger } from './logging.ts';
@@ -57,6 +58,30 @@ const bootstrapAdministrator = async (
   );
 };
 
+// TLS 1.2 at least (OWASP ASVS 9.1.2); with a client CA, every client proves who it is (9.2.1).
+const serverTls = (server: { cert: string; key: string }, clientCa: string | undefined) => ({
+  cert: server.cert,
+  key: server.key,
+  minVersion: 'TLSv1.2' as const,
+  ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+});
+
+/**
+ * Plain http to a peer on another host sends a token that reads the whole log, and the log's
+ * PII, in clear. Production refuses to start with such a peer rather than warn: a warning in a
+ * log nobody reads protects nothing, and a TLS-terminating sidecar on loopback stays possible
+ * (OWASP ASVS 9.1.1, 9.2.2). Development warns, for clusters on one machine or a lab network.
+ */
+const checkPeerTransport = (peers: readonly Peer[], config: Config, log: Logger) => {
+  const plain = plainHttpPeers(peers);
+  if (plain.length === 0) return;
+  if (config.mode === 'production')
+    throw new ConfigError(
+      plain.map((u) => `peer ${u}: production pulls from non-loopback peers over https only`),
+    );
+  log.warn({ peers: plain }, 'pulling from peers over plain http: use https outside a lab');
+};
+
 export const startServer = async (
   config: Config,
   options: { bootstrapAdmin?: boolean; say?: (line: string) => void } = {},
@@ -65,8 +90,10 @@ export const startServer = async (
   // Secrets never reach the log, whatever a future log line includes (OWASP ASVS 7.1.1).
   const log = createLogger(config.logLevel);
   const release = acquireLock(config.dataDir);
+  const server = config.tls.server;
   try {
     const peers = loadPeers(config.dataDir);
+    checkPeerTransport(peers, config, log);
     const pullers: Puller[] = [];
     const store = openStore(config.store);
     const node = await startNode({
@@ -84,12 +111,19 @@ export const startServer = async (
       auth: config.auth,
       peers: () => pullers.map((p) => p.status()),
       otpKeys: keyringFrom(config.secrets.totpKeys),
+      ...(server ? { tls: serverTls(server, config.tls.clientCa) } : {}),
     });
-    const url = await app.listen({ host: config.host, port: config.port });
+    // Fastify names the scheme from its own `https` option; ours goes through serverFactory.
+    const listening = await app.listen({ host: config.host, port: config.port });
+    const url = server ? listening.replace(/^http:/, 'https:') : listening;
     say(`authlog node ${node.id} (${config.mode}) listening on ${url}, data in ${config.dataDir}`);
     await node.ready;
     if (options.bootstrapAdmin ?? true) await bootstrapAdministrator(node, config, say);
-    for (const peer of peers) pullers.push(startPuller({ node, peer, log }));
+    const peerTls = {
+      ...(config.tls.peerCa ? { ca: config.tls.peerCa } : {}),
+      ...(server ? { cert: server.cert, key: server.key } : {}),
+    };
+    for (const peer of peers) pullers.push(startPuller({ node, peer, log, tls: peerTls }));
     if (peers.length > 0) say(`pulling from ${peers.map((p) => p.url).join(', ')}`);
     say(`ready: ${JSON.stringify(node.status().applied)}`);
     return {

@@ -3,6 +3,7 @@
 // (mode 0600: it holds tokens). A peer's token is an access token, valid on that peer, of a
 // principal holding `authlog.replicate`.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError, type Env } from '../config.ts';
 import type { Peer } from './puller.ts';
@@ -71,3 +72,20 @@ export const loadPeers = (dataDir: string, env: Env = process.env): Peer[] => {
   for (const p of readPeersFile(dataDir)) if (!peers.has(p.url)) peers.set(p.url, p);
   return [...peers.values()];
 };
+
+const isLoopback = (hostname: string): boolean => {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host === '::1') return true;
+  return isIPv4(host) && host.startsWith('127.');
+};
+
+/**
+ * Peers reached over plain http on a non-loopback address: their traffic carries a bearer token
+ * that can read the whole event log, and the log itself (PII). Loopback stays allowed, for a
+ * TLS-terminating sidecar on the same host (OWASP ASVS 9.1.1, 9.2.2).
+ */
+export const plainHttpPeers = (peers: readonly Peer[]): string[] =>
+  peers
+    .map((p) => new URL(p.url))
+    .filter((u) => u.protocol === 'http:' && !isLoopback(u.hostname))
+    .map((u) => u.origin);

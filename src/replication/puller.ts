@@ -2,6 +2,8 @@
 // the events this node lacks to their origin streams (ingest), and lets the catch-up subscription
 // project them. Idempotent and resumable; any topology works because a feed relays every origin.
 
+import http from 'node:http';
+import https from 'node:https';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
@@ -12,6 +14,14 @@ import { ingest } from './ingest.ts';
 import { decodeVector, seqOf } from './version-vector.ts';
 
 export type Peer = { readonly url: string; readonly token: string };
+
+/** How pullers reach https peers: the CA they trust (else the system's roots), and the client
+ * certificate they present (the node's own, for peers that require mutual TLS). */
+export type PeerTls = {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+};
 
 export type PeerStatus = {
   readonly url: string;
@@ -44,10 +54,40 @@ export const peerCheckpoint = (url: string) => `peer:${url}`;
 
 export type Puller = { status(): PeerStatus; stop(): Promise<void> };
 
+/** GET with the node's agent; the body parsed as JSON (undefined when it is not JSON). */
+const getJson = (
+  url: URL,
+  agent: http.Agent,
+  authorization: string,
+  signal: AbortSignal,
+): Promise<{ status: number; body: unknown }> =>
+  new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).get(
+      url,
+      { agent, headers: { authorization, accept: 'application/json' }, signal },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          let body: unknown;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            body = undefined;
+          }
+          resolve({ status: response.statusCode ?? 0, body });
+        });
+      },
+    );
+    request.on('error', reject);
+  });
+
 export const startPuller = (options: {
   node: AuthlogNode;
   peer: Peer;
   log: Logger;
+  tls?: PeerTls;
   limit?: number;
   waitMs?: number;
 }): Puller => {
@@ -67,6 +107,13 @@ export const startPuller = (options: {
   let lastErrorLogged = '';
   let projecting: Promise<void> = Promise.resolve();
 
+  // One keep-alive connection per peer. Certificates are verified against `tls.ca` (or the
+  // system's roots) and the peer's host name: a peer that cannot prove it is the URL we were
+  // configured with gets no token and sends us nothing (OWASP ASVS 9.2.1, 9.2.2).
+  const agent = peer.url.startsWith('https:')
+    ? new https.Agent({ keepAlive: true, maxSockets: 1, ...options.tls })
+    : new http.Agent({ keepAlive: true, maxSockets: 1 });
+
   const pullOnce = async () => {
     const url = new URL('/v1/replication/feed', peer.url);
     url.searchParams.set('limit', String(limit));
@@ -75,12 +122,9 @@ export const startPuller = (options: {
     abort = new AbortController();
     const timeout = setTimeout(() => abort.abort(), waitMs + 15_000);
     try {
-      const r = await fetch(url, {
-        headers: { authorization: `Bearer ${peer.token}` },
-        signal: abort.signal,
-      });
-      const body: unknown = await r.json().catch(() => undefined);
-      if (!r.ok) {
+      const r = await getJson(url, agent, `Bearer ${peer.token}`, abort.signal);
+      const body = r.body;
+      if (r.status !== 200) {
         const code =
           typeof body === 'object' && body !== null && 'code' in body ? String(body.code) : '';
         throw new Error(`peer answered ${r.status} ${code}`.trim());
@@ -148,6 +192,7 @@ export const startPuller = (options: {
       abort.abort();
       await loop;
       await projecting.catch(() => undefined);
+      agent.destroy();
     },
   };
 };

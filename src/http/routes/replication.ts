@@ -1,13 +1,17 @@
 // Replication over HTTP: the feed peers pull from, the node's replication status, and metrics in
 // the Prometheus text format. Only principals holding `authlog.replicate` (or the operator) are
 // served: a feed request without it gets 401/403, never data.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { listConflicts } from '../../authn/queries.ts';
+import { authenticateToken } from '../../authn/tokens.ts';
 import { AppError } from '../../errors.ts';
 import { SYSTEM_ACTOR } from '../../events/envelope.ts';
+import type { AuthlogNode } from '../../node/node.ts';
 import { readFeed } from '../../replication/feed.ts';
 import type { App } from '../app.ts';
+import { clientIp } from '../proxy.ts';
 import { errorResponses, Strict } from '../schemas.ts';
 
 export const REPLICATE = 'authlog.replicate';
@@ -21,6 +25,35 @@ const requireReplicate = (app: App, request: FastifyRequest) => {
     throw new AppError('FORBIDDEN', `${REPLICATE} is required: ${r.reason}`, {
       privilege: REPLICATE,
     });
+};
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * Who a request to the replication routes authenticates as, when that principal holds
+ * `authlog.replicate` (the operator token counts, as `system`); otherwise undefined. Used by the
+ * rate limit, which runs before authentication, to give pulling peers their own, higher bucket:
+ * a site catching up after a cut must not be throttled like an anonymous client (OWASP ASVS
+ * 11.1.4: limits sized to the business need). Anything else is limited per address as before.
+ */
+export const replicationPrincipal = (
+  node: AuthlogNode,
+  operatorToken: string,
+  request: FastifyRequest,
+): string | undefined => {
+  const route = request.routeOptions.url ?? '';
+  if (!route.startsWith('/v1/replication/') && route !== '/metrics') return undefined;
+  const m = /^Bearer ([!-~]{1,512})$/.exec(request.headers.authorization ?? '');
+  if (!m) return undefined;
+  const token = m[1]!;
+  if (timingSafeEqual(sha256(token), sha256(operatorToken))) return SYSTEM_ACTOR;
+  const holder = authenticateToken(node.read, token, clientIp(request), Date.now());
+  if (!holder) return undefined;
+  const r = node.authz.check({
+    subject: { principalId: holder.principalId },
+    privilege: REPLICATE,
+  });
+  return r.allow ? holder.principalId : undefined;
 };
 
 const PeerSchema = Type.Object({
