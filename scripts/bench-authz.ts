@@ -91,6 +91,9 @@ const main = async () => {
     p50: number;
     p99: number;
     serverCpu: number;
+    /** Server CPU time per request, microseconds, and the kernel's share of it. */
+    serverUsPerRequest: number;
+    serverSystemShare: number;
     clientCpu: number;
     serverElu: number;
     gcMs: number;
@@ -120,6 +123,9 @@ const main = async () => {
       p50: r.latency.p50,
       p99: r.latency.p99,
       serverCpu: (after.cpuMicros - before.cpuMicros) / 1000 / wall,
+      serverUsPerRequest: (after.cpuMicros - before.cpuMicros) / r.requests.total,
+      serverSystemShare:
+        (after.systemMicros - before.systemMicros) / (after.cpuMicros - before.cpuMicros),
       clientCpu: (client.user + client.system) / 1000 / wall,
       serverElu: after.elu,
       gcMs: after.gcMs - before.gcMs,
@@ -136,6 +142,7 @@ const main = async () => {
       note(
         `HTTP ${name.padEnd(4)}: ${Math.round(r.requests / r.seconds)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms; ` +
           `CPU server ${round(r.serverCpu)} (event loop busy ${round(r.serverElu)}), client ${round(r.clientCpu)} cores; ` +
+          `server ${Math.round(r.serverUsPerRequest)} µs CPU a request (${Math.round(100 * r.serverSystemShare)}% kernel); ` +
           `GC ${round(r.gcMs)} ms (${round((100 * r.gcMs) / (r.seconds * 1000), 1)}%), longest pause ${round(r.gcMaxMs, 1)} ms`,
       );
     }
@@ -160,6 +167,10 @@ const main = async () => {
       p99: Math.max(...rs.map((r) => r.p99)),
       serverCpu: weigh((r) => r.serverCpu),
       clientCpu: weigh((r) => r.clientCpu),
+      usPerRequest: Math.round(
+        rs.reduce((a, r) => a + r.serverUsPerRequest * r.requests, 0) /
+          rs.reduce((a, r) => a + r.requests, 0),
+      ),
       gcShare: round(rs.reduce((a, r) => a + r.gcMs, 0) / (seconds * 1000), 3),
       gcMaxMs: round(Math.max(...rs.map((r) => r.gcMaxMs)), 1),
     };
@@ -191,6 +202,10 @@ const main = async () => {
       clientCpuCores: ours.clientCpu,
       bareServerCpuCores: bare.serverCpu,
       bareClientCpuCores: bare.clientCpu,
+      // Server CPU a request costs: less sensitive to a busy machine than requests per second.
+      serverCpuUsPerRequest: ours.usPerRequest,
+      bareServerCpuUsPerRequest: bare.usPerRequest,
+      ratioCpuBareVsOurs: round(bare.usPerRequest / ours.usPerRequest),
       serverGcShare: ours.gcShare,
       serverGcMaxPauseMs: ours.gcMaxMs,
     }),

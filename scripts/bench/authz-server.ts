@@ -27,6 +27,7 @@ export type ServerMessage =
   | {
       type: 'usage';
       cpuMicros: number;
+      systemMicros: number;
       gcCount: number;
       gcMs: number;
       gcMaxMs: number;
@@ -150,6 +151,7 @@ const main = async () => {
       send({
         type: 'usage',
         cpuMicros: cpu.user + cpu.system,
+        systemMicros: cpu.system,
         gcCount: gc.count,
         gcMs: gc.ms,
         gcMaxMs: gc.maxMs,
