@@ -1,37 +1,61 @@
 // What the OTP, subnet and gateway factors share: the seeded credential directories they belong
 // to, who may manage a principal's credentials, validity windows, and how long the evidence they
 // give counts in a session.
+import {
+  DEFAULT_EVIDENCE_LIFETIME_S,
+  GATEWAY_DIRECTORY,
+  OTP_DIRECTORY,
+  SUBNET_DIRECTORY,
+} from '../../projections/credentials.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { AppError, invalid } from '../errors.ts';
+import type { EventPayload } from '../events/catalogue.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { CommandMeta } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import { hlcWallMs } from '../replication/hlc.ts';
+import { type CredentialDirectoryView, getCredentialDirectory } from './credentials.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { getPrincipal, type PrincipalView } from './queries.ts';
 
 /** Seeded credential directories (rows on every node): OTP gives `ownership`, subnet gives
  * `location`, the trusted gateway gives `trust`. */
-export const OTP_DIRECTORY = 'otp';
-export const SUBNET_DIRECTORY = 'subnet';
-export const GATEWAY_DIRECTORY = 'gateway';
+export { GATEWAY_DIRECTORY, OTP_DIRECTORY, SUBNET_DIRECTORY };
 
-/** How long evidence counts when its credential directory does not say (12 h: NIST SP 800-63B
- * 4.2.3 / 4.3.3, reauthentication at least every 12 hours at AAL2/AAL3). */
-export const DEFAULT_EVIDENCE_MS = 12 * 3_600_000;
+type Kind = EventPayload<'CredentialDirectoryDefined'>['kind'];
+type EvidenceKind = EventPayload<'CredentialDirectoryDefined'>['evidences'][number];
 
-/** The credential directory's evidence lifetime, when the directory projection records one. */
-export const evidenceExpiry = (state: Reader, directoryId: string, now: number): number => {
-  let row: SqlRow | undefined;
-  try {
-    row = state.get('SELECT * FROM credential_directories WHERE id = ?', directoryId);
-  } catch {
-    row = undefined; // no directory table in this read model: the default lifetime
-  }
-  const seconds = row?.lifetime_seconds;
-  const ms =
-    typeof seconds === 'number' || typeof seconds === 'bigint' ? Number(seconds) * 1000 : 0;
-  return now + (ms > 0 ? ms : DEFAULT_EVIDENCE_MS);
+/** A credential directory of the right kind, for a new credential; its id must exist. */
+export const credentialDirectory = (
+  state: Reader,
+  directoryId: string,
+  kind: Kind,
+): CredentialDirectoryView => {
+  const dir = getCredentialDirectory(state, directoryId);
+  if (!dir || dir.kind !== kind)
+    throw new AppError('CREDENTIAL_DIRECTORY_NOT_FOUND', `no ${kind} directory ${directoryId}`, {
+      field: 'directoryId',
+    });
+  return dir;
+};
+
+/**
+ * What a credential of `directoryId` proves, and until when: the directory declares its
+ * evidences and their lifetime (DESIGN.md section 7). The factor's own evidence when the
+ * directory lists it, else the directory's first; the seeded lifetime (12 h: NIST SP 800-63B
+ * 7.2, AAL2 reauthentication) when the directory is gone.
+ */
+export const evidenceOf = (
+  state: Reader,
+  directoryId: string,
+  own: EvidenceKind,
+  now: number,
+): { readonly evidence: EvidenceKind; readonly expiresAt: number } => {
+  const dir = getCredentialDirectory(state, directoryId);
+  const evidence =
+    dir === undefined || dir.evidences.includes(own) ? own : (dir.evidences[0] ?? own);
+  const seconds = dir?.evidenceLifetimeSeconds ?? DEFAULT_EVIDENCE_LIFETIME_S;
+  return { evidence, expiresAt: now + seconds * 1000 };
 };
 
 /**

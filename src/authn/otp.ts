@@ -15,10 +15,12 @@ import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
+import { requireElevation } from './elevation.ts';
 import type { EvidenceProvider, Method } from './evidence.ts';
 import {
+  credentialDirectory,
   credentialOwner,
-  evidenceExpiry,
+  evidenceOf,
   isLive,
   OTP_DIRECTORY,
   validUntil as parseValidUntil,
@@ -180,6 +182,9 @@ export const enrollOtp = (input: EnrollOtpInput): Command<{ credentialId: string
   name: 'EnrollOtp',
   decide(state, meta) {
     const owner = credentialOwner(state, meta, input.principalId);
+    // A new credential is a credential change: an elevated session (OWASP ASVS 3.7.1).
+    requireElevation(meta);
+    const directory = credentialDirectory(state, input.directoryId ?? OTP_DIRECTORY, 'otp');
     const name = text('name', input.name, 100);
     if (input.kind === 'totp' && (input.period === null || input.counter !== null))
       throw invalid('period', 'a TOTP credential has a period and no counter');
@@ -194,7 +199,7 @@ export const enrollOtp = (input: EnrollOtpInput): Command<{ credentialId: string
     const data: EventPayload<'OtpEnrolled'> = {
       credentialId: input.credentialId,
       principalId: owner.id,
-      directoryId: input.directoryId ?? OTP_DIRECTORY,
+      directoryId: directory.id,
       kind: input.kind,
       name,
       digits: input.digits,
@@ -258,13 +263,13 @@ export const otpProvider = (keyring: Keyring): EvidenceProvider => ({
       if (step === undefined) continue;
       const events: DomainEvent[] = [{ type: 'OtpUsed', data: { credentialId: c.id, step } }];
       const method: Method = c.kind;
-      return {
-        evidence: 'ownership',
-        method,
-        credentialId: c.id,
-        expiresAt: evidenceExpiry(context.state, c.directoryId, context.now),
-        events,
-      };
+      const { evidence, expiresAt } = evidenceOf(
+        context.state,
+        c.directoryId,
+        'ownership',
+        context.now,
+      );
+      return { evidence, method, credentialId: c.id, expiresAt, events };
     }
     return 'failed';
   },

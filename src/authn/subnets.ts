@@ -8,15 +8,18 @@ import { invalid } from '../errors.ts';
 import { cidrMatcher, formatCidr, parseCidr } from '../http/net.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
+import { requireElevation } from './elevation.ts';
 import type { EvidenceProvider } from './evidence.ts';
 import {
+  credentialDirectory,
   credentialOwner,
-  evidenceExpiry,
+  evidenceOf,
   isLive,
   validUntil as parseValidUntil,
   SUBNET_DIRECTORY,
 } from './factors.ts';
 import { text } from './normalize.ts';
+import { requiredEvidences } from './policy.ts';
 
 export const MAX_SUBNETS = 16;
 
@@ -45,6 +48,8 @@ export const allowSubnet = (input: {
   name: 'AllowSubnet',
   decide(state, meta) {
     const owner = credentialOwner(state, meta, input.principalId);
+    requireElevation(meta);
+    const directory = credentialDirectory(state, input.directoryId ?? SUBNET_DIRECTORY, 'subnet');
     const cidrs = normalizeCidrs(input.cidrs);
     return {
       events: [
@@ -53,7 +58,7 @@ export const allowSubnet = (input: {
           data: {
             credentialId: input.credentialId,
             principalId: owner.id,
-            directoryId: input.directoryId ?? SUBNET_DIRECTORY,
+            directoryId: directory.id,
             name: text('name', input.name, 100),
             cidrs,
             validUntil: parseValidUntil(input.validUntil, meta.now),
@@ -87,19 +92,31 @@ export const matchingSubnet = (
   return undefined;
 };
 
-/** `location` evidence when the client address lies in a live subnet credential; otherwise
- * `none` (an address outside is not a failed attempt: nothing was presented). */
+/**
+ * `location` evidence when the client address lies in a live subnet credential; otherwise `none`
+ * (an address outside is not a failed attempt: nothing was presented). When nothing else is
+ * presented (no password, no code), location counts only for a principal whose policy requires
+ * it (scenario 6, a service known by where it calls from): being on the office network must not
+ * log anyone in as a colleague who happens to hold a subnet credential too.
+ */
 export const subnetProvider: EvidenceProvider = {
   method: 'subnet',
   decide(context) {
     const hit = matchingSubnet(context.state, context.principalId, context.ip, context.now);
     if (!hit) return 'none';
-    return {
-      evidence: 'location',
-      method: 'subnet',
-      credentialId: hit.id,
-      expiresAt: evidenceExpiry(context.state, hit.directoryId, context.now),
-      events: [],
-    };
+    const { password, otp } = context.presented;
+    if (
+      password === undefined &&
+      otp === undefined &&
+      !requiredEvidences(context.state, context.principalId).includes('location')
+    )
+      return 'none';
+    const { evidence, expiresAt } = evidenceOf(
+      context.state,
+      hit.directoryId,
+      'location',
+      context.now,
+    );
+    return { evidence, method: 'subnet', credentialId: hit.id, expiresAt, events: [] };
   },
 };

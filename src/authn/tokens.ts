@@ -108,6 +108,8 @@ export const revokeCredential = (input: {
     if (!row) throw new AppError('CREDENTIAL_NOT_FOUND', `no credential ${input.credentialId}`);
     if (meta.actor !== row.principal_id && meta.actor !== SYSTEM_ACTOR)
       requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    // A credential change: an elevated session, never a token (OWASP ASVS 3.7.1).
+    requireElevation(meta);
     if (Number(row.revoked) === 1) return { events: [], result: { revoked: true } };
     const reason = text('reason', input.reason ?? '', 200, { optional: true });
     return {

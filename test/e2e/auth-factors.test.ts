@@ -377,6 +377,8 @@ describe('authentication factors end to end (scenarios 3, 4, 6-10)', () => {
       }),
     );
     ok(await sensitive(String(home.token), '2001:db8:ad::5'), 201);
+    // Being on hal's subnet is not being hal: location alone logs in only whom a policy says.
+    assert.equal((await login('hal', {}, '2001:db8:ad::5')).status, 401);
   });
 
   it('10: Remote-User is honoured from the gateway peer only; ignored and logged otherwise', async () => {

@@ -113,11 +113,13 @@ describe('OTP and subnet credentials over HTTP', () => {
     });
     assert.equal(res.statusCode, 201, res.body);
     assert.deepEqual(res.json().cidrs, ['10.0.0.0/8', '2001:db8:1::/48', '192.168.0.0/16']);
-    const at = (ip: string | undefined) =>
+    // Alongside something presented (here a password, checked by its own provider).
+    const at = (ip: string | undefined, presented: { password?: string } = { password: 'x' }) =>
       subnetProvider.decide(
-        { state: node.read, principalId: 'ann', presented: {}, ip, now: Date.now() },
+        { state: node.read, principalId: 'ann', presented, ip, now: Date.now() },
         undefined,
       );
+    assert.equal(at('10.1.2.3', {}), 'none', 'location alone logs in only whom a policy says');
     for (const ip of ['10.1.2.3', '::ffff:10.0.0.1', '2001:db8:1:ff::1', '192.168.7.7']) {
       const o = at(ip);
       assert.ok(typeof o === 'object' && o.evidence === 'location', ip);

@@ -12,6 +12,7 @@ import { encryptSeed, type Keyring, keyringFrom } from '../../src/authn/seed-cry
 import { AppError } from '../../src/errors.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
+import { auth, startApp } from '../support/app.ts';
 import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
 import { oathHotp, oathTotp } from '../support/oathtool.ts';
 
@@ -125,5 +126,49 @@ describe('TOTP/HOTP replay', () => {
     await pull(a, b);
     assert.equal(await accepted(b, 'ann', oathHotp(b32, 3)), false, 'replayed at site b');
     assert.equal(await accepted(b, 'ann', oathHotp(b32, 4)), true);
+  });
+});
+
+describe('TOTP replay over HTTP: parallel logins with one code', () => {
+  it('of eight parallel logins presenting the same password and code, exactly one succeeds', async () => {
+    const { app, close } = await startApp('replay-http');
+    try {
+      const call = (
+        method: 'POST' | 'PUT',
+        url: string,
+        payload: object,
+        headers: Record<string, string> = auth,
+      ) => app.inject({ method, url, headers, payload });
+      const made = await call('POST', '/v1/principals', {
+        principalId: 'dee',
+        briefName: 'Dee',
+        identity: { name: 'dee' },
+      });
+      assert.equal(made.statusCode, 201, made.body);
+      const password = 'a long enough passphrase 7';
+      assert.equal(
+        (await call('PUT', '/v1/principals/dee/password', { password })).statusCode,
+        200,
+      );
+      const e = (await call('POST', '/v1/principals/dee/otp', { name: 'phone' })).json();
+      const now = Date.now();
+      const confirm = { code: oathTotp(e.secret, now - 30_000) };
+      assert.equal(
+        (await call('POST', `/v1/credentials/${e.credentialId}/confirm`, confirm)).statusCode,
+        200,
+      );
+      const body = { identity: 'dee', password, otp: oathTotp(e.secret, now), transport: 'bearer' };
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => call('POST', '/v1/auth/login', body, {})),
+      );
+      const statuses = answers.map((a) => a.statusCode).sort();
+      assert.deepEqual(
+        statuses,
+        [200, 401, 401, 401, 401, 401, 401, 401],
+        answers.map((a) => a.body).join('\n'),
+      );
+    } finally {
+      await close();
+    }
   });
 });
