@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deactivatePrincipal, registerPrincipal } from '../../src/authn/principals.ts';
+import { sessionByToken } from '../../src/authn/sessions.ts';
 import {
   authenticateToken,
   hashSecret,
@@ -13,6 +14,8 @@ import {
 import { AppError } from '../../src/errors.ts';
 import { ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
+import { listenApp } from '../support/app.ts';
+import { bearer, createUser, type Http, http, operator } from '../support/auth.ts';
 import { startMemoryNode, stopNode } from '../support/in-process.ts';
 
 describe('access tokens', () => {
@@ -97,5 +100,105 @@ describe('access tokens', () => {
       'secret found in the event log',
     );
     assert.ok(log.includes(hashSecret(secret)), 'hash missing');
+  });
+});
+
+// The same threats for session tokens (NIST SP 800-63B 7.1 / 7.2; OWASP ASVS 3.3, 3.5; RFC 6750
+// 5.3): past the absolute or idle timeout, ended by the user or an administrator, of a
+// deactivated principal, guessed, or sent in the query string.
+describe('session tokens', () => {
+  let ctx: Awaited<ReturnType<typeof listenApp>>;
+  let h: Http;
+  let pia = '';
+  const PASSWORD = 'pia has a password';
+  before(async () => {
+    ctx = await listenApp('session-tokens', {
+      auth: { idleTimeoutS: 600, absoluteTimeoutS: 3600 },
+    });
+    h = http(ctx.port);
+    pia = await createUser(h, 'pia', PASSWORD);
+  });
+  after(() => ctx.close());
+
+  const login = async () => {
+    const r = await h.request('POST', '/v1/auth/login', {
+      body: { identity: 'pia', password: PASSWORD, transport: 'bearer' },
+    });
+    assert.equal(r.status, 200, r.text);
+    return { token: String(r.body.token), sessionId: String(r.body.sessionId) };
+  };
+
+  it('expires at the absolute timeout and after idling, whatever the activity', async () => {
+    const { token, sessionId } = await login();
+    const now = Date.now();
+    assert.ok(sessionByToken(ctx.node.read, token, now));
+    const busy = new Map([[sessionId, now + 3_599_000]]);
+    assert.ok(sessionByToken(ctx.node.read, token, now + 3_000_000, busy), 'active: alive');
+    assert.equal(
+      sessionByToken(ctx.node.read, token, now + 3_601_000, busy),
+      undefined,
+      'absolute',
+    );
+    assert.equal(sessionByToken(ctx.node.read, token, now + 601_000), undefined, 'idle');
+  });
+
+  it('stops when ended by its user or by an administrator', async () => {
+    const own = await login();
+    await h.request('DELETE', `/v1/auth/sessions/${own.sessionId}`, { headers: bearer(own.token) });
+    assert.equal(
+      (await h.request('GET', '/v1/auth/session', { headers: bearer(own.token) })).status,
+      401,
+    );
+    const forced = await login();
+    const off = await h.request('POST', `/v1/principals/${pia}/sessions/end`, {
+      headers: operator,
+    });
+    assert.equal(off.status, 200, off.text);
+    assert.equal(
+      (await h.request('GET', '/v1/auth/session', { headers: bearer(forced.token) })).status,
+      401,
+    );
+  });
+
+  it("another principal's session id is not found, not ended", async () => {
+    const mine = await login();
+    await createUser(h, 'quinn', 'quinn password 12');
+    const q = await h.request('POST', '/v1/auth/login', {
+      body: { identity: 'quinn', password: 'quinn password 12', transport: 'bearer' },
+    });
+    const r = await h.request('DELETE', `/v1/auth/sessions/${mine.sessionId}`, {
+      headers: bearer(String(q.body.token)),
+    });
+    assert.equal(r.status, 404, r.text);
+    assert.equal(
+      (await h.request('GET', '/v1/auth/session', { headers: bearer(mine.token) })).status,
+      200,
+    );
+  });
+
+  it('is refused in the query string, even when valid', async () => {
+    const { token } = await login();
+    for (const name of ['access_token', 'token', 'session']) {
+      const r = await h.request('GET', `/v1/auth/session?${name}=${token}`, {
+        headers: bearer(token),
+      });
+      assert.equal(r.status, 400, `${name}: ${r.text}`);
+      const alone = await h.request('GET', `/v1/principals?${name}=${token}`);
+      assert.ok(alone.status === 400 || alone.status === 401, `${name}: ${alone.text}`);
+    }
+  });
+
+  it('dies with its principal, and guesses match nothing', async () => {
+    const { token } = await login();
+    await h.request('POST', `/v1/principals/${pia}/deactivate`, { headers: operator, body: {} });
+    assert.equal(
+      (await h.request('GET', '/v1/auth/session', { headers: bearer(token) })).status,
+      401,
+    );
+    for (const guess of [`als_${'x'.repeat(43)}`, token.slice(0, -1), `${token}x`, token.slice(4)])
+      assert.equal(
+        (await h.request('GET', '/v1/auth/session', { headers: bearer(guess) })).status,
+        401,
+      );
   });
 });
