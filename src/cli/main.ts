@@ -3,6 +3,7 @@
 // the check found a problem), 2 bad usage or configuration, 3 the node could not be reached.
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { auditCommand } from './audit.ts';
 import { credentialCommand } from './credential.ts';
 import { directoryCommand } from './directory.ts';
 import { CliError, EXIT } from './errors.ts';
@@ -11,6 +12,7 @@ import { identityCommand } from './identity.ts';
 import { peerCommand } from './peer.ts';
 import { principalCommand } from './principal.ts';
 import { rebuildCommand } from './rebuild.ts';
+import { replayCommand } from './replay.ts';
 import { roleCommand } from './role.ts';
 import { serveCommand } from './serve.ts';
 import { authCommands } from './session.ts';
@@ -38,6 +40,8 @@ export const buildProgram = (): Command => {
   tokenCommand(program);
   // After `principal` and `credential`: adds set-password, unlock, lockout to them.
   authCommands(program);
+  auditCommand(program);
+  replayCommand(program);
   return program;
 };
 

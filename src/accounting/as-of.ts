@@ -1,0 +1,161 @@
+// Questions asked of a replayed read model ("as of" a point in time): who held a role or a
+// privilege, and what a principal could do. Answered by the same authorization engine that
+// answers live checks, so the replay says what a check would have said then.
+//
+// A check by principal has no session, so roles of directories that require evidence (e.g. OTP)
+// do not count by themselves; such holdings are listed with the evidence they needed.
+import { ANONYMOUS } from '../../projections/principals.ts';
+import { type CheckInput, type CheckResult, createAuthz } from '../authz/engine.ts';
+import { getRole, membersOf } from '../authz/queries.ts';
+import type { Reader } from '../readmodel/projection.ts';
+
+export type Holding = {
+  readonly principalId: string;
+  /** Why: the role and grant, or the evidence a session would have needed. */
+  readonly reason: string;
+  readonly needsEvidence?: readonly string[];
+};
+
+export type WhoHolds =
+  | {
+      readonly kind: 'role';
+      readonly role: string;
+      readonly exists: boolean;
+      readonly deleted: boolean;
+      /** Direct members (a member of a child role inherits the grants, not the role). */
+      readonly members: readonly { principalId: string; active: boolean }[];
+      readonly everyone: boolean;
+    }
+  | {
+      readonly kind: 'privilege';
+      readonly privilege: string;
+      readonly holders: readonly Holding[];
+      /** Granted to `anonymous`: every principal, signed in or not. */
+      readonly everyone: boolean;
+    };
+
+export type Capabilities = {
+  readonly principalId: string;
+  readonly exists: boolean;
+  readonly active: boolean;
+  readonly roles: readonly string[];
+  readonly privileges: readonly (Holding & { readonly privilege: string })[];
+  readonly permissions: readonly {
+    readonly resourceType: string;
+    readonly action: string;
+    /** Every object of the type (a model permission), or only these ids. */
+    readonly all: boolean;
+    readonly objects: readonly string[];
+    readonly reason: string;
+    readonly needsEvidence?: readonly string[];
+  }[];
+};
+
+const holding = (principalId: string, r: CheckResult): Holding | undefined => {
+  if (r.allow) return { principalId, reason: r.reason };
+  if (r.missingEvidences && r.missingEvidences.length > 0)
+    return { principalId, reason: r.reason, needsEvidence: r.missingEvidences };
+  return undefined;
+};
+
+const live = (read: Reader, principalId: string) => {
+  const p = read.get('SELECT active, deleted FROM principals WHERE id = ?', principalId);
+  return {
+    exists: p !== undefined,
+    active: p !== undefined && Number(p.active) === 1 && Number(p.deleted) === 0,
+  };
+};
+
+/** `target`: `role:<id or name>` or `privilege:<name>`. */
+export const whoHolds = (read: Reader, target: string): WhoHolds => {
+  const authz = createAuthz(read, () => 0);
+  if (target.startsWith('role:')) {
+    const ref = target.slice('role:'.length);
+    const byName = read.get('SELECT id FROM roles WHERE name = ? ORDER BY directory_id, id', ref);
+    const role = getRole(read, ref) ?? (byName ? getRole(read, String(byName.id)) : undefined);
+    const members = role
+      ? membersOf(read, role.id).map((principalId) => ({
+          principalId,
+          active: live(read, principalId).active,
+        }))
+      : [];
+    return {
+      kind: 'role',
+      role: role?.id ?? ref,
+      exists: role !== undefined,
+      deleted: role?.deleted ?? false,
+      members: role?.deleted ? [] : members,
+      everyone: !role?.deleted && members.some((m) => m.principalId === ANONYMOUS),
+    };
+  }
+  if (!target.startsWith('privilege:'))
+    throw new RangeError('--who-holds takes role:<id or name> or privilege:<name>');
+  const privilege = target.slice('privilege:'.length);
+  // Only principals with a membership can hold anything (besides what anonymous holds).
+  const candidates = read
+    .all('SELECT DISTINCT principal_id FROM memberships WHERE granted = 1 ORDER BY principal_id')
+    .map((r) => String(r.principal_id));
+  const holders: Holding[] = [];
+  for (const principalId of candidates) {
+    const h = holding(principalId, authz.check({ subject: { principalId }, privilege }));
+    if (h) holders.push(h);
+  }
+  return {
+    kind: 'privilege',
+    privilege,
+    holders,
+    everyone: holders.some((h) => h.principalId === ANONYMOUS && h.needsEvidence === undefined),
+  };
+};
+
+/** Everything `principalId` could do: privileges, and actions on resource types and objects. */
+export const capabilities = (read: Reader, principalId: string): Capabilities => {
+  const authz = createAuthz(read, () => 0);
+  const subject = { principalId };
+  const { exists, active } = live(read, principalId);
+  const roles = read
+    .all(
+      `SELECT m.role_id FROM memberships m JOIN roles r ON r.id = m.role_id AND r.deleted = 0
+       WHERE m.granted = 1 AND m.principal_id IN (?, ?) ORDER BY m.role_id`,
+      principalId,
+      ANONYMOUS,
+    )
+    .map((r) => String(r.role_id));
+  const privileges: (Holding & { privilege: string })[] = [];
+  for (const r of read.all('SELECT name FROM privileges ORDER BY name')) {
+    const privilege = String(r.name);
+    const h = holding(principalId, authz.check({ subject, privilege }));
+    if (h) privileges.push({ ...h, privilege });
+  }
+  const permissions: Capabilities['permissions'][number][] = [];
+  for (const t of read.all('SELECT name, actions FROM resource_types ORDER BY name')) {
+    const resourceType = String(t.name);
+    for (const action of JSON.parse(String(t.actions)) as string[]) {
+      const input: CheckInput = { subject, resourceType, action };
+      const model = authz.check(input);
+      if (model.allow) {
+        permissions.push({ resourceType, action, all: true, objects: [], reason: model.reason });
+        continue;
+      }
+      const objects = authz.objects(subject, resourceType, action);
+      if (!objects.all && objects.ids.length > 0)
+        permissions.push({
+          resourceType,
+          action,
+          all: false,
+          objects: objects.ids,
+          reason: 'object permissions',
+        });
+      else if (model.missingEvidences && model.missingEvidences.length > 0)
+        permissions.push({
+          resourceType,
+          action,
+          all: true,
+          objects: [],
+          reason: model.reason,
+          needsEvidence: model.missingEvidences,
+        });
+    }
+  }
+  return { principalId, exists, active, roles, privileges, permissions };
+};
