@@ -1,0 +1,125 @@
+// Policies and password upkeep: a policy that requires more evidence than the login proved leaves
+// the session incomplete, good only for adding evidence, reading itself and logging out (MFA by
+// policy, DESIGN.md section 7); a role's policy applies to its members. A hash made with older
+// argon2 parameters is replaced at the next successful login (a `PasswordSet` rehash event).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setPassword } from '../../src/authn/credentials.ts';
+import { ARGON2_FLOOR, checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
+import { listenApp } from '../support/app.ts';
+import { bearer, createUser, type Http, http, operator } from '../support/auth.ts';
+
+const PASSWORD = 'policies are for everyone';
+
+describe('authentication policies', () => {
+  let ctx: Awaited<ReturnType<typeof listenApp>>;
+  let h: Http;
+  before(async () => {
+    ctx = await listenApp('policy', {
+      auth: { argon2: { ...ARGON2_FLOOR, timeCost: ARGON2_FLOOR.timeCost + 1 } },
+    });
+    h = http(ctx.port);
+  });
+  after(() => ctx.close());
+
+  const login = (identity: string) =>
+    h.request('POST', '/v1/auth/login', {
+      body: { identity, password: PASSWORD, transport: 'bearer' },
+    });
+
+  it('MFA required by policy: a password-only session can do nothing but add evidence', async () => {
+    const id = await createUser(h, 'mia', PASSWORD);
+    const set = await h.request('PUT', `/v1/auth/policies/principal/${id}`, {
+      headers: operator,
+      body: { require: ['knowledge', 'ownership'] },
+    });
+    assert.equal(set.status, 200, set.text);
+    const r = await login('mia');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.complete, false);
+    assert.deepEqual(r.body.missing, ['ownership']);
+    const headers = bearer(String(r.body.token));
+    const blocked = await h.request('GET', `/v1/principals/${id}`, { headers });
+    assert.equal(blocked.status, 403, blocked.text);
+    assert.equal(blocked.body.code, 'EVIDENCE_REQUIRED');
+    const elevate = await h.request('POST', '/v1/auth/elevate', {
+      headers,
+      body: { password: PASSWORD },
+    });
+    assert.equal(elevate.body.code, 'EVIDENCE_REQUIRED', 'no elevation on an incomplete session');
+    const me = await h.request('GET', '/v1/auth/session', { headers });
+    assert.equal(me.status, 200, me.text);
+    const more = await h.request('POST', '/v1/auth/evidence', {
+      headers,
+      body: { password: PASSWORD },
+    });
+    assert.equal(more.status, 200, more.text);
+    assert.equal(more.body.complete, false, 'a second password is not a second factor');
+    const out = await h.request('POST', '/v1/auth/logout', {
+      headers: bearer(String(more.body.token)),
+    });
+    assert.equal(out.status, 200, out.text);
+  });
+
+  it("a role's policy applies to its members", async () => {
+    const id = await createUser(h, 'rolf', PASSWORD);
+    const role = await h.request('POST', '/v1/roles', {
+      headers: operator,
+      body: { name: 'field-ops' },
+    });
+    assert.equal(role.status, 201, role.text);
+    const roleId = String(role.body.roleId);
+    await h.request('POST', `/v1/roles/${roleId}/members`, {
+      headers: operator,
+      body: { principalId: id },
+    });
+    const set = await h.request('PUT', `/v1/auth/policies/role/${roleId}`, {
+      headers: operator,
+      body: { require: ['knowledge', 'location'] },
+    });
+    assert.equal(set.status, 200, set.text);
+    const r = await login('rolf');
+    assert.deepEqual(r.body.missing, ['location']);
+    const list = await h.request('GET', '/v1/auth/policies', { headers: operator });
+    assert.ok((list.body.items as { subjectId: string }[]).some((p) => p.subjectId === roleId));
+  });
+
+  it('rehashes a password whose hash has older parameters at the next login', async () => {
+    const id = await createUser(h, 'reuben', undefined);
+    const old = await hashPassword(checkNewPassword(PASSWORD), ARGON2_FLOOR);
+    await ctx.node.execute(setPassword({ credentialId: `pw-${id}`, principalId: id, hash: old }), {
+      actor: 'system',
+    });
+    assert.equal((await login('reuben')).status, 200);
+    const sets = (await ctx.node.store.readAll({ streamPrefix: 'origin-' }))
+      .filter(
+        (e) => e.type === 'PasswordSet' && (e.data as { principalId: string }).principalId === id,
+      )
+      .map((e) => e.data as { hash: string; rehash: boolean });
+    assert.equal(sets.length, 2);
+    assert.equal(sets[1]!.rehash, true);
+    assert.match(sets[1]!.hash, new RegExp(`t=${ARGON2_FLOOR.timeCost + 1}`));
+    assert.equal((await login('reuben')).status, 200, 'the new hash verifies');
+    const again = (await ctx.node.store.readAll({ streamPrefix: 'origin-' })).filter(
+      (e) => e.type === 'PasswordSet' && (e.data as { principalId: string }).principalId === id,
+    );
+    assert.equal(again.length, 2, 'no second rehash');
+  });
+
+  it('refuses weak new passwords: too short, too long, common, control characters', async () => {
+    const id = await createUser(h, 'wendy', undefined);
+    for (const password of ['short', 'x'.repeat(1025), 'password1', 'Qwerty123', 'tab\there ok']) {
+      const r = await h.request('PUT', `/v1/principals/${id}/password`, {
+        headers: operator,
+        body: { password },
+      });
+      assert.equal(r.status, 400, `${JSON.stringify(password).slice(0, 30)}: ${r.text}`);
+    }
+    // Code points, not UTF-16 units: 8 emoji are 8 characters.
+    const ok = await h.request('PUT', `/v1/principals/${id}/password`, {
+      headers: operator,
+      body: { password: '🦄🐉🦊🐙🦉🐢🦋🐝' },
+    });
+    assert.equal(ok.status, 200, ok.text);
+  });
+});
