@@ -458,8 +458,8 @@ export const authRoutes = async (app: App) => {
           {
             password: Password,
             directoryId: Type.Optional(Id),
-            validFrom: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
-            validUntil: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
+            validFrom: Type.Optional(Nullable(Type.String({ maxLength: 30 }))),
+            validUntil: Type.Optional(Nullable(Type.String({ maxLength: 30 }))),
           },
           Strict,
         ),
