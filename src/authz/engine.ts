@@ -44,9 +44,20 @@ type Closure = {
   readonly objects: ReadonlyMap<string, ReadonlyMap<string, Grant>>;
 };
 type RoleRef = { readonly roleId: string; readonly required: readonly string[] };
-type PrincipalState = { readonly live: boolean; readonly roles: readonly RoleRef[] };
+type PrincipalState = {
+  readonly live: boolean;
+  readonly roles: readonly RoleRef[];
+  /** The roles that require no evidence: they count for every subject, whatever it holds. */
+  readonly open: readonly string[];
+};
+type Eligible = {
+  readonly live: boolean;
+  readonly counted: readonly string[];
+  readonly gated: readonly { roleId: string; missing: string[] }[];
+};
 
 const EMPTY: Closure = { privileges: new Map(), model: new Map(), objects: new Map() };
+const NONE: Eligible['gated'] = [];
 
 export type Authz = {
   check(input: CheckInput): CheckResult;
@@ -127,14 +138,17 @@ export const createAuthz = (read: Reader, version: () => number): Authz => {
             required: JSON.parse(String(r.required_evidences)) as string[],
           }))
       : [];
-    const state = { live, roles };
+    const open = roles.filter((r) => r.required.length === 0).map((r) => r.roleId);
+    const state = { live, roles, open };
     principals.set(principalId, state);
     return state;
   };
 
   /** Roles that count for the subject, and the evidences the others lack. */
-  const eligible = (subject: Subject) => {
+  const eligible = (subject: Subject): Eligible => {
     const p = principal(subject.principalId);
+    // The usual case, without a copy per check: no role of the principal asks for evidence.
+    if (p.open.length === p.roles.length) return { live: p.live, counted: p.open, gated: NONE };
     const counted: string[] = [];
     const gated: { roleId: string; missing: string[] }[] = [];
     for (const r of p.roles) {
@@ -153,13 +167,14 @@ export const createAuthz = (read: Reader, version: () => number): Authz => {
   const allows = (
     roleId: string,
     input: CheckInput,
+    /** `type:action`, the key of model and object grants (made once per check). */
+    ta: string,
   ): { grant: Grant; what: string } | undefined => {
     const c = closure(roleId);
     if ('privilege' in input) {
       const g = c.privileges.get(input.privilege);
       if (g?.effect === 'grant') return { grant: g, what: `privilege ${input.privilege}` };
     } else {
-      const ta = `${input.resourceType}:${input.action}`;
       const model = c.model.get(ta);
       // A model permission takes priority over object permissions, both ways.
       if (model?.effect === 'grant')
@@ -179,8 +194,9 @@ export const createAuthz = (read: Reader, version: () => number): Authz => {
       fresh();
       const { live, counted, gated } = eligible(input.subject);
       if (!live) return { allow: false, reason: 'the principal is unknown, inactive or deleted' };
+      const ta = 'privilege' in input ? '' : `${input.resourceType}:${input.action}`;
       for (const roleId of counted) {
-        const hit = allows(roleId, input);
+        const hit = allows(roleId, input, ta);
         if (hit) {
           const via = hit.grant.source === roleId ? '' : ` (inherited from ${hit.grant.source})`;
           return {
@@ -192,7 +208,7 @@ export const createAuthz = (read: Reader, version: () => number): Authz => {
         }
       }
       for (const { roleId, missing } of gated) {
-        if (allows(roleId, input)) {
+        if (allows(roleId, input, ta)) {
           return {
             allow: false,
             reason: `role ${roleId} would allow it, but the session lacks evidence: ${missing.join(', ')}`,

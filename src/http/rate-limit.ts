@@ -60,6 +60,14 @@ export const registerRateLimits = (
       const peer = replication?.principal(request);
       return peer === undefined ? keyOf(request) : `${REPLICATOR}${peer}`;
     },
+    // No X-RateLimit-* headers on answers within the limit: three more headers to validate and
+    // write on every answer, for what no client of ours reads. A refusal still says when to
+    // come back (Retry-After, RFC 6585 4).
+    addHeadersOnExceeding: {
+      'x-ratelimit-limit': false,
+      'x-ratelimit-remaining': false,
+      'x-ratelimit-reset': false,
+    },
     errorResponseBuilder: (request, context) => {
       request.log.warn({ key: keyOf(request) }, 'rate limit exceeded');
       return new AppError('RATE_LIMITED', `too many requests; retry in ${context.after}`, {
