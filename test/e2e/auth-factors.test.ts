@@ -59,8 +59,12 @@ describe('authentication factors end to end (scenarios 3, 4, 6-10)', () => {
   };
   const admin = (method: string, path: string, body?: object) =>
     call(method, path, { token: operator, ...(body ? { body } : {}) });
-  const cli = (...args: string[]) =>
-    runCli(args, { AUTHLOG_DATA_DIR: dataDir, AUTHLOG_URL: `http://127.0.0.1:${port}` });
+  const cli = (...args: (string | { input: string })[]) => {
+    const input = args.find((a) => typeof a === 'object')?.input;
+    const argv = args.filter((a) => typeof a === 'string');
+    const env = { AUTHLOG_DATA_DIR: dataDir, AUTHLOG_URL: `http://127.0.0.1:${port}` };
+    return runCli(argv, env, input);
+  };
   const ok = (a: Answer, status = 200) => {
     assert.equal(a.status, status, JSON.stringify(a.body));
     return a.body;
@@ -159,20 +163,22 @@ describe('authentication factors end to end (scenarios 3, 4, 6-10)', () => {
   });
 
   it('3: identity + password + HOTP (a hardware token whose seed is imported)', async () => {
-    const enrolled = ok(
-      await admin('POST', '/v1/principals/hal/otp', {
-        kind: 'hotp',
-        name: 'key',
-        secret: HOTP_SEED,
-      }),
-      201,
+    // The seed comes on stdin, never argv; the first code confirms at once.
+    const enrolled = await cli(
+      { input: HOTP_SEED },
+      'credential',
+      'enroll-hotp',
+      'hal',
+      '--name',
+      'key',
+      '--secret-file',
+      '-',
+      '--code',
+      oathHotp(HOTP_SEED, 0),
+      '--json',
     );
-    ok(
-      await call('POST', `/v1/credentials/${enrolled.credentialId}/confirm`, {
-        token: operator,
-        body: { code: oathHotp(HOTP_SEED, 0) },
-      }),
-    );
+    assert.equal(enrolled.code, 0, enrolled.stderr);
+    assert.equal(JSON.parse(enrolled.stdout).confirmed, true);
     ok(
       await admin('PUT', '/v1/auth/policies/principal/hal', {
         require: ['knowledge', 'ownership'],
