@@ -6,6 +6,7 @@ import { fromRecorded } from '../../src/events/envelope.ts';
 import { STORE_CHECKPOINT } from '../../src/node/catch-up.ts';
 import { type AuthlogNode, startNode } from '../../src/node/node.ts';
 import { openReadModel, type ReadModel } from '../../src/readmodel/database.ts';
+import type { Projection } from '../../src/readmodel/projection.ts';
 import { createProjector, type Outcome } from '../../src/readmodel/projector.ts';
 import { REBUILD_TARGET } from '../../src/readmodel/rebuild.ts';
 import { type EventStore, type Position, positionToString } from '../../src/store/port.ts';
@@ -94,10 +95,12 @@ export const rebuildFromLog = async (options: {
   readonly pageSize: number;
   readonly budgetMs?: number;
   readonly onProgress?: (events: number) => void;
+  /** Default: every projection. */
+  readonly projections?: readonly Projection[];
 }): Promise<RebuildRun> => {
   const { store, pageSize } = options;
   const started = performance.now();
-  const readModel = openReadModel(options.path, projections, REBUILD_TARGET);
+  const readModel = openReadModel(options.path, options.projections ?? projections, REBUILD_TARGET);
   const projector = createProjector(readModel);
   const outcomes: Record<Outcome, number> = { applied: 0, skipped: 0, buffered: 0 };
   let after: Position | undefined;
