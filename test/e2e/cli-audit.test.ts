@@ -99,4 +99,17 @@ describe('authlog audit', () => {
     const bad = await cli('audit', '--limit', '0');
     assert.equal(bad.code, 2);
   });
+
+  it('rebuilds beside the live read model while the node runs (--out), to the same digest', async () => {
+    const out = `${dataDir}/readmodel.next.sqlite`;
+    const r = await cli('rebuild', '--out', out, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const rebuilt = JSON.parse(r.stdout) as { digest: string };
+    const status = await fetch(`${server.url}/v1/status?digest=true`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
+    assert.equal(((await status.json()) as { digest: string }).digest, rebuilt.digest);
+    const live = await cli('rebuild', '--json');
+    assert.equal(live.code, 1, 'replacing the live read model needs the node stopped');
+  });
 });
