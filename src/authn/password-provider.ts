@@ -72,3 +72,19 @@ export const passwordProvider: EvidenceProvider<Prepared> = {
     };
   },
 };
+
+/**
+ * What `prepare` answers after verifying the right password for `credentialId` whose hash is
+ * `hash`: for replaying login decisions without hashing (property tests generating histories).
+ * `decide` still checks that this is the live credential and hash, or answers `failed`.
+ */
+export const verifiedPassword = (
+  credentialId: string,
+  hash: string,
+): ReadonlyMap<EvidenceProvider<unknown>, unknown> =>
+  new Map<EvidenceProvider<unknown>, unknown>([
+    [
+      passwordProvider,
+      { kind: 'verified', credentialId, hash, ok: true, rehash: undefined } satisfies Prepared,
+    ],
+  ]);
