@@ -68,6 +68,32 @@ describe('authentication scenarios over HTTP', () => {
     assert.equal(r.body.code, 'AUTHENTICATION_FAILED');
   });
 
+  it('a password counts only inside its validity window and until revoked', async () => {
+    const id = await createUser(h, 'vera', undefined);
+    const hour = 3_600_000;
+    const window = async (validFrom: string | null, validUntil: string | null) => {
+      const r = await h.request('PUT', `/v1/principals/${id}/password`, {
+        headers: operator,
+        body: { password: PASSWORD, validFrom, validUntil },
+      });
+      assert.equal(r.status, 200, r.text);
+      return String(r.body.credentialId);
+    };
+    const login = () =>
+      h.request('POST', '/v1/auth/login', { body: { identity: 'vera', password: PASSWORD } });
+    await window(null, new Date(Date.now() - hour).toISOString());
+    assert.equal((await login()).status, 401, 'expired');
+    await window(new Date(Date.now() + hour).toISOString(), null);
+    assert.equal((await login()).status, 401, 'not yet valid');
+    const credentialId = await window(null, new Date(Date.now() + hour).toISOString());
+    assert.equal((await login()).status, 200, 'inside the window');
+    const revoked = await h.request('DELETE', `/v1/credentials/${credentialId}`, {
+      headers: operator,
+    });
+    assert.equal(revoked.status, 200, revoked.text);
+    assert.equal((await login()).status, 401, 'revoked');
+  });
+
   it('an application logs in for a bearer session token', async () => {
     const r = await h.request('POST', '/v1/auth/login', {
       body: { identity: 'alice', password: PASSWORD, transport: 'bearer' },
