@@ -198,6 +198,23 @@ export const sessionByToken = (
   return view(read, r, now, lastSeen(r, activity));
 };
 
+/** The live session with this id (for checks on behalf of a session), or undefined. */
+export const liveSession = (
+  read: Reader,
+  sessionId: string,
+  now: number,
+  activity?: Activity,
+): SessionView | undefined => {
+  const r = read.get(
+    `SELECT ${SESSION_COLUMNS} FROM sessions s
+     JOIN principals p ON p.id = s.principal_id AND p.active = 1 AND p.deleted = 0
+     WHERE s.id = ?`,
+    sessionId,
+  );
+  if (!r || !usable(r, now, activity)) return undefined;
+  return view(read, r, now, lastSeen(r, activity));
+};
+
 /** A principal's sessions that still work, newest first. */
 export const sessionsOf = (
   read: Reader,

@@ -84,6 +84,49 @@ describe('authentication policies', () => {
     assert.ok((list.body.items as { subjectId: string }[]).some((p) => p.subjectId === roleId));
   });
 
+  it('the check API by session counts gated roles only while the session holds the evidence', async () => {
+    const id = await createUser(h, 'gus', PASSWORD);
+    const post = async (path: string, body: unknown, status = 200) => {
+      const r = await h.request('POST', path, { headers: operator, body });
+      assert.equal(r.status, status, `${path}: ${r.text}`);
+      return r.body;
+    };
+    await post('/v1/privileges', { privilege: 'reports.view' });
+    await post('/v1/privileges', { privilege: 'reports.sign' });
+    const dir = await post(
+      '/v1/role-directories',
+      { name: 'strong', requiredEvidences: ['ownership'] },
+      201,
+    );
+    const gated = await post('/v1/roles', { name: 'signers', directoryId: dir.directoryId }, 201);
+    const plain = await post('/v1/roles', { name: 'readers' }, 201);
+    for (const [role, privilege] of [
+      [gated.roleId, 'reports.sign'],
+      [plain.roleId, 'reports.view'],
+    ]) {
+      const g = await h.request('PUT', `/v1/roles/${role}/grants`, {
+        headers: operator,
+        body: { privilege, effect: 'grant' },
+      });
+      assert.equal(g.status, 200, g.text);
+      await post(`/v1/roles/${role}/members`, { principalId: id });
+    }
+    const r = await login('gus');
+    const sessionId = String(r.body.sessionId);
+    const check = (body: Record<string, string>) =>
+      h.request('POST', '/v1/authz/check', { headers: operator, body });
+    const view = await check({ sessionId, privilege: 'reports.view' });
+    assert.equal(view.body.allow, true, view.text);
+    const sign = await check({ sessionId, privilege: 'reports.sign' });
+    assert.equal(sign.body.allow, false, sign.text);
+    assert.deepEqual(sign.body.missingEvidences, ['ownership']);
+    const both = await check({ sessionId, principalId: id, privilege: 'reports.view' });
+    assert.equal(both.status, 400);
+    await h.request('POST', '/v1/auth/logout', { headers: bearer(String(r.body.token)) });
+    const ended = await check({ sessionId, privilege: 'reports.view' });
+    assert.equal(ended.status, 404, 'an ended session is no subject');
+  });
+
   it('rehashes a password whose hash has older parameters at the next login', async () => {
     const id = await createUser(h, 'reuben', undefined);
     const old = await hashPassword(checkNewPassword(PASSWORD), ARGON2_FLOOR);

@@ -1,6 +1,7 @@
 // Authorization over HTTP: the check API (single and batch), object listing, and the
 // administration of privileges, resource types, role directories, roles, grants and members.
 import { Type } from '@sinclair/typebox';
+import { liveSession } from '../../authn/sessions.ts';
 import {
   addRoleMember,
   createRole,
@@ -32,10 +33,17 @@ const EvidenceSchema = Type.Union(
   ['knowledge', 'ownership', 'location', 'trust', 'inherence'].map((e) => Type.Literal(e)),
 );
 
+// The subject: a principal (every membership counts), or a session (memberships of role
+// directories requiring evidence count only while the session holds it, each evidence until its
+// own expiry). Exactly one of `principalId` and `sessionId`.
+const Subject = {
+  principalId: Type.Optional(Id),
+  sessionId: Type.Optional(Id),
+};
 const CheckBody = Type.Union([
-  Type.Object({ principalId: Id, privilege: Name }, Strict),
+  Type.Object({ ...Subject, privilege: Name }, Strict),
   Type.Object(
-    { principalId: Id, resourceType: Name, action: Action, objectId: Type.Optional(ObjectId) },
+    { ...Subject, resourceType: Name, action: Action, objectId: Type.Optional(ObjectId) },
     Strict,
   ),
 ]);
@@ -48,13 +56,30 @@ const CheckAnswer = Type.Object({
 });
 const RoleParams = Type.Object({ id: Id }, Strict);
 
-type CheckBodyT = { principalId: string } & (
+type CheckBodyT = { principalId?: string; sessionId?: string } & (
   | { privilege: string }
   | { resourceType: string; action: string; objectId?: string }
 );
 
-const toInput = (b: CheckBodyT): CheckInput => {
-  const subject = { principalId: b.principalId };
+const subjectOf = (app: App, b: CheckBodyT): CheckInput['subject'] => {
+  if ((b.principalId === undefined) === (b.sessionId === undefined))
+    throw new AppError('VALIDATION_FAILED', 'name exactly one of principalId and sessionId', {
+      field: 'principalId',
+    });
+  if (b.principalId !== undefined) return { principalId: b.principalId };
+  const session = liveSession(app.node.read, b.sessionId!, Date.now(), app.sessions.activity);
+  if (!session)
+    throw new AppError('SESSION_NOT_FOUND', `no live session ${b.sessionId}`, {
+      field: 'sessionId',
+    });
+  return {
+    principalId: session.principalId,
+    evidences: new Set(session.evidences.map((e) => e.evidence)),
+  };
+};
+
+const toInput = (app: App, b: CheckBodyT): CheckInput => {
+  const subject = subjectOf(app, b);
   if ('privilege' in b) return { subject, privilege: b.privilege };
   return {
     subject,
@@ -68,7 +93,7 @@ export const authzRoutes = async (app: App) => {
   app.post(
     '/authz/check',
     { schema: { body: CheckBody, response: { 200: CheckAnswer, ...errorResponses } } },
-    async (request) => app.node.authz.check(toInput(request.body)),
+    async (request) => app.node.authz.check(toInput(app, request.body)),
   );
 
   app.post(
@@ -83,7 +108,7 @@ export const authzRoutes = async (app: App) => {
       },
     },
     async (request) => ({
-      results: request.body.checks.map((c) => app.node.authz.check(toInput(c))),
+      results: request.body.checks.map((c) => app.node.authz.check(toInput(app, c))),
     }),
   );
 
