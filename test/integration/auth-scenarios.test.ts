@@ -184,3 +184,45 @@ describe('authentication scenarios over HTTP', () => {
     assert.equal(up.status, 401, up.text);
   });
 });
+
+describe('session activity', () => {
+  it('is recorded for other sites as SessionTouched, at most once per interval', async () => {
+    const ctx = await listenApp('touch', { auth: { touchIntervalS: 0 } });
+    try {
+      const h = http(ctx.port);
+      await createUser(h, 'tom', PASSWORD);
+      const r = await h.request('POST', '/v1/auth/login', {
+        body: { identity: 'tom', password: PASSWORD, transport: 'bearer' },
+      });
+      const headers = bearer(String(r.body.token));
+      const touches = async () =>
+        (await ctx.node.store.readAll({ streamPrefix: 'origin-' })).filter(
+          (e) => e.type === 'SessionTouched',
+        ).length;
+      await new Promise((done) => setTimeout(done, 5));
+      assert.equal((await h.request('GET', '/v1/auth/session', { headers })).status, 200);
+      for (let i = 0; i < 50 && (await touches()) === 0; i++)
+        await new Promise((done) => setTimeout(done, 10));
+      assert.ok((await touches()) >= 1, 'activity replicated');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('is not written on every request with the default interval', async () => {
+    const ctx = await listenApp('no-touch');
+    try {
+      const h = http(ctx.port);
+      await createUser(h, 'tess', PASSWORD);
+      const r = await h.request('POST', '/v1/auth/login', {
+        body: { identity: 'tess', password: PASSWORD, transport: 'bearer' },
+      });
+      for (let i = 0; i < 5; i++)
+        await h.request('GET', '/v1/auth/session', { headers: bearer(String(r.body.token)) });
+      const types = (await ctx.node.store.readAll({ streamPrefix: 'origin-' })).map((e) => e.type);
+      assert.equal(types.filter((t) => t === 'SessionTouched').length, 0);
+    } finally {
+      await ctx.close();
+    }
+  });
+});
