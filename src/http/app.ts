@@ -169,7 +169,8 @@ export const buildApp = (options: AppOptions): App => {
   });
 
   // JSON is UTF-8 (RFC 8259 8.1); a body declared in another charset would be misread, not refused.
-  app.addHook('preParsing', async (request) => {
+  // (A callback hook, like the next two: no promise per request; a throw is a refusal.)
+  app.addHook('preParsing', (request, _reply, _payload, done) => {
     const type = request.headers['content-type'];
     if (
       type !== undefined &&
@@ -177,15 +178,11 @@ export const buildApp = (options: AppOptions): App => {
       !/;\s*charset="?utf-8"?\s*(;|$)/i.test(type)
     )
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send JSON as UTF-8');
+    done();
   });
 
   const waitMs = options.readYourWritesWaitMs ?? 2000;
-  app.addHook('preParsing', async (request) => {
-    if (!request.url.startsWith('/v1/')) return;
-    if (!options.node.isReady())
-      throw new AppError('NOT_READY', 'the read model is catching up; retry shortly');
-    const after = request.headers['authlog-after'];
-    if (after === undefined) return;
+  const waitApplied = async (after: string | string[]) => {
     const m = typeof after === 'string' ? AFTER.exec(after) : null;
     if (!m)
       throw new AppError(
@@ -200,10 +197,18 @@ export const buildApp = (options: AppOptions): App => {
         throw new AppError('NOT_YET_APPLIED', `this node has not applied ${after} yet`);
       await new Promise((r) => setTimeout(r, 5));
     }
+  };
+  app.addHook('preParsing', (request, _reply, _payload, done) => {
+    if (!request.url.startsWith('/v1/')) return done();
+    if (!options.node.isReady())
+      throw new AppError('NOT_READY', 'the read model is catching up; retry shortly');
+    const after = request.headers['authlog-after'];
+    if (after === undefined) return done();
+    waitApplied(after).then(() => done(), done);
   });
 
   // A POST without a body (e.g. `deactivate` with no reason) is validated as an empty object.
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     if (
       request.body === undefined &&
       request.headers['content-type'] === undefined &&
@@ -211,6 +216,7 @@ export const buildApp = (options: AppOptions): App => {
     ) {
       request.body = {};
     }
+    done();
   });
 
   app.setNotFoundHandler((request, reply) =>
