@@ -141,6 +141,9 @@ const main = async () => {
       },
       origin: (s) => ({ origin: s.origin }),
       ip: (s) => (s.ip !== null ? { ip: s.ip } : { actor: s.actor }),
+      twoTypes: (s) => ({
+        types: [s.type, s.type === 'IdentityRemoved' ? 'PrincipalDeleted' : 'IdentityRemoved'],
+      }),
       actorAndType: (s) => ({ actor: s.actor, types: [s.type] }),
       newestFirstByActor: (s) => ({ actor: s.actor, order: 'desc' }),
     };

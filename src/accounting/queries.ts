@@ -145,8 +145,6 @@ export const queryAudit = (read: Reader, q: AuditQuery): AuditPage => {
   };
   if (q.subject !== undefined) add('s.subject = ?', q.subject);
   if (q.actor !== undefined) add('a.actor = ?', q.actor);
-  if (q.types !== undefined && q.types.length > 0)
-    add(`a.type IN (${q.types.map(() => '?').join(', ')})`, ...q.types);
   if (q.family !== undefined) add('a.family = ?', q.family);
   if (q.origin !== undefined) add('a.origin = ?', q.origin);
   if (q.ip !== undefined) add('a.ip = ?', q.ip);
@@ -163,12 +161,30 @@ export const queryAudit = (read: Reader, q: AuditQuery): AuditPage => {
       ? 'audit_subjects s JOIN audit a ON a.hlc = s.hlc AND a.event_id = s.event_id'
       : 'audit a';
   const dir = order === 'asc' ? 'ASC' : 'DESC';
-  const rows = read.all(
-    `SELECT a.* FROM ${from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY ${k}.hlc ${dir}, ${k}.event_id ${dir} LIMIT ?`,
-    ...params,
-    q.limit + 1,
-  );
+  const page = (extra: string[]) => {
+    const all = [...where, ...extra];
+    return `SELECT a.* FROM ${from}${all.length > 0 ? ` WHERE ${all.join(' AND ')}` : ''}
+     ORDER BY ${k}.hlc ${dir}, ${k}.event_id ${dir} LIMIT ?`;
+  };
+  const types = [...new Set(q.types ?? [])];
+  let rows: ReturnType<Reader['all']>;
+  if (types.length <= 1)
+    rows = read.all(
+      page(types.length === 1 ? ['a.type = ?'] : []),
+      ...params,
+      ...types,
+      q.limit + 1,
+    );
+  else {
+    // Several types: one page per type, each an index range in order, merged. `type IN (…)`
+    // would make SQLite either scan in key order (slow for rare types) or sort every match.
+    const parts = types.map(() => `SELECT * FROM (${page(['a.type = ?'])})`);
+    rows = read.all(
+      `SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY hlc ${dir}, event_id ${dir} LIMIT ?`,
+      ...types.flatMap((t) => [...params, t, q.limit + 1]),
+      q.limit + 1,
+    );
+  }
   const more = rows.length > q.limit;
   const items = rows.slice(0, q.limit).map(toEntry);
   const last = items.at(-1);

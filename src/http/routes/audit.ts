@@ -19,6 +19,9 @@ import { errorResponses } from '../schemas.ts';
 // Full ISO 8601 date, or date and time with an explicit zone (a time without zone is ambiguous).
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
+/** Each type is one index range merged into the page: keep the merge small. */
+const MAX_TYPES = 20;
+
 export const parseTime = (field: string, value: string): number => {
   const ms = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(ms) || ms < 0)
@@ -33,6 +36,8 @@ export const parseTime = (field: string, value: string): number => {
 /** The HTTP query as a store query; also what the CLI sends, so both refuse the same input. */
 export const toAuditQuery = (q: Static<typeof AuditQuerySchema>): AuditQuery => {
   const types = q.type?.split(',');
+  if (types !== undefined && types.length > MAX_TYPES)
+    throw new AppError('VALIDATION_FAILED', `type: at most ${MAX_TYPES} types`, { field: 'type' });
   const unknown = types?.find((t) => !isEventType(t));
   if (unknown !== undefined)
     throw new AppError('VALIDATION_FAILED', `type: no event type ${unknown}`, { field: 'type' });
