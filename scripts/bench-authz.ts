@@ -9,7 +9,7 @@
 // loop utilization and GC pauses, and this process its own CPU time: on a 2-core machine the
 // split tells whether the server or the client was the bottleneck.
 // Sizes: BENCH_PRINCIPALS (10000), BENCH_ROLES (200), BENCH_TYPES (20), BENCH_CHECK_MS (5000),
-// BENCH_HTTP_SECONDS (5 per round), BENCH_ROUNDS (2), BENCH_CONNECTIONS (50). Extra node flags
+// BENCH_HTTP_SECONDS (5 per round), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50). Extra node flags
 // for the server process (e.g. --cpu-prof) in BENCH_SERVER_FLAGS; BENCH_LOG_LEVEL (info).
 import { fork } from 'node:child_process';
 import autocannon from 'autocannon';
@@ -23,7 +23,7 @@ const sizes = {
   types: envInt('BENCH_TYPES', 20),
 };
 const HTTP_SECONDS = envInt('BENCH_HTTP_SECONDS', 5);
-const ROUNDS = envInt('BENCH_ROUNDS', 2);
+const ROUNDS = envInt('BENCH_ROUNDS', 3);
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 50);
 const FEW = envInt('BENCH_FEW_CONNECTIONS', 5);
 
