@@ -1,20 +1,20 @@
-// npm run bench:replication — two nodes talking HTTP on loopback (in one process, so one clock
-// times both ends): replication lag p50/p99 while node A takes a steady write rate, and catch-up
-// throughput of node B after being cut off for N events, next to B's own local rebuild of the
-// same events (the baseline, measured in the same run). Last line: one JSON object.
+// npm run bench:replication — two nodes talking HTTP on loopback: replication lag p50/p99 while
+// node A takes a steady write rate, and catch-up throughput of node B after being cut off for N
+// events, next to B's own local rebuild of the same events (the baseline, measured in the same
+// run). B runs in a worker thread (scripts/bench/replica.ts): its own event loop, as a second
+// node has its own process, on a clock shared with A. Last line: one JSON object.
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import pino from 'pino';
-import { projections } from '../projections/index.ts';
 import { registerPrincipal } from '../src/authn/principals.ts';
 import { hashSecret, issueAccessToken, newTokenSecret } from '../src/authn/tokens.ts';
 import { addRoleMember, createRole, setGrant } from '../src/authz/commands.ts';
 import { buildApp } from '../src/http/app.ts';
-import { type AuthlogNode, startNode } from '../src/node/node.ts';
-import { rebuildReadModel } from '../src/readmodel/rebuild.ts';
-import { startPuller } from '../src/replication/puller.ts';
+import { startNode } from '../src/node/node.ts';
 import { seqOf } from '../src/replication/version-vector.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
-import { envInt, note, perSecond, round, scratchDir } from './bench/util.ts';
+import type { ReplicaCommand, ReplicaReport } from './bench/replica.ts';
+import { envInt, note, now, perSecond, round, scratchDir } from './bench/util.ts';
 
 const RATE = envInt('BENCH_WRITES_PER_SEC', 1000);
 const SECONDS = envInt('BENCH_SECONDS', 10);
@@ -27,20 +27,72 @@ const percentile = (xs: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 };
 
+type Replica = {
+  send(command: ReplicaCommand): void;
+  /** The next report of this kind (reports of other kinds go to `onApplied`). */
+  next<K extends ReplicaReport['kind']>(kind: K): Promise<Extract<ReplicaReport, { kind: K }>>;
+  onApplied: (seq: bigint, at: number) => void;
+  applied: bigint;
+  close(): Promise<void>;
+};
+
+const startReplica = async (storePath: string, readModelPath: string): Promise<Replica> => {
+  // The worker loads TypeScript through tsx's API: a worker's entry is resolved before any
+  // `--import` hook of its own could run.
+  const entry = JSON.stringify(new URL('./bench/replica.ts', import.meta.url).href);
+  const worker = new Worker(
+    `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); });`,
+    { eval: true, workerData: { storePath, readModelPath } },
+  );
+  const waiting = new Map<string, (r: ReplicaReport) => void>();
+  const replica: Replica = {
+    send: (command) => worker.postMessage(command),
+    next: (kind) =>
+      new Promise((resolve) => waiting.set(kind, resolve as (r: ReplicaReport) => void)),
+    onApplied: () => {},
+    applied: 0n,
+    close: async () => {},
+  };
+  worker.on('message', (report: ReplicaReport) => {
+    if (report.kind === 'applied') {
+      replica.applied = BigInt(report.seq);
+      replica.onApplied(replica.applied, report.at);
+      return;
+    }
+    const key = report.kind === 'done' ? `done:${report.of}` : report.kind;
+    const resolve = waiting.get(report.kind) ?? waiting.get(key);
+    waiting.delete(report.kind);
+    resolve?.(report);
+  });
+  replica.close = async () => {
+    const done = replica.next('done');
+    replica.send({ kind: 'close' });
+    await done;
+    await worker.terminate();
+  };
+  worker.on('error', (err) => {
+    console.error(err);
+    process.exit(1);
+  });
+  await replica.next('ready');
+  return replica;
+};
+
 const main = async () => {
   const scratch = scratchDir();
-  const open = async (id: string) => {
-    const node = await startNode({
-      nodeId: id,
-      store: openSqliteStore({ path: scratch.file(`${id}-events.sqlite`) }),
-      readModelPath: scratch.file(`${id}-rm.sqlite`),
-      log,
-    });
-    await node.ready;
-    return node;
+  const a = await startNode({
+    nodeId: 'a',
+    store: openSqliteStore({ path: scratch.file('a-events.sqlite') }),
+    readModelPath: scratch.file('a-rm.sqlite'),
+    log,
+  });
+  await a.ready;
+  const b = await startReplica(scratch.file('b-events.sqlite'), scratch.file('b-rm.sqlite'));
+  const command = async (c: ReplicaCommand) => {
+    const done = b.next('done');
+    b.send(c);
+    await done;
   };
-  const a = await open('a');
-  const b = await open('b');
   const appA = buildApp({
     node: a,
     operatorToken: OPERATOR,
@@ -72,25 +124,12 @@ const main = async () => {
     sys,
   );
 
-  const watch = (node: AuthlogNode, origin: string, onSeq: (seq: bigint, at: number) => void) => {
-    let stop = false;
-    void (async () => {
-      while (!stop) {
-        await node.nextCommit(1000);
-        onSeq(seqOf(node.projector.applied, origin), performance.now());
-      }
-    })();
-    return () => {
-      stop = true;
-    };
-  };
-
   // Phase 1: lag at a steady write rate.
-  let puller = startPuller({ node: b, peer: { url: urlA, token }, log, waitMs: 5000 });
+  await command({ kind: 'pull', url: urlA, token, limit: 500, waitMs: 5000 });
   const ackAt = new Map<bigint, number>();
   const lags: number[] = [];
-  let seen = 0n;
-  const unwatch = watch(b, 'a', (seq, at) => {
+  let seen = b.applied;
+  b.onApplied = (seq, at) => {
     for (let s = seen + 1n; s <= seq; s++) {
       const t = ackAt.get(s);
       if (t !== undefined) {
@@ -99,7 +138,7 @@ const main = async () => {
       }
     }
     if (seq > seen) seen = seq;
-  });
+  };
   note(`lag phase: ${RATE} writes/s for ${SECONDS} s`);
   const started = performance.now();
   const total = RATE * SECONDS;
@@ -115,7 +154,7 @@ const main = async () => {
           sys,
         )
         .then((r) => {
-          ackAt.set(r.events[0]!.seq, performance.now());
+          ackAt.set(r.events[0]!.seq, now());
         }),
     );
   }
@@ -123,8 +162,8 @@ const main = async () => {
   const achieved = perSecond(total, performance.now() - started);
   while (ackAt.size > 0 && performance.now() - started < (SECONDS + 30) * 1000)
     await new Promise((r) => setTimeout(r, 20));
-  unwatch();
-  await puller.stop();
+  b.onApplied = () => {};
+  await command({ kind: 'stop-pulling' });
   const p50 = round(percentile(lags, 50), 1);
   const p99 = round(percentile(lags, 99), 1);
   note(`lag over ${lags.length} writes at ${achieved}/s: p50 ${p50} ms, p99 ${p99} ms`);
@@ -146,34 +185,34 @@ const main = async () => {
     );
   }
   const target = seqOf(a.projector.applied, 'a');
-  const from = seqOf(b.projector.applied, 'a');
-  const catchStart = performance.now();
-  puller = startPuller({ node: b, peer: { url: urlA, token }, log, limit: 5000, waitMs: 1000 });
-  while (seqOf(b.projector.applied, 'a') < target) await b.nextCommit(1000);
-  const catchMs = performance.now() - catchStart;
-  await puller.stop();
+  const from = b.applied;
+  const caughtUp = new Promise<number>((resolve) => {
+    b.onApplied = (seq, at) => {
+      if (seq >= target) resolve(at);
+    };
+  });
+  const catchStart = now();
+  await command({ kind: 'pull', url: urlA, token, limit: 5000, waitMs: 1000 });
+  const catchMs = (await caughtUp) - catchStart;
+  await command({ kind: 'stop-pulling' });
   const caught = Number(target - from);
   const catchUpRate = perSecond(caught, catchMs);
   note(`catch-up: ${caught} events in ${(catchMs / 1000).toFixed(1)} s = ${catchUpRate}/s`);
 
   // Baseline: B rebuilding its read model from its own log, which now holds the same events.
-  const rebuilt = await rebuildReadModel({
-    store: b.store,
-    path: join(scratch.dir, 'b-rebuild.sqlite'),
-    projections,
-  });
+  const rebuiltReport = b.next('rebuilt');
+  b.send({ kind: 'rebuild', path: join(scratch.dir, 'b-rebuild.sqlite') });
+  const rebuilt = await rebuiltReport;
   const rebuildRate = perSecond(rebuilt.events, rebuilt.ms);
   note(
     `local rebuild of B: ${rebuilt.events} events in ${(rebuilt.ms / 1000).toFixed(1)} s = ${rebuildRate}/s`,
   );
-  if (rebuilt.digest !== b.digest())
-    throw new Error('rebuilt read model differs from the replicated one');
+  if (!rebuilt.same) throw new Error('rebuilt read model differs from the replicated one');
 
   await appA.close();
-  for (const n of [a, b]) {
-    await n.close();
-    await n.store.close();
-  }
+  await b.close();
+  await a.close();
+  await a.store.close();
   scratch.remove();
   console.log(
     JSON.stringify({

@@ -85,3 +85,6 @@ export const round = (value: number, digits = 2): number => {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
 };
+
+/** Milliseconds on a clock every thread of the process shares (worker threads included). */
+export const now = (): number => performance.timeOrigin + performance.now();
