@@ -133,8 +133,8 @@ const main = async () => {
     };
   };
   // Warm-up: let the JIT settle on both servers before anything counts.
-  await measure('bare', 1);
-  await measure('ours', 2);
+  await measure('bare', 3);
+  await measure('ours', 3);
   for (let i = 0; i < ROUNDS; i++) {
     for (const name of ['bare', 'ours'] as const) {
       const r = await measure(name, HTTP_SECONDS);

@@ -6,7 +6,7 @@
 // authorization check the request asked for.
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 
 declare module 'fastify' {
@@ -92,13 +92,27 @@ export const securityHeaders = (options: { hsts: boolean }): Record<string, stri
 };
 
 export const registerSecurityHeaders = (app: FastifyInstance, options: { hsts: boolean }): void => {
-  const headers = securityHeaders(options);
-  app.addHook('onRequest', (request, reply, done) => {
+  const headers = { ...securityHeaders(options), 'cache-control': 'no-store' };
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.headers(headers);
-    reply.header('cache-control', request.routeOptions.config.cacheControl ?? 'no-store');
     done();
   });
+  // A route that opts out of `no-store` says so in a hook of its own, decided once, when it is
+  // declared (`request.routeOptions` builds a new object at every access).
+  app.addHook('onRoute', (route) => {
+    const cacheControl = route.config?.cacheControl;
+    if (cacheControl === undefined || cacheControl === 'no-store') return;
+    const own: onRequestHookHandler = (_request, reply, done) => {
+      reply.header('cache-control', cacheControl);
+      done();
+    };
+    route.onRequest = [...hooksOf(route.onRequest), own];
+  });
 };
+
+/** A route's own hooks of one kind as an array (fastify takes one, many or none). */
+export const hooksOf = <T>(hooks: T | T[] | undefined): T[] =>
+  hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
 
 /**
  * The minimum for answers written before any hook ran (refusals by the router itself): nothing

@@ -3,9 +3,10 @@
 // address, IPv6 by /64. The client address is the one `trustProxy` resolved, so a spoofed
 // X-Forwarded-For from an untrusted peer cannot move a client into a fresh bucket.
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { AppError } from '../errors.ts';
 import type { RateLimit } from './edge-config.ts';
+import { hooksOf } from './headers.ts';
 import { clientKey } from './net.ts';
 import { clientIp } from './proxy.ts';
 
@@ -108,10 +109,14 @@ export const registerRateLimits = (
     notFound ??= app.rateLimit();
     notFound.call(app, request, reply).then(() => done(), done);
   });
-  app.addHook('onRequest', (request, reply, done) => {
-    if (!request.routeOptions.config.authRateLimit) return done();
+  // The shared authentication limit, as a hook of the routes that ask for it only (decided when
+  // the route is declared); it runs after every global onRequest hook, as before.
+  const authLimit: onRequestHookHandler = (request, reply, done) => {
     byAddress ??= limiter((r) => `address:${keyOf(r)}`);
     check(request, reply, byAddress).then(() => done(), done);
+  };
+  app.addHook('onRoute', (route) => {
+    if (route.config?.authRateLimit) route.onRequest = [...hooksOf(route.onRequest), authLimit];
   });
 };
 
