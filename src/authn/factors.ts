@@ -100,7 +100,7 @@ export const isLive = (row: SqlRow, now: number): boolean =>
 
 export type CredentialSummary = {
   readonly credentialId: string;
-  readonly kind: 'totp' | 'hotp' | 'subnet' | 'token';
+  readonly kind: 'password' | 'totp' | 'hotp' | 'subnet' | 'token';
   readonly name: string;
   readonly directoryId: string | null;
   /** OTP: confirmed by a first code; others: always true. */
@@ -113,7 +113,8 @@ export type CredentialSummary = {
 
 const created = (hlc: unknown): string => new Date(hlcWallMs(String(hlc))).toISOString();
 
-/** A principal's OTP, subnet and access-token credentials, never their secrets. */
+/** A principal's credentials of every kind (password, OTP, subnet, access token), never their
+ * secrets. */
 export const listFactorCredentials = (read: Reader, principalId: string): CredentialSummary[] => {
   const otp = read
     .all('SELECT * FROM otp_credentials WHERE principal_id = ?', principalId)
@@ -154,7 +155,20 @@ export const listFactorCredentials = (read: Reader, principalId: string): Creden
       validUntil: String(r.expires_at),
       revoked: Number(r.revoked) === 1,
     }));
-  return [...otp, ...subnets, ...tokens].sort((a, b) =>
+  const passwords = read
+    .all("SELECT * FROM credentials WHERE principal_id = ? AND kind = 'password'", principalId)
+    .map((r) => ({
+      credentialId: String(r.id),
+      kind: 'password' as const,
+      name: 'password',
+      directoryId: String(r.directory_id),
+      confirmed: true,
+      cidrs: [],
+      createdAt: created(r.created_hlc),
+      validUntil: r.valid_until == null ? null : String(r.valid_until),
+      revoked: Number(r.revoked) === 1,
+    }));
+  return [...passwords, ...otp, ...subnets, ...tokens].sort((a, b) =>
     a.credentialId < b.credentialId ? -1 : a.credentialId > b.credentialId ? 1 : 0,
   );
 };

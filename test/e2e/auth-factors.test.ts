@@ -160,6 +160,11 @@ describe('authentication factors end to end (scenarios 3, 4, 6-10)', () => {
     assert.equal(both.complete, true);
     const methods = (both.evidences as { method: string }[]).map((e) => e.method).sort();
     assert.deepEqual(methods, ['password', 'totp']);
+    const listed = await cli('credential', 'list', 'ann');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /password\s+password\s+live/);
+    assert.match(listed.stdout, /totp\s+phone\s+live/);
+    assert.doesNotMatch(listed.stdout, new RegExp(secret));
   });
 
   it('3: identity + password + HOTP (a hardware token whose seed is imported)', async () => {
@@ -403,10 +408,11 @@ describe('authentication factors end to end (scenarios 3, 4, 6-10)', () => {
       ipv6Peer: true,
     });
     assert.equal(spoofed.status, 401);
-    assert.match(
-      server.output(),
-      /Remote-User header from a peer outside AUTHLOG_GATEWAY_CIDRS ignored/,
-    );
+    // The log line travels through the child's stdout pipe, which may lag the HTTP answer.
+    const logged = /Remote-User header from a peer outside AUTHLOG_GATEWAY_CIDRS ignored/;
+    for (let i = 0; i < 200 && !logged.test(server.output()); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    assert.match(server.output(), logged);
     // The gateway naming nobody, or someone else's credentials: refused.
     assert.equal(
       (await call('GET', '/v1/principals/gwen/credentials', { remoteUser: 'nobody' })).status,

@@ -40,6 +40,7 @@ const IsoTime = Type.String({ maxLength: 30, description: 'ISO 8601 UTC' });
 const CredentialSchema = Type.Object({
   credentialId: Type.String(),
   kind: Type.Union([
+    Type.Literal('password'),
     Type.Literal('totp'),
     Type.Literal('hotp'),
     Type.Literal('subnet'),
@@ -232,7 +233,7 @@ export const factorRoutes = async (app: App) => {
     '/principals/:id/credentials',
     {
       schema: {
-        summary: "A principal's OTP, subnet and access-token credentials (never their secrets)",
+        summary: "A principal's credentials: password, OTP, subnets, tokens (never secrets)",
         tags: ['credentials'],
         params: IdParams,
         response: {
