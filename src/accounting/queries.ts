@@ -143,11 +143,24 @@ export const queryAudit = (read: Reader, q: AuditQuery): AuditPage => {
     where.push(clause);
     params.push(...values);
   };
+  // One index drives the walk: the most selective filter present (an address or a principal
+  // names few events; a type, origin or family many). The others are written `+a.col` so SQLite
+  // cannot pick their index and scan every event of a common type looking for one actor.
+  const present: Record<string, boolean> = {
+    subject: q.subject !== undefined,
+    ip: q.ip !== undefined,
+    actor: q.actor !== undefined,
+    type: (q.types?.length ?? 0) > 0,
+    origin: q.origin !== undefined,
+    family: q.family !== undefined,
+  };
+  const driver = Object.keys(present).find((column) => present[column]);
+  const on = (column: string) => (column === driver ? `a.${column}` : `+a.${column}`);
   if (q.subject !== undefined) add('s.subject = ?', q.subject);
-  if (q.actor !== undefined) add('a.actor = ?', q.actor);
-  if (q.family !== undefined) add('a.family = ?', q.family);
-  if (q.origin !== undefined) add('a.origin = ?', q.origin);
-  if (q.ip !== undefined) add('a.ip = ?', q.ip);
+  if (q.ip !== undefined) add(`${on('ip')} = ?`, q.ip);
+  if (q.actor !== undefined) add(`${on('actor')} = ?`, q.actor);
+  if (q.origin !== undefined) add(`${on('origin')} = ?`, q.origin);
+  if (q.family !== undefined) add(`${on('family')} = ?`, q.family);
   if (q.from !== undefined) add(`${k}.hlc >= ?`, hlcFloor(q.from));
   if (q.to !== undefined) add(`${k}.hlc < ?`, hlcFloor(q.to));
   if (after)
@@ -167,18 +180,14 @@ export const queryAudit = (read: Reader, q: AuditQuery): AuditPage => {
      ORDER BY ${k}.hlc ${dir}, ${k}.event_id ${dir} LIMIT ?`;
   };
   const types = [...new Set(q.types ?? [])];
+  const typeTerm = `${on('type')} = ?`;
   let rows: ReturnType<Reader['all']>;
   if (types.length <= 1)
-    rows = read.all(
-      page(types.length === 1 ? ['a.type = ?'] : []),
-      ...params,
-      ...types,
-      q.limit + 1,
-    );
+    rows = read.all(page(types.length === 1 ? [typeTerm] : []), ...params, ...types, q.limit + 1);
   else {
     // Several types: one page per type, each an index range in order, merged. `type IN (…)`
     // would make SQLite either scan in key order (slow for rare types) or sort every match.
-    const parts = types.map(() => `SELECT * FROM (${page(['a.type = ?'])})`);
+    const parts = types.map(() => `SELECT * FROM (${page([typeTerm])})`);
     rows = read.all(
       `SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY hlc ${dir}, event_id ${dir} LIMIT ?`,
       ...types.flatMap((t) => [...params, t, q.limit + 1]),
