@@ -447,8 +447,8 @@ export const elevate = (input: StepInput): Command<StepResult> => ({
     const { proofs, failed } = gather(input.providers, state, attempt, input.prepared, now);
     if (failed.length > 0)
       return refuse(state, { ...base, reason: failed.join(',') }, now, input.settings);
-    const proven = new Set(proofs.map((p) => p.evidence));
-    const lacking = elevationEvidences(state, principalId).filter((e) => !proven.has(e as never));
+    const proven = new Set<string>(proofs.map((p) => p.evidence));
+    const lacking = elevationEvidences(state, principalId).filter((e) => !proven.has(e));
     if (lacking.length > 0 || proofs.length === 0)
       return refuse(
         state,
