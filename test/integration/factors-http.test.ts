@@ -10,7 +10,7 @@ import { ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { App } from '../../src/http/app.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { auth, startApp } from '../support/app.ts';
-import { oathHotp, oathTotp } from '../support/oathtool.ts';
+import { awayFromStepEdge, oathHotp, oathTotp } from '../support/oathtool.ts';
 
 type Enrolled = { credentialId: string; secret: string; uri: string };
 
@@ -31,6 +31,7 @@ describe('OTP and subnet credentials over HTTP', () => {
     app.inject({ method: 'POST', url, headers: auth, payload });
 
   it('enrolls TOTP: seed and otpauth URI in the answer only; the first code confirms', async () => {
+    await awayFromStepEdge();
     const res = await post('/v1/principals/ann/otp', { name: 'phone' });
     assert.equal(res.statusCode, 201, res.body);
     const e = res.json<Enrolled>();
@@ -133,6 +134,7 @@ describe('OTP and subnet credentials over HTTP', () => {
   });
 
   it('revokes: a revoked OTP or subnet credential gives no evidence, for good', async () => {
+    await awayFromStepEdge();
     const e = (await post('/v1/principals/ann/otp', { name: 'old phone' })).json<Enrolled>();
     const now = Date.now();
     await post(`/v1/credentials/${e.credentialId}/confirm`, { code: oathTotp(e.secret, now) });

@@ -14,7 +14,7 @@ import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { auth, startApp } from '../support/app.ts';
 import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
-import { oathHotp, oathTotp } from '../support/oathtool.ts';
+import { awayFromStepEdge, oathHotp, oathTotp } from '../support/oathtool.ts';
 
 const keys: Keyring = keyringFrom({ k1: randomBytes(32).toString('base64') });
 const system = { actor: 'system' };
@@ -81,6 +81,7 @@ describe('TOTP/HOTP replay', () => {
   });
 
   it('an unconfirmed credential gives no evidence; the confirming code is used up', async () => {
+    await awayFromStepEdge();
     const { credentialId, b32 } = await enroll(a, 'ann', 'totp');
     const code = oathTotp(b32, Date.now());
     assert.equal(await accepted(a, 'ann', code), false, 'not confirmed yet');
@@ -89,6 +90,7 @@ describe('TOTP/HOTP replay', () => {
   });
 
   it('two parallel submissions of one code: exactly one wins', async () => {
+    await awayFromStepEdge();
     const { credentialId, b32 } = await enroll(a, 'bob', 'totp');
     const now = Date.now();
     await a.execute(confirmOtp(keys, { credentialId, code: oathTotp(b32, now - 30_000) }), system);
@@ -98,6 +100,7 @@ describe('TOTP/HOTP replay', () => {
   });
 
   it('a code used at one site is refused at the other once the use has replicated', async () => {
+    await awayFromStepEdge();
     const { credentialId, b32 } = await enroll(a, 'cyd', 'totp');
     const now = Date.now();
     await a.execute(confirmOtp(keys, { credentialId, code: oathTotp(b32, now - 30_000) }), system);
@@ -131,6 +134,7 @@ describe('TOTP/HOTP replay', () => {
 
 describe('TOTP replay over HTTP: parallel logins with one code', () => {
   it('of eight parallel logins presenting the same password and code, exactly one succeeds', async () => {
+    await awayFromStepEdge();
     const { app, close } = await startApp('replay-http');
     try {
       const call = (
