@@ -52,7 +52,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('cmd' as const),
       at: fc.nat(2),
-      op: fc.nat(12),
+      op: fc.nat(14),
       a: fc.nat(20),
       b: fc.nat(20),
     }),
@@ -124,8 +124,10 @@ describe('authentication events converge', () => {
             }),
           );
         case 2:
+        case 13:
           return session ? as(session.principalId, addEvidence(step(session.id))) : undefined;
         case 3:
+        case 14:
           return session ? as(session.principalId, elevate(step(session.id))) : undefined;
         case 4:
           if (s.b % 3 === 0) return as('system', endSessionsOf({ principalId: p }));
