@@ -1,5 +1,6 @@
 // Every projection of the read model, in the order their handlers run for an event.
 import type { Projection } from '../src/readmodel/projection.ts';
+import { accountTokens } from './account-tokens.ts';
 import { audit } from './audit.ts';
 import { authority } from './authority.ts';
 import { authz } from './authz.ts';
@@ -16,6 +17,7 @@ export const projections: readonly Projection[] = [
   factors,
   authz,
   sessions,
+  accountTokens,
   authority,
   audit,
 ];

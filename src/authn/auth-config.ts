@@ -18,6 +18,15 @@ export type AuthConfig = {
   readonly lockoutBaseS: number;
   readonly lockoutMaxS: number;
   readonly argon2: Argon2Params;
+  /** Self-service registration (POST /v1/auth/register): off unless `open` (AUTHLOG_REGISTRATION). */
+  readonly registration: 'closed' | 'open';
+  /** Lifetime of an email verification token (AUTHLOG_VERIFY_TOKEN_TTL, default 24 h). */
+  readonly verifyTokenS: number;
+  /** Lifetime of a password reset token (AUTHLOG_RESET_TOKEN_TTL, default 30 min). */
+  readonly resetTokenS: number;
+  /** Where mail is left for the operator's mailer (`<dataDir>/outbox`); null: no mail, so no
+   * registration or reset. */
+  readonly outboxDir: string | null;
 };
 
 export const defaultAuthConfig: AuthConfig = {
@@ -29,6 +38,10 @@ export const defaultAuthConfig: AuthConfig = {
   lockoutBaseS: 60,
   lockoutMaxS: 24 * 3600,
   argon2: ARGON2_FLOOR,
+  registration: 'closed',
+  verifyTokenS: 24 * 3600,
+  resetTokenS: 30 * 60,
+  outboxDir: null,
 };
 
 const DURATION = /^(\d{1,7})(s|m|h|d)$/;
@@ -74,6 +87,11 @@ export const parseAuthConfig = (
       );
     else argon2 = p;
   }
+  const registrationRaw = get('AUTHLOG_REGISTRATION');
+  let registration = d.registration;
+  if (registrationRaw === 'open' || registrationRaw === 'closed') registration = registrationRaw;
+  else if (registrationRaw !== undefined)
+    problems.push('AUTHLOG_REGISTRATION must be open or closed');
   return {
     idleTimeoutS: duration('AUTHLOG_SESSION_IDLE', d.idleTimeoutS, 60, 7 * 86400),
     absoluteTimeoutS: duration('AUTHLOG_SESSION_ABSOLUTE', d.absoluteTimeoutS, 300, 365 * 86400),
@@ -83,5 +101,9 @@ export const parseAuthConfig = (
     lockoutBaseS: duration('AUTHLOG_LOCKOUT_DURATION', d.lockoutBaseS, 1, 86400),
     lockoutMaxS: d.lockoutMaxS,
     argon2,
+    registration,
+    verifyTokenS: duration('AUTHLOG_VERIFY_TOKEN_TTL', d.verifyTokenS, 300, 30 * 86400),
+    resetTokenS: duration('AUTHLOG_RESET_TOKEN_TTL', d.resetTokenS, 60, 86400),
+    outboxDir: d.outboxDir,
   };
 };

@@ -48,7 +48,7 @@ export type Failure = {
   readonly principalId: string | null;
   /** `password`, `otp`, … (the method that failed), `unknown-identity`, `locked`, `inactive`, … */
   readonly reason: string;
-  readonly step: 'login' | 'evidence' | 'elevate' | 'basic';
+  readonly step: 'login' | 'evidence' | 'elevate' | 'basic' | 'password-change';
   /** What the client typed as its identity (personal data: in `pii`). */
   readonly identity: string;
 };

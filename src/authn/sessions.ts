@@ -64,7 +64,7 @@ export const prepareEvidence = async (
 
 type Gathered = { readonly proofs: Proof[]; readonly failed: string[] };
 
-const gather = (
+export const gather = (
   providers: readonly EvidenceProvider<unknown>[],
   state: Reader,
   attempt: Attempt,
@@ -373,7 +373,12 @@ export type StepInput = {
   readonly settings: AuthSettings;
 };
 
-const ownLiveSession = (state: Reader, meta: CommandMeta, sessionId: string, now: number) => {
+export const ownLiveSession = (
+  state: Reader,
+  meta: CommandMeta,
+  sessionId: string,
+  now: number,
+) => {
   const r = state.get(
     'SELECT principal_id, ended, expires_at FROM sessions WHERE id = ?',
     sessionId,

@@ -195,6 +195,28 @@ export const eventSchemas = {
     validUntil: Nullable(Type.String({ maxLength: 30 })),
   }),
 
+  // Self-service (registration, verification, reset). Tokens are 256 random bits mailed through
+  // the outbox; events carry only their SHA-256 (OWASP ASVS 2.5.1, 2.5.2; NIST SP 800-63B 5.1.1.2).
+  EmailVerificationIssued: Type.Object({
+    principalId: Id,
+    tokenHash: Sha256Hex,
+    expiresAt: Type.String({ maxLength: 30 }),
+    pii: Type.Object({ emailKey: Text(320) }),
+  }),
+  /** The principal controls the address (terminal for that principal and address). */
+  EmailVerified: Type.Object({
+    principalId: Id,
+    tokenHash: Sha256Hex,
+    pii: Type.Object({ emailKey: Text(320) }),
+  }),
+  PasswordResetIssued: Type.Object({
+    principalId: Id,
+    tokenHash: Sha256Hex,
+    expiresAt: Type.String({ maxLength: 30 }),
+  }),
+  /** The token is used up; the PasswordSet and SessionEnded events of the reset come with it. */
+  PasswordResetCompleted: Type.Object({ principalId: Id, tokenHash: Sha256Hex }),
+
   // Sessions. Token secrets only as SHA-256 of 256 random bits; the token rotates at every
   // evidence change and elevation (OWASP ASVS 3.2.1, 3.3; NIST SP 800-63B 7.1).
   SessionStarted: Type.Object({

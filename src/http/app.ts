@@ -38,6 +38,7 @@ import { docsRoutes, registerOpenApi } from './openapi.ts';
 import { sendProblem } from './problem.ts';
 import { clientIp, peerTrust } from './proxy.ts';
 import { registerRateLimits } from './rate-limit.ts';
+import { accountRoutes } from './routes/account.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { authzRoutes } from './routes/authz.ts';
@@ -238,6 +239,7 @@ export const buildApp = (options: AppOptions): App => {
   app.register(authzRoutes, { prefix: '/v1' });
   app.register(tokenRoutes, { prefix: '/v1' });
   app.register(authRoutes, { prefix: '/v1' });
+  app.register(accountRoutes, { prefix: '/v1' });
   app.register(factorRoutes, { prefix: '/v1' });
   app.register(auditRoutes, { prefix: '/v1' });
   app.register(replicationRoutes);

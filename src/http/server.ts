@@ -1,4 +1,5 @@
 // Starts a node and its HTTP server from configuration: what `authlog serve` and `npm start` run.
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ADMINISTRATORS_ROLE } from '../../projections/authz.ts';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
@@ -108,7 +109,7 @@ export const startServer = async (
       operatorToken: config.secrets.operatorToken,
       logger: log,
       edge: config.http,
-      auth: config.auth,
+      auth: { ...config.auth, outboxDir: join(config.dataDir, 'outbox') },
       peers: () => pullers.map((p) => p.status()),
       otpKeys: keyringFrom(config.secrets.totpKeys),
       ...(server ? { tls: serverTls(server, config.tls.clientCa) } : {}),

@@ -111,7 +111,7 @@ const publicView = (s: SessionView) => ({
 });
 
 /** One answer for every failed attempt. */
-const failed = (): AppError =>
+export const failed = (): AppError =>
   new AppError('AUTHENTICATION_FAILED', 'the identity or the credentials are not valid');
 
 const presentedOf = (body: { password?: string; otp?: string }): Presented => ({
@@ -120,7 +120,7 @@ const presentedOf = (body: { password?: string; otp?: string }): Presented => ({
 });
 
 /** The session this request came with; refused for any other credential. */
-const ownSession = (request: FastifyRequest): SessionView => {
+export const ownSession = (request: FastifyRequest): SessionView => {
   const session =
     request.auth?.credential === 'session' ? request.server.sessions.current(request) : undefined;
   if (!session)

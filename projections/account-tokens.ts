@@ -1,0 +1,57 @@
+// Self-service tokens (email verification, password reset) and verified email addresses.
+// Registers (DESIGN.md section 5): a token row is created once by its issue event (the id is the
+// SHA-256 of 256 random bits, never issued twice) and never changes but for `used`, a terminal
+// flag (the earliest HLC is kept when two sites accept the same token before they hear of each
+// other; see docs/http.md). A verified address is a grow-only set of (principal, email key) with
+// the earliest HLC, so every order of the same events gives the same rows.
+import { type Projection, sql } from '../src/readmodel/projection.ts';
+import { terminalSet } from '../src/replication/registers.ts';
+
+export const accountTokens: Projection = {
+  name: 'account-tokens',
+  ddl: [
+    `CREATE TABLE account_tokens (
+      token_hash TEXT PRIMARY KEY, purpose TEXT NOT NULL, principal_id TEXT NOT NULL,
+      email_key TEXT, expires_at TEXT NOT NULL, created_hlc TEXT NOT NULL,
+      used INTEGER NOT NULL DEFAULT 0, used_hlc TEXT) WITHOUT ROWID`,
+    `CREATE TABLE verified_emails (
+      principal_id TEXT NOT NULL, email_key TEXT NOT NULL, verified_hlc TEXT NOT NULL,
+      PRIMARY KEY (principal_id, email_key)) WITHOUT ROWID`,
+  ],
+  handlers: {
+    EmailVerificationIssued: (e) => [
+      sql(
+        `INSERT INTO account_tokens (token_hash, purpose, principal_id, email_key, expires_at, created_hlc)
+         VALUES (?, 'verify-email', ?, ?, ?, ?) ON CONFLICT (token_hash) DO NOTHING`,
+        e.data.tokenHash,
+        e.data.principalId,
+        e.data.pii.emailKey,
+        e.data.expiresAt,
+        e.hlc,
+      ),
+    ],
+    EmailVerified: (e) => [
+      terminalSet('account_tokens', { token_hash: e.data.tokenHash }, 'used', 'used_hlc', e.hlc),
+      sql(
+        `INSERT INTO verified_emails (principal_id, email_key, verified_hlc) VALUES (?, ?, ?)
+         ON CONFLICT (principal_id, email_key) DO UPDATE SET verified_hlc = MIN(verified_hlc, excluded.verified_hlc)`,
+        e.data.principalId,
+        e.data.pii.emailKey,
+        e.hlc,
+      ),
+    ],
+    PasswordResetIssued: (e) => [
+      sql(
+        `INSERT INTO account_tokens (token_hash, purpose, principal_id, email_key, expires_at, created_hlc)
+         VALUES (?, 'reset-password', ?, NULL, ?, ?) ON CONFLICT (token_hash) DO NOTHING`,
+        e.data.tokenHash,
+        e.data.principalId,
+        e.data.expiresAt,
+        e.hlc,
+      ),
+    ],
+    PasswordResetCompleted: (e) => [
+      terminalSet('account_tokens', { token_hash: e.data.tokenHash }, 'used', 'used_hlc', e.hlc),
+    ],
+  },
+};
