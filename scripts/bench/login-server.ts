@@ -1,0 +1,93 @@
+// The server side of bench:login, in a child process of its own (as bench:authz does), so the
+// load generator shares neither its event loop nor its libuv threadpool with the server. It
+// makes BENCH_USERS principals with a password, serves the real app (production logger level,
+// every hook; the rate limits raised, since all the load comes from one address), and on the
+// parent's request times raw argon2id verifications with the same parameters and the same
+// concurrency in this same process: the same threadpool (UV_THREADPOOL_SIZE, 4 by default) the
+// login route's argon2 runs in.
+import * as argon2 from 'argon2';
+import pino from 'pino';
+import { setPassword } from '../../src/authn/credentials.ts';
+import { argon2Params, hashPassword } from '../../src/authn/passwords.ts';
+import { registerPrincipal } from '../../src/authn/principals.ts';
+import { SYSTEM_ACTOR } from '../../src/events/envelope.ts';
+import { buildApp } from '../../src/http/app.ts';
+import { createLogger } from '../../src/http/logging.ts';
+import { newId } from '../../src/node/node.ts';
+import { startMemoryNode, stopNode } from '../../test/support/in-process.ts';
+import { PASSWORD, userName } from './login-model.ts';
+import { envInt, note } from './util.ts';
+
+export type ServerMessage =
+  | { type: 'listening'; url: string; params: string }
+  | { type: 'raw'; verifications: number; ms: number };
+export type ParentMessage =
+  | { type: 'raw'; seconds: number; concurrency: number }
+  | { type: 'stop' };
+
+const send = (m: ServerMessage) => process.send?.(m);
+
+/** `concurrency` loops of argon2.verify for `seconds`: verifications completed and the time. */
+const rawVerifications = async (phc: string, seconds: number, concurrency: number) => {
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  let n = 0;
+  const loop = async () => {
+    while (performance.now() < until) {
+      if (!(await argon2.verify(phc, PASSWORD))) throw new Error('raw verification failed');
+      n += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return { verifications: n, ms: performance.now() - started };
+};
+
+const main = async () => {
+  const users = envInt('BENCH_USERS', 500);
+  const node = await startMemoryNode('bench-login');
+  // Every user gets its own principal, identity and credential; they share one hash (its salt
+  // changes nothing in the cost of a verification, and hashing 500 passwords would only slow
+  // the set-up).
+  const phc = await hashPassword(PASSWORD);
+  note(`setting up ${users} users with a password (argon2id ${phc.split('$')[3]})`);
+  const meta = { actor: SYSTEM_ACTOR };
+  for (let i = 0; i < users; i++) {
+    const principalId = newId();
+    await node.execute(
+      registerPrincipal({
+        principalId,
+        kind: 'person',
+        briefName: userName(i),
+        identity: { identityId: newId(), name: userName(i) },
+      }),
+      meta,
+    );
+    await node.execute(setPassword({ credentialId: newId(), principalId, hash: phc }), meta);
+  }
+  const app = buildApp({
+    node,
+    operatorToken: 'bench-operator-token-0123456789abcdefghij',
+    logger: createLogger(
+      process.env.BENCH_LOG_LEVEL ?? 'info',
+      pino.destination({ dest: '/dev/null', sync: true }),
+    ),
+    edge: {
+      rateLimit: { max: 100_000_000, windowMs: 60_000 },
+      authRateLimit: { max: 100_000_000, windowMs: 60_000 },
+    },
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  process.on('message', async (message: ParentMessage) => {
+    if (message.type === 'raw') {
+      send({ type: 'raw', ...(await rawVerifications(phc, message.seconds, message.concurrency)) });
+    } else {
+      await app.close();
+      await stopNode(node);
+      process.disconnect();
+    }
+  });
+  const p = argon2Params();
+  send({ type: 'listening', url, params: `m=${p.memoryCost},t=${p.timeCost},p=${p.parallelism}` });
+};
+
+await main();
