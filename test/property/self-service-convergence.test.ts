@@ -1,0 +1,198 @@
+// The convergence property for self-service events (registration with a verification token,
+// email verification, password reset requested and completed, passwords set in between):
+// random histories at three origins with random partial syncs, where the same address can be
+// registered and the same token used at two sites before they hear of each other, give one
+// digest on every node once all hold every event, and the same digest when a fresh read model is
+// fed those events in any order.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { projections } from '../../projections/index.ts';
+import { setPassword } from '../../src/authn/credentials.ts';
+import * as normalize from '../../src/authn/normalize.ts';
+import { checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
+import {
+  completePasswordReset,
+  newAccountToken,
+  RESET_PREFIX,
+  registerSelf,
+  requestPasswordReset,
+  VERIFY_PREFIX,
+  verifyEmail,
+} from '../../src/authn/self-service.ts';
+import { AppError } from '../../src/errors.ts';
+import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
+import type { Command } from '../../src/node/command.ts';
+import type { AuthlogNode } from '../../src/node/node.ts';
+import { openReadModel } from '../../src/readmodel/database.ts';
+import { digest } from '../../src/readmodel/digest.ts';
+import { createProjector } from '../../src/readmodel/projector.ts';
+import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
+
+const ORIGINS = ['s0', 's1', 's2'] as const;
+const EMAILS = ['ann@example.org', 'bob@example.org'];
+const RUNS = Number(process.env.CONVERGENCE_RUNS ?? 30);
+
+type Step =
+  | { kind: 'cmd'; at: number; op: number; a: number; b: number }
+  | { kind: 'sync'; from: number; to: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('cmd' as const),
+      at: fc.nat(2),
+      op: fc.nat(7),
+      a: fc.nat(20),
+      b: fc.nat(20),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('sync' as const), from: fc.nat(2), to: fc.nat(2) }),
+  },
+);
+
+describe('self-service events converge', () => {
+  const nodes: AuthlogNode[] = [];
+  after(async () => {
+    for (const n of nodes) await stopNode(n);
+  });
+
+  it('one digest for any concurrent history and any delivery order', async () => {
+    const hashes = await Promise.all(
+      ['first password here', 'second password here'].map((p) => hashPassword(checkNewPassword(p))),
+    );
+    const seen: string[] = [];
+    let counter = 0;
+    let clock = Date.now();
+    const commandFor = (
+      node: AuthlogNode,
+      s: Extract<Step, { kind: 'cmd' }>,
+    ): Command<unknown> | undefined => {
+      const fresh = `${node.id}x${counter++}`;
+      const tokens = (purpose: string) =>
+        node.read
+          .all(
+            'SELECT token_hash FROM account_tokens WHERE purpose = ? ORDER BY used, token_hash',
+            purpose,
+          )
+          .map((r) => String(r.token_hash));
+      const principals = node.read
+        .all("SELECT id FROM principals WHERE id LIKE 'u%' ORDER BY id")
+        .map((r) => String(r.id));
+      switch (s.op) {
+        case 0:
+        case 1: {
+          const email = normalize.email('email', EMAILS[s.a % EMAILS.length]!);
+          return registerSelf({
+            principalId: `u${fresh}`,
+            identityId: `i${fresh}`,
+            credentialId: `c${fresh}`,
+            briefName: 'someone',
+            email,
+            hash: hashes[s.b % 2]!,
+            tokenHash: newAccountToken(VERIFY_PREFIX).hash,
+            lifetimeS: 3600,
+          });
+        }
+        case 2: {
+          const t = tokens('verify-email');
+          return t.length ? verifyEmail({ tokenHash: t[s.b % t.length]! }) : undefined;
+        }
+        case 3:
+        case 6: {
+          const p = principals[s.a % (principals.length || 1)];
+          return p
+            ? requestPasswordReset({
+                principalId: p,
+                tokenHash: newAccountToken(RESET_PREFIX).hash,
+                lifetimeS: 3600,
+              })
+            : undefined;
+        }
+        case 4:
+        case 7: {
+          const t = tokens('reset-password');
+          return t.length
+            ? completePasswordReset({
+                tokenHash: t[s.b % t.length]!,
+                hash: hashes[s.a % 2]!,
+                credentialId: `c${fresh}`,
+              })
+            : undefined;
+        }
+        case 5: {
+          const p = principals[s.a % (principals.length || 1)];
+          return p
+            ? setPassword({ credentialId: `c${fresh}`, principalId: p, hash: hashes[s.b % 2]! })
+            : undefined;
+        }
+        default:
+          return undefined;
+      }
+    };
+
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(step, { minLength: 10, maxLength: 50 }),
+        fc.integer(),
+        async (steps, seed) => {
+          for (const n of nodes.splice(0)) await stopNode(n);
+          for (const id of ORIGINS) nodes.push(await startMemoryNode(id));
+          for (const s of steps) {
+            clock += 1000;
+            if (s.kind === 'sync') {
+              if (s.from !== s.to) await pull(nodes[s.from]!, nodes[s.to]!);
+              continue;
+            }
+            const node = nodes[s.at]!;
+            const c = commandFor(node, s);
+            if (!c) continue;
+            try {
+              await node.execute(c, { actor: s.op === 5 ? 'system' : 'anonymous', now: clock });
+            } catch (err) {
+              if (!(err instanceof AppError)) throw err;
+            }
+          }
+          for (let round = 0; round < 2; round++)
+            for (const from of nodes) for (const to of nodes) if (from !== to) await pull(from, to);
+          const records = await nodes[0]!.store.readAll({
+            streamPrefix: ORIGIN_STREAM_PREFIX,
+            maxCount: 100_000,
+          });
+          seen.push(...records.map((r) => r.type));
+          const digests = nodes.map((n) => n.digest());
+          assert.equal(new Set(digests).size, 1, 'nodes disagree');
+          const events: Envelope[] = records.map((r) => fromRecorded(r));
+          let x = seed;
+          const rand = () => {
+            x = (x * 1103515245 + 12345) & 0x7fffffff;
+            return x / 0x7fffffff;
+          };
+          const shuffled = [...events, ...events.slice(0, 3)];
+          for (let i = shuffled.length - 1; i > 0; i--) {
+            const j = Math.floor(rand() * (i + 1));
+            [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+          }
+          const rm = openReadModel(':memory:', projections);
+          const projector = createProjector(rm);
+          for (const e of shuffled) projector.transaction(() => projector.offer(e));
+          assert.equal(projector.buffered, 0);
+          assert.equal(digest(rm.reader), digests[0], 'any delivery order gives the same digest');
+          rm.close();
+        },
+      ),
+      { numRuns: RUNS },
+    );
+    for (const type of [
+      'PrincipalRegistered',
+      'EmailVerificationIssued',
+      'EmailVerified',
+      'PasswordResetIssued',
+      'PasswordResetCompleted',
+    ])
+      assert.ok(seen.includes(type), `no ${type} in ${RUNS} histories`);
+  });
+});
