@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { parseAuthConfig } from '../../src/authn/auth-config.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
@@ -72,5 +73,28 @@ describe('configuration', () => {
         }),
       (e: unknown) => e instanceof ConfigError && e.problems.length === 6,
     );
+  });
+
+  it('self-service: registration closed by default, token lifetimes within bounds', () => {
+    const problems: string[] = [];
+    const defaults = parseAuthConfig(() => undefined, problems);
+    assert.equal(defaults.registration, 'closed');
+    assert.equal(defaults.verifyTokenS, 24 * 3600);
+    assert.equal(defaults.resetTokenS, 30 * 60);
+    const env: Record<string, string> = {
+      AUTHLOG_REGISTRATION: 'open',
+      AUTHLOG_VERIFY_TOKEN_TTL: '2h',
+      AUTHLOG_RESET_TOKEN_TTL: '10m',
+    };
+    const set = parseAuthConfig((n) => env[n], problems);
+    assert.deepEqual([set.registration, set.verifyTokenS, set.resetTokenS], ['open', 7200, 600]);
+    assert.deepEqual(problems, []);
+    const bad: Record<string, string> = {
+      AUTHLOG_REGISTRATION: 'yes',
+      AUTHLOG_VERIFY_TOKEN_TTL: '1s',
+      AUTHLOG_RESET_TOKEN_TTL: '2d',
+    };
+    parseAuthConfig((n) => bad[n], problems);
+    assert.equal(problems.length, 3, problems.join('; '));
   });
 });
