@@ -1,11 +1,12 @@
 // Self-service over HTTP: password change by the user, registration by email with verification,
 // password reset. Registration and the reset request answer the same whatever the address or
-// identity names (OWASP ASVS 2.5.x, 3.? "no enumeration"; Forgot Password Cheat Sheet): the
+// identity names (no user enumeration: OWASP Forgot Password Cheat Sheet, Authentication Cheat
+// Sheet "Authentication and error messages"; ASVS 2.5.1 for the tokens): the
 // input is checked, the answer given, and the work that depends on who exists (argon2 hashing,
 // the write, the mail) happens after the answer, one request at a time, so neither the body,
 // the status nor the timing tells. The mail goes to the outbox (src/authn/outbox.ts).
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as normalize from '../../authn/normalize.ts';
 import { fileOutbox, type Outbox } from '../../authn/outbox.ts';
 import { changeOwnPassword } from '../../authn/password-change.ts';
@@ -49,12 +50,28 @@ export const accountRoutes = async (app: App) => {
   const outbox: Outbox | undefined =
     settings.outboxDir === null ? undefined : fileOutbox(settings.outboxDir);
 
-  // Work after the answer, one at a time; the app waits for it when closing.
+  // Work after the answer, one at a time; the app waits for it when closing. Bounded, so a flood
+  // from many addresses cannot queue argon2 work without end: past the bound every caller gets
+  // the same 429, whoever it names.
   let pending: Promise<void> = Promise.resolve();
-  const later = (what: string, work: () => Promise<void>): void => {
-    pending = pending.then(work).catch((err: unknown) => {
-      app.log.error({ err }, `${what} failed`);
-    });
+  let queued = 0;
+  const MAX_QUEUED = 256;
+  const later = (reply: FastifyReply, what: string, work: () => Promise<void>): void => {
+    if (queued >= MAX_QUEUED) {
+      reply.header('retry-after', '10');
+      throw new AppError('RATE_LIMITED', 'too many requests; retry in 10s', {
+        retryAfterSeconds: 10,
+      });
+    }
+    queued += 1;
+    pending = pending
+      .then(work)
+      .catch((err: unknown) => {
+        app.log.error({ err }, `${what} failed`);
+      })
+      .finally(() => {
+        queued -= 1;
+      });
   };
   app.addHook('onClose', async () => {
     await pending;
@@ -157,7 +174,7 @@ export const accountRoutes = async (app: App) => {
       normalize.identityName('email', email.email);
       const normalized = checkNewPassword(request.body.password);
       await app.countAuthAttempt(request, reply, `mail:${email.key}`);
-      later('registration', async () => {
+      later(reply, 'registration', async () => {
         const hash = await hashPassword(normalized);
         const { token, hash: tokenHash } = newAccountToken(VERIFY_PREFIX);
         const result = await execute(
@@ -234,7 +251,7 @@ export const accountRoutes = async (app: App) => {
         // An impossible name is an unknown one: same answer.
       }
       await app.countAuthAttempt(request, reply, `mail:${key}`);
-      later('password reset request', async () => {
+      later(reply, 'password reset request', async () => {
         let emailKey: string | undefined;
         try {
           emailKey = normalize.email('identity', identity).key;
