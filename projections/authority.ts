@@ -8,13 +8,20 @@
 //
 // Not traced: a privilege revoked from a role, or a role deleted, reaches its members through
 // memberships that are state, not part of either event; those races are not listed.
+//
+// Cost: revocations are rare, so each one is kept (`authority_revocations`) and an administrative
+// event only probes that table by its actor — an empty index range for almost every event. A
+// revocation looks for the actor's earlier administrative events in the audit rows (one per
+// event, indexed by actor; the audit projection runs before this one), so no second per-event
+// log is kept.
 import { eventTypes } from '../src/events/catalogue.ts';
 import { type Envelope, SYSTEM_ACTOR } from '../src/events/envelope.ts';
 import type { Handlers, Projection, Statement } from '../src/readmodel/projection.ts';
 import { sql } from '../src/readmodel/projection.ts';
 import { encodeVector } from '../src/replication/version-vector.ts';
 
-/** Events that do not use administrative authority: sign-in bookkeeping and the trail itself. */
+/** Events that do not use administrative authority: sign-in bookkeeping and the trail itself.
+ * (Type names only: they are inlined into SQL.) */
 const NOT_ADMINISTRATIVE: ReadonlySet<string> = new Set([
   'OtpUsed',
   'SessionStarted',
@@ -45,20 +52,13 @@ const depsOf = (e: Envelope) => JSON.stringify(encodeVector(e.deps));
 const seenBy = (origin: string) =>
   `COALESCE((SELECT CAST(d.value AS INTEGER) FROM json_each(?) d WHERE d.key = ${origin}), 0)`;
 
+const ADMINISTRATIVE_TYPE = `type NOT IN (${[...NOT_ADMINISTRATIVE].map((t) => `'${t}'`).join(', ')})`;
+
 const handle = (e: Envelope): Statement[] => {
   const out: Statement[] = [];
   if (e.actor !== SYSTEM_ACTOR && !NOT_ADMINISTRATIVE.has(e.type)) {
+    // Revocations of this actor's authority that this event had not seen.
     out.push(
-      sql(
-        'INSERT INTO authority_log (event_id, actor, origin, seq, type, hlc) VALUES (?, ?, ?, ?, ?, ?)',
-        e.id,
-        e.actor,
-        e.origin,
-        e.seq,
-        e.type,
-        e.hlc,
-      ),
-      // Revocations of this actor's authority that this event had not seen.
       sql(
         `INSERT OR IGNORE INTO authority_races (event_id, revocation_id, actor, event_type, revocation_type, hlc)
          SELECT ?, r.event_id, r.subject, ?, r.type, MAX(?, r.hlc) FROM authority_revocations r
@@ -87,8 +87,9 @@ const handle = (e: Envelope): Statement[] => {
       // The subject's administrative events that this revocation had not seen.
       sql(
         `INSERT OR IGNORE INTO authority_races (event_id, revocation_id, actor, event_type, revocation_type, hlc)
-         SELECT l.event_id, ?, l.actor, l.type, ?, MAX(l.hlc, ?) FROM authority_log l
-         WHERE l.actor = ? AND l.origin <> ? AND l.seq > ${seenBy('l.origin')}`,
+         SELECT a.event_id, ?, a.actor, a.type, ?, MAX(a.hlc, ?) FROM audit a
+         WHERE a.actor = ? AND a.origin <> ? AND a.${ADMINISTRATIVE_TYPE}
+           AND a.seq > ${seenBy('a.origin')}`,
         e.id,
         e.type,
         e.hlc,
@@ -104,10 +105,6 @@ const handle = (e: Envelope): Statement[] => {
 export const authority: Projection = {
   name: 'authority',
   ddl: [
-    `CREATE TABLE authority_log (
-      event_id TEXT PRIMARY KEY, actor TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL,
-      type TEXT NOT NULL, hlc TEXT NOT NULL) WITHOUT ROWID`,
-    'CREATE INDEX authority_log_actor ON authority_log (actor, origin, seq)',
     `CREATE TABLE authority_revocations (
       event_id TEXT PRIMARY KEY, subject TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL,
       type TEXT NOT NULL, hlc TEXT NOT NULL) WITHOUT ROWID`,
