@@ -37,9 +37,14 @@ export const checkNewPassword = (password: string, field = 'password'): string =
   const length = [...normalized].length;
   if (length < MIN_PASSWORD) throw invalid(field, `must be at least ${MIN_PASSWORD} characters`);
   if (length > MAX_PASSWORD) throw invalid(field, `must be at most ${MAX_PASSWORD} characters`);
-  // Control characters cannot be typed reliably and hide in logs and terminals.
-  if (/[\p{Cc}\p{Cf}\p{Cs}\p{Cn}]/u.test(normalized))
-    throw invalid(field, 'must not contain control, formatting or unassigned characters');
+  // Control, formatting, private-use and line/paragraph-separator characters cannot be typed
+  // reliably and hide in logs and terminals; any other Unicode, spaces included, is accepted
+  // (NIST SP 800-63B 5.1.1.2).
+  if (/[\p{Cc}\p{Cf}\p{Cs}\p{Cn}\p{Co}\p{Zl}\p{Zp}]/u.test(normalized))
+    throw invalid(
+      field,
+      'must not contain control, formatting, private-use, line-separator or unassigned characters',
+    );
   if (blocklist.has(normalized.toLowerCase()))
     throw invalid(field, 'is a commonly used password; choose another');
   return normalized;
