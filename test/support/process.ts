@@ -55,10 +55,13 @@ export const startServerProcess = async (options: {
     err += d.toString();
   });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // 'close' comes after the child's output streams ended: its last words are in `out`/`err`.
+  const closed = new Promise<void>((r) => child.once('close', () => r()));
   const deadline = Date.now() + (options.timeoutMs ?? 90_000);
   while (!/^ready: /m.test(out)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
+      await closed;
       throw new Error(`server did not start (exit ${child.exitCode}):\n${out}\n${err}`);
     }
     await new Promise((r) => setTimeout(r, 20));
