@@ -37,6 +37,11 @@ export const directoryClaims: ClaimTable = {
   statusColumn: 'name_status',
 };
 
+/** The credential directories a directory's identities may use, as stored: a sorted JSON array,
+ * or NULL for any. */
+const credentialDirectories = (ids: readonly string[] | null | undefined): string | null =>
+  ids == null || ids.length === 0 ? null : JSON.stringify([...new Set(ids)].sort());
+
 const recomputeIdentities = (rows: readonly SqlRow[]): Statement[] => {
   const seen = new Set<string>();
   const out: Statement[] = [];
@@ -57,6 +62,7 @@ export const identities: Projection = {
       id TEXT PRIMARY KEY,
       name TEXT NOT NULL, key TEXT NOT NULL, name_hlc TEXT NOT NULL, name_event TEXT NOT NULL, name_status TEXT NOT NULL,
       description TEXT NOT NULL, description_hlc TEXT NOT NULL,
+      credential_directories TEXT, credential_directories_hlc TEXT NOT NULL,
       created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL
     ) WITHOUT ROWID`,
     'CREATE INDEX identity_directories_key ON identity_directories (key, name_hlc, name_event)',
@@ -75,9 +81,10 @@ export const identities: Projection = {
   seed: [
     sql(
       `INSERT INTO identity_directories (id, name, key, name_hlc, name_event, name_status, description,
-        description_hlc, created_hlc, created_by, origin)
-       VALUES (?, 'internal', 'internal', ?, '', 'held', 'Names managed by authlog itself', ?, ?, 'system', 'genesis')`,
+        description_hlc, credential_directories_hlc, created_hlc, created_by, origin)
+       VALUES (?, 'internal', 'internal', ?, '', 'held', 'Names managed by authlog itself', ?, ?, ?, 'system', 'genesis')`,
       INTERNAL_DIRECTORY,
+      GENESIS_HLC,
       GENESIS_HLC,
       GENESIS_HLC,
       GENESIS_HLC,
@@ -110,6 +117,12 @@ export const identities: Projection = {
             lww: [
               { hlcColumn: 'name_hlc', values: { name, key, name_event: e.id } },
               { hlcColumn: 'description_hlc', values: { description } },
+              {
+                hlcColumn: 'credential_directories_hlc',
+                values: {
+                  credential_directories: credentialDirectories(e.data.credentialDirectoryIds),
+                },
+              },
             ],
             earliest: [
               { hlcColumn: 'created_hlc', values: { created_by: e.actor, origin: e.origin } },
@@ -132,8 +145,13 @@ export const identities: Projection = {
       ];
     },
     IdentityDirectoryChanged: (e, read) => {
-      const { directoryId, name, key, description } = e.data;
+      const { directoryId, name, key, description, credentialDirectoryIds } = e.data;
       const regs: LwwRegister[] = [];
+      if (credentialDirectoryIds !== undefined)
+        regs.push({
+          hlcColumn: 'credential_directories_hlc',
+          values: { credential_directories: credentialDirectories(credentialDirectoryIds) },
+        });
       if (name !== undefined && key !== undefined)
         regs.push({ hlcColumn: 'name_hlc', values: { name, key, name_event: e.id } });
       if (description !== undefined)

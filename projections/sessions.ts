@@ -73,7 +73,7 @@ export const sessions: Projection = {
       id TEXT PRIMARY KEY, principal_id TEXT NOT NULL, transport TEXT NOT NULL,
       token_hash TEXT NOT NULL, token_hlc TEXT NOT NULL,
       expires_at TEXT NOT NULL, idle_seconds INTEGER NOT NULL, started_hlc TEXT NOT NULL,
-      touched_at TEXT NOT NULL,
+      touched_at TEXT NOT NULL, identity_directory TEXT,
       elevated_until TEXT, elevated_hlc TEXT,
       ended INTEGER NOT NULL DEFAULT 0, ended_hlc TEXT, end_reason TEXT,
       created_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
@@ -100,8 +100,8 @@ export const sessions: Projection = {
       return [
         sql(
           `INSERT INTO sessions (id, principal_id, transport, token_hash, token_hlc, expires_at, idle_seconds,
-             started_hlc, touched_at, created_by, origin)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+             started_hlc, touched_at, identity_directory, created_by, origin)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
           d.sessionId,
           d.principalId,
           d.transport,
@@ -111,6 +111,7 @@ export const sessions: Projection = {
           d.idleTimeoutSeconds,
           e.hlc,
           d.evidences[0]?.at ?? '',
+          d.identityDirectoryId ?? null,
           e.actor,
           e.origin,
         ),

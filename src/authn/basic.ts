@@ -2,10 +2,11 @@
 // checked like a login (same providers, same lockout, same failure records), without a session.
 // A success writes nothing unless it resets a failure count (AuthenticationSucceeded), so a
 // well-behaved application adds no events per request.
+import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import type { Command } from '../node/command.ts';
 import type { EvidenceProvider } from './evidence.ts';
 import { failureEvents, lockoutState } from './lockout.ts';
-import { getPrincipal } from './queries.ts';
+import { allowedCredentialDirectories, getPrincipal } from './queries.ts';
 import type { AuthSettings, Prepared } from './sessions.ts';
 
 export type BasicResult =
@@ -44,6 +45,8 @@ export const basicAuthenticate = (input: {
         presented: { password: input.password },
         ip: input.ip,
         now,
+        // Basic names identities of the internal directory, with that directory's tie.
+        credentialDirectories: allowedCredentialDirectories(state, INTERNAL_DIRECTORY),
       },
       input.prepared.get(input.provider),
     );

@@ -30,7 +30,14 @@ export type EvidenceContext = {
   /** The client's address as the HTTP edge resolved it (trusted proxies applied). */
   readonly ip: string | undefined;
   readonly now: number;
+  /** When set, only credentials in these credential directories count: the identity directory
+   * the client logged in through is tied to them (DESIGN.md section 7). Undefined: any. */
+  readonly credentialDirectories?: ReadonlySet<string> | undefined;
 };
+
+/** Whether a credential of `directoryId` may count in this context. */
+export const directoryAllowed = (context: EvidenceContext, directoryId: string): boolean =>
+  context.credentialDirectories === undefined || context.credentialDirectories.has(directoryId);
 
 /** One piece of evidence a provider vouches for. */
 export type Proof = {

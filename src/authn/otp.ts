@@ -16,7 +16,7 @@ import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import { requireElevation } from './elevation.ts';
-import type { EvidenceProvider, Method } from './evidence.ts';
+import { directoryAllowed, type EvidenceProvider, type Method } from './evidence.ts';
 import {
   credentialDirectory,
   credentialOwner,
@@ -258,7 +258,8 @@ export const otpProvider = (keyring: Keyring): EvidenceProvider => ({
     const code = context.presented.otp;
     if (code === undefined) return 'none';
     for (const c of otpCredentialsOf(context.state, context.principalId)) {
-      if (!c.confirmed || !isLive(c.row, context.now)) continue;
+      if (!c.confirmed || !isLive(c.row, context.now) || !directoryAllowed(context, c.directoryId))
+        continue;
       const step = check(keyring, c, code, context.now);
       if (step === undefined) continue;
       const events: DomainEvent[] = [{ type: 'OtpUsed', data: { credentialId: c.id, step } }];

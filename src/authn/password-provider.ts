@@ -5,7 +5,7 @@
 // A password presented for a principal without one is verified against a dummy hash, so the
 // answer takes as long as for a real one (no enumeration of who has a password).
 import { getCredentialDirectory, passwordCredential, withinValidity } from './credentials.ts';
-import type { EvidenceProvider } from './evidence.ts';
+import type { EvidenceContext, EvidenceProvider } from './evidence.ts';
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 
 type Prepared =
@@ -18,12 +18,23 @@ type Prepared =
       readonly rehash: string | undefined;
     };
 
+/** The password that counts: the one in the default directory, or, when the identity directory
+ * the client came through is tied to credential directories, the first of those holding one. */
+const credentialFor = ({ state, principalId, credentialDirectories }: EvidenceContext) => {
+  if (credentialDirectories === undefined) return passwordCredential(state, principalId);
+  for (const directoryId of [...credentialDirectories].sort()) {
+    const credential = passwordCredential(state, principalId, directoryId);
+    if (credential) return credential;
+  }
+  return undefined;
+};
+
 export const passwordProvider: EvidenceProvider<Prepared> = {
   method: 'password',
-  async prepare({ state, principalId, presented }) {
-    const password = presented.password;
+  async prepare(context) {
+    const password = context.presented.password;
     if (password === undefined) return { kind: 'none' };
-    const credential = passwordCredential(state, principalId);
+    const credential = credentialFor(context);
     if (!credential) {
       await verifyPassword(await dummyHash(), password);
       return { kind: 'none' };
@@ -35,10 +46,11 @@ export const passwordProvider: EvidenceProvider<Prepared> = {
         : undefined;
     return { kind: 'verified', credentialId: credential.id, hash: credential.hash, ok, rehash };
   },
-  decide({ state, principalId, presented, now }, prepared) {
+  decide(context, prepared) {
+    const { state, principalId, presented, now } = context;
     if (presented.password === undefined) return 'none';
     if (prepared === undefined || prepared.kind === 'none' || !prepared.ok) return 'failed';
-    const credential = passwordCredential(state, principalId);
+    const credential = credentialFor(context);
     // Changed or revoked while we were hashing: what we verified no longer counts.
     if (!credential || credential.id !== prepared.credentialId || credential.hash !== prepared.hash)
       return 'failed';

@@ -4,12 +4,13 @@
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { ANONYMOUS } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
-import { AppError } from '../errors.ts';
+import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import * as normalize from './normalize.ts';
 import {
+  credentialDirectoryList,
   directoryHolding,
   getDirectory,
   getIdentity,
@@ -275,6 +276,8 @@ export const defineIdentityDirectory = (input: {
   directoryId: string;
   name: string;
   description?: string;
+  /** Only credentials of these credential directories count for its identities; absent: any. */
+  credentialDirectoryIds?: readonly string[] | null;
 }): Command<{ directoryId: string }> => ({
   name: 'DefineIdentityDirectory',
   decide(state, meta) {
@@ -290,9 +293,47 @@ export const defineIdentityDirectory = (input: {
     const description = normalize.text('description', input.description ?? '', 1000, {
       optional: true,
     });
+    const credentialDirectoryIds = credentialDirectoryList(state, input.credentialDirectoryIds);
     return {
-      events: [{ type: 'IdentityDirectoryDefined', data: { directoryId, name, key, description } }],
+      events: [
+        {
+          type: 'IdentityDirectoryDefined',
+          data: {
+            directoryId,
+            name,
+            key,
+            description,
+            ...(credentialDirectoryIds ? { credentialDirectoryIds } : {}),
+          },
+        },
+      ],
       result: { directoryId },
     };
+  },
+});
+
+/** Ties an identity directory to credential directories (null: any), or changes its description. */
+export const changeIdentityDirectory = (input: {
+  directoryId: string;
+  description?: string;
+  credentialDirectoryIds?: readonly string[] | null;
+}): Command<{ directoryId: string }> => ({
+  name: 'ChangeIdentityDirectory',
+  decide(state, meta) {
+    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const directoryId = normalize.id('directoryId', input.directoryId);
+    if (!getDirectory(state, directoryId))
+      throw new AppError('DIRECTORY_NOT_FOUND', `no identity directory ${directoryId}`);
+    const data: EventPayload<'IdentityDirectoryChanged'> = { directoryId };
+    if (input.description !== undefined)
+      data.description = normalize.text('description', input.description, 1000, {
+        optional: true,
+      });
+    if (input.credentialDirectoryIds !== undefined) {
+      const ids = credentialDirectoryList(state, input.credentialDirectoryIds);
+      data.credentialDirectoryIds = ids && ids.length > 0 ? ids : null;
+    }
+    if (Object.keys(data).length === 1) throw invalid('body', 'nothing to change');
+    return { events: [{ type: 'IdentityDirectoryChanged', data }], result: { directoryId } };
   },
 });

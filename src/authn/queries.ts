@@ -1,6 +1,7 @@
 // Read-side queries over principals and identities. The same functions serve decide functions
 // (on the writer's connection) and HTTP/CLI reads (on the reader's connection).
 
+import { AppError, invalid } from '../errors.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import { hlcWallMs } from '../replication/hlc.ts';
 
@@ -34,6 +35,8 @@ export type DirectoryView = {
   readonly name: string;
   readonly description: string;
   readonly status: string;
+  /** The credential directories its identities may use; null: any. */
+  readonly credentialDirectoryIds: string[] | null;
 };
 
 const s = (row: SqlRow, col: string): string => String(row[col] ?? '');
@@ -127,19 +130,22 @@ export const identityHolding = (
   return row && identityView(row);
 };
 
+const DIRECTORY_COLUMNS = 'id, name, description, name_status, credential_directories';
+
+const directoryView = (row: SqlRow): DirectoryView => ({
+  id: s(row, 'id'),
+  name: s(row, 'name'),
+  description: s(row, 'description'),
+  status: s(row, 'name_status'),
+  credentialDirectoryIds:
+    row.credential_directories == null
+      ? null
+      : (JSON.parse(String(row.credential_directories)) as string[]),
+});
+
 export const getDirectory = (read: Reader, id: string): DirectoryView | undefined => {
-  const row = read.get(
-    'SELECT id, name, description, name_status FROM identity_directories WHERE id = ?',
-    id,
-  );
-  return (
-    row && {
-      id: s(row, 'id'),
-      name: s(row, 'name'),
-      description: s(row, 'description'),
-      status: s(row, 'name_status'),
-    }
-  );
+  const row = read.get(`SELECT ${DIRECTORY_COLUMNS} FROM identity_directories WHERE id = ?`, id);
+  return row && directoryView(row);
 };
 
 export const directoryHolding = (read: Reader, key: string): string | undefined => {
@@ -152,13 +158,40 @@ export const directoryHolding = (read: Reader, key: string): string | undefined 
 
 export const listDirectories = (read: Reader): DirectoryView[] =>
   read
-    .all('SELECT id, name, description, name_status FROM identity_directories ORDER BY key, id')
-    .map((row) => ({
-      id: s(row, 'id'),
-      name: s(row, 'name'),
-      description: s(row, 'description'),
-      status: s(row, 'name_status'),
-    }));
+    .all(`SELECT ${DIRECTORY_COLUMNS} FROM identity_directories ORDER BY key, id`)
+    .map(directoryView);
+
+/**
+ * The credential directories whose credentials the identities of an identity directory may use
+ * (DESIGN.md section 7: "a directory may be tied to a credential directory"); undefined: any.
+ */
+export const allowedCredentialDirectories = (
+  read: Reader,
+  identityDirectoryId: string,
+): ReadonlySet<string> | undefined => {
+  const r = read.get(
+    'SELECT credential_directories FROM identity_directories WHERE id = ?',
+    identityDirectoryId,
+  );
+  return r?.credential_directories == null
+    ? undefined
+    : new Set(JSON.parse(String(r.credential_directories)) as string[]);
+};
+
+/** Checks a list of credential directory ids names existing ones; null or empty means any. */
+export const credentialDirectoryList = (
+  read: Reader,
+  ids: readonly string[] | null | undefined,
+): string[] | null | undefined => {
+  if (ids == null) return ids;
+  if (ids.length > 16) throw invalid('credentialDirectoryIds', 'at most 16 directories');
+  for (const id of ids)
+    if (!read.get('SELECT 1 AS found FROM credential_directories WHERE id = ?', id))
+      throw new AppError('CREDENTIAL_DIRECTORY_NOT_FOUND', `no credential directory ${id}`, {
+        field: 'credentialDirectoryIds',
+      });
+  return [...new Set(ids)].sort();
+};
 
 export type ConflictView = {
   readonly kind: string;

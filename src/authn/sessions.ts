@@ -11,6 +11,7 @@
 // Login is multi-step: `login` starts a session with whatever the providers proved; `addEvidence`
 // adds more; until the session holds what its policy requires it is incomplete (policy.ts).
 import { randomBytes } from 'node:crypto';
+import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
@@ -23,7 +24,7 @@ import type { EvidenceContext, EvidenceProvider, Presented, Proof } from './evid
 import { type Failure, failureEvents, isLockedOut } from './lockout.ts';
 import { elevationEvidences, requiredEvidences } from './policy.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
-import { getPrincipal } from './queries.ts';
+import { allowedCredentialDirectories, getPrincipal } from './queries.ts';
 import { hashSecret } from './tokens.ts';
 
 export const SESSION_PREFIX = 'als_';
@@ -47,6 +48,20 @@ export type Attempt = {
   readonly principalId: string;
   readonly presented: Presented;
   readonly ip: string | undefined;
+  /** See EvidenceContext: the credential directories the login's identity directory allows. */
+  readonly credentialDirectories?: ReadonlySet<string> | undefined;
+};
+
+/** The credential directories a step of this session may use: those its login's identity
+ * directory is tied to (undefined: any). */
+export const sessionCredentialDirectories = (
+  read: Reader,
+  sessionId: string,
+): ReadonlySet<string> | undefined => {
+  const r = read.get('SELECT identity_directory FROM sessions WHERE id = ?', sessionId);
+  return r?.identity_directory == null
+    ? undefined
+    : allowedCredentialDirectories(read, String(r.identity_directory));
 };
 
 /** Runs every provider's slow part (argon2) against committed state. */
@@ -288,6 +303,8 @@ export type LoginInput = {
   readonly principalId: string | null;
   /** What the client typed, for the failure record. */
   readonly identity: string;
+  /** The identity directory the identity was looked up in (default: internal). */
+  readonly identityDirectoryId?: string;
   readonly presented: Presented;
   readonly ip: string | undefined;
   readonly prepared: Prepared;
@@ -312,7 +329,13 @@ export const login = (input: LoginInput): Command<StepResult> => ({
       return refuse(state, { ...base, principalId, reason: 'inactive' }, now, input.settings);
     if (isLockedOut(state, principalId, now))
       return refuse(state, { ...base, principalId, reason: 'locked' }, now, input.settings);
-    const attempt = { principalId, presented: input.presented, ip: input.ip };
+    const identityDirectoryId = input.identityDirectoryId ?? INTERNAL_DIRECTORY;
+    const attempt = {
+      principalId,
+      presented: input.presented,
+      ip: input.ip,
+      credentialDirectories: allowedCredentialDirectories(state, identityDirectoryId),
+    };
     const { proofs, failed } = gather(input.providers, state, attempt, input.prepared, now);
     if (failed.length > 0)
       return refuse(state, { ...base, principalId, reason: failed.join(',') }, now, input.settings);
@@ -329,6 +352,7 @@ export const login = (input: LoginInput): Command<StepResult> => ({
         expiresAt: iso(expiresAt),
         idleTimeoutSeconds: input.settings.idleTimeoutS,
         evidences: evidencesOf(proofs, now, expiresAt),
+        identityDirectoryId,
       },
     };
     const events = [...proofs.flatMap((p) => p.events), started];
@@ -403,7 +427,12 @@ export const addEvidence = (input: StepInput): Command<StepResult> => ({
     const base = { principalId, identity: principalId, step: 'evidence' as const };
     if (isLockedOut(state, principalId, now))
       return refuse(state, { ...base, reason: 'locked' }, now, input.settings);
-    const attempt = { principalId, presented: input.presented, ip: input.ip };
+    const attempt = {
+      principalId,
+      presented: input.presented,
+      ip: input.ip,
+      credentialDirectories: sessionCredentialDirectories(state, input.sessionId),
+    };
     const { proofs, failed } = gather(input.providers, state, attempt, input.prepared, now);
     if (failed.length > 0)
       return refuse(state, { ...base, reason: failed.join(',') }, now, input.settings);
@@ -448,7 +477,12 @@ export const elevate = (input: StepInput): Command<StepResult> => ({
     const base = { principalId, identity: principalId, step: 'elevate' as const };
     if (isLockedOut(state, principalId, now))
       return refuse(state, { ...base, reason: 'locked' }, now, input.settings);
-    const attempt = { principalId, presented: input.presented, ip: input.ip };
+    const attempt = {
+      principalId,
+      presented: input.presented,
+      ip: input.ip,
+      credentialDirectories: sessionCredentialDirectories(state, input.sessionId),
+    };
     const { proofs, failed } = gather(input.providers, state, attempt, input.prepared, now);
     if (failed.length > 0)
       return refuse(state, { ...base, reason: failed.join(',') }, now, input.settings);

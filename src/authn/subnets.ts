@@ -9,7 +9,7 @@ import { cidrMatcher, formatCidr, parseCidr } from '../http/net.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { requireElevation } from './elevation.ts';
-import type { EvidenceProvider } from './evidence.ts';
+import { directoryAllowed, type EvidenceProvider } from './evidence.ts';
 import {
   credentialDirectory,
   credentialOwner,
@@ -76,6 +76,7 @@ export const matchingSubnet = (
   principalId: string,
   ip: string | undefined,
   now: number,
+  allowed: (directoryId: string) => boolean = () => true,
 ): { readonly id: string; readonly directoryId: string } | undefined => {
   if (ip === undefined) return undefined;
   const rows = state.all(
@@ -83,7 +84,7 @@ export const matchingSubnet = (
     principalId,
   );
   for (const r of rows) {
-    if (!isLive(r, now)) continue;
+    if (!isLive(r, now) || !allowed(String(r.directory_id))) continue;
     const ranges = (JSON.parse(String(r.cidrs)) as string[])
       .map(parseCidr)
       .filter((c) => c !== undefined);
@@ -102,7 +103,9 @@ export const matchingSubnet = (
 export const subnetProvider: EvidenceProvider = {
   method: 'subnet',
   decide(context) {
-    const hit = matchingSubnet(context.state, context.principalId, context.ip, context.now);
+    const hit = matchingSubnet(context.state, context.principalId, context.ip, context.now, (d) =>
+      directoryAllowed(context, d),
+    );
     if (!hit) return 'none';
     const { password, otp } = context.presented;
     if (

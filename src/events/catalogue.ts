@@ -85,12 +85,15 @@ export const eventSchemas = {
     /** Normalized name: the unique-claim key among directories. */
     key: Text(100),
     description: Text(1000),
+    /** The credential directories its identities may use; absent or null: any. */
+    credentialDirectoryIds: Type.Optional(Nullable(Type.Array(Id, { maxItems: 16 }))),
   }),
   IdentityDirectoryChanged: Type.Object({
     directoryId: Id,
     name: Type.Optional(Text(100)),
     key: Type.Optional(Text(100)),
     description: Type.Optional(Text(1000)),
+    credentialDirectoryIds: Type.Optional(Nullable(Type.Array(Id, { maxItems: 16 }))),
   }),
 
   IdentityAdded: Type.Object({
@@ -229,6 +232,9 @@ export const eventSchemas = {
     expiresAt: Type.String({ maxLength: 30 }),
     idleTimeoutSeconds: Type.Integer({ minimum: 60, maximum: 31_536_000 }),
     evidences: Type.Array(SessionEvidence, { minItems: 1, maxItems: 16 }),
+    /** The identity directory of the login; its tie to credential directories holds for every
+     * later step of the session. Absent in sessions recorded before it existed: any. */
+    identityDirectoryId: Type.Optional(Id),
   }),
   SessionEvidenceAdded: Type.Object({
     sessionId: Id,

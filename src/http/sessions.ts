@@ -11,7 +11,7 @@ import { recordFailure } from '../authn/lockout.ts';
 import { identityName } from '../authn/normalize.ts';
 import { passwordProvider } from '../authn/password-provider.ts';
 import { dummyHash, verifyPassword } from '../authn/passwords.ts';
-import { identityHolding } from '../authn/queries.ts';
+import { allowedCredentialDirectories, identityHolding } from '../authn/queries.ts';
 import {
   type Activity,
   prepareEvidence,
@@ -108,7 +108,12 @@ export const createSessions = (
       );
       return undefined;
     }
-    const attempt = { principalId, presented: { password }, ip };
+    const attempt = {
+      principalId,
+      presented: { password },
+      ip,
+      credentialDirectories: allowedCredentialDirectories(node.read, INTERNAL_DIRECTORY),
+    };
     const prepared = await prepareEvidence([passwordProvider], node.read, attempt, Date.now());
     const { result } = await node.execute(
       basicAuthenticate({

@@ -22,6 +22,7 @@ import {
 } from '../../authn/passwords.ts';
 import { listPolicies, setAuthPolicy } from '../../authn/policy.ts';
 import { MANAGE_PRINCIPALS } from '../../authn/principals.ts';
+import { allowedCredentialDirectories } from '../../authn/queries.ts';
 import {
   addEvidence,
   elevate,
@@ -32,6 +33,7 @@ import {
   prepareEvidence,
   type SessionView,
   type StepResult,
+  sessionCredentialDirectories,
   sessionsOf,
 } from '../../authn/sessions.ts';
 import { requirePrivilege } from '../../authz/admin.ts';
@@ -149,7 +151,12 @@ export const authRoutes = async (app: App) => {
     const ip = clientIp(request);
     const presented = presentedOf(body);
     const { sessions } = app;
-    const attempt = { principalId: session.principalId, presented, ip };
+    const attempt = {
+      principalId: session.principalId,
+      presented,
+      ip,
+      credentialDirectories: sessionCredentialDirectories(app.node.read, session.sessionId),
+    };
     const prepared = await prepareEvidence(sessions.providers, app.node.read, attempt, Date.now());
     const { token, hash } = newSessionToken();
     const input = {
@@ -215,7 +222,12 @@ export const authRoutes = async (app: App) => {
           : await prepareEvidence(
               sessions.providers,
               app.node.read,
-              { principalId, presented, ip },
+              {
+                principalId,
+                presented,
+                ip,
+                credentialDirectories: allowedCredentialDirectories(app.node.read, directory),
+              },
               Date.now(),
             );
       // Unknown identity: pay for an argon2 verification all the same (no timing oracle).
@@ -231,6 +243,7 @@ export const authRoutes = async (app: App) => {
           transport,
           principalId,
           identity,
+          identityDirectoryId: directory,
           presented,
           ip,
           prepared,

@@ -1,17 +1,21 @@
 import { Type } from '@sinclair/typebox';
-import { defineIdentityDirectory } from '../../authn/principals.ts';
-import { listDirectories } from '../../authn/queries.ts';
+import { changeIdentityDirectory, defineIdentityDirectory } from '../../authn/principals.ts';
+import { getDirectory, listDirectories } from '../../authn/queries.ts';
+import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
 import type { App } from '../app.ts';
 import { run } from '../command.ts';
-import { errorResponses, Id, Strict } from '../schemas.ts';
+import { errorResponses, Id, Nullable, Strict } from '../schemas.ts';
 
 const Directory = Type.Object({
   id: Type.String(),
   name: Type.String(),
   description: Type.String(),
   status: Type.String(),
+  /** The credential directories its identities may use; null: any. */
+  credentialDirectoryIds: Nullable(Type.Array(Type.String())),
 });
+const CredentialDirectoryIds = Nullable(Type.Array(Id, { maxItems: 16 }));
 
 export const directoryRoutes = async (app: App) => {
   app.get(
@@ -38,6 +42,7 @@ export const directoryRoutes = async (app: App) => {
             directoryId: Type.Optional(Id),
             name: Type.String({ maxLength: 1000 }),
             description: Type.Optional(Type.String({ maxLength: 4000 })),
+            credentialDirectoryIds: Type.Optional(CredentialDirectoryIds),
           },
           Strict,
         ),
@@ -54,6 +59,37 @@ export const directoryRoutes = async (app: App) => {
         }),
       );
       return reply.status(201).send(result);
+    },
+  );
+
+  app.patch(
+    '/identity-directories/:id',
+    {
+      bodyLimit: 8 * 1024,
+      schema: {
+        summary:
+          'Change an identity directory: its description, or the credential directories its identities may use (null: any)',
+        tags: ['directories'],
+        params: Type.Object({ id: Id }, Strict),
+        body: Type.Object(
+          {
+            description: Type.Optional(Type.String({ maxLength: 4000 })),
+            credentialDirectoryIds: Type.Optional(CredentialDirectoryIds),
+          },
+          Strict,
+        ),
+        response: { 200: Directory, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      await run(
+        request,
+        reply,
+        changeIdentityDirectory({ directoryId: request.params.id, ...request.body }),
+      );
+      const directory = getDirectory(app.node.read, request.params.id);
+      if (!directory) throw new AppError('DIRECTORY_NOT_FOUND', 'no such identity directory');
+      return directory;
     },
   );
 };
