@@ -29,7 +29,7 @@ type Call = {
 const HOTP_SEED = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 const PASSWORD = 'correct horse battery staple 42';
 
-describe('authentication factors end to end (scenarios 3, 4, 6-10)', () => {
+describe('authentication factors end to end (scenarios 2-4, 6-10)', () => {
   let server: ServerProcess;
   let dataDir: string;
   let port: string;
@@ -178,6 +178,38 @@ describe('authentication factors end to end (scenarios 3, 4, 6-10)', () => {
     const used = await login('hal', { password: PASSWORD, otp: oathHotp(HOTP_SEED, 1) });
     assert.equal(used.status, 401, 'counter 1 again');
     assert.equal(used.body.code, 'AUTHENTICATION_FAILED');
+  });
+
+  it('2: identity + password, only from a subnet (IPv4 and IPv6)', async () => {
+    await person('pia');
+    ok(await admin('PUT', '/v1/principals/pia/password', { password: PASSWORD }));
+    const sub = await cli(
+      'credential',
+      'add-subnet',
+      'pia',
+      '192.0.2.0/24',
+      '2001:db8:2::/48',
+      '--name',
+      'branch',
+    );
+    assert.equal(sub.code, 0, sub.stderr);
+    ok(
+      await admin('PUT', '/v1/auth/policies/principal/pia', { require: ['knowledge', 'location'] }),
+    );
+    for (const from of ['192.0.2.10', '2001:db8:2::10', '::ffff:192.0.2.11']) {
+      const inside = ok(await login('pia', { password: PASSWORD }, from));
+      assert.equal(inside.complete, true, from);
+    }
+    for (const from of ['198.51.100.1', '2001:db8:3::1']) {
+      const outside = ok(await login('pia', { password: PASSWORD }, from));
+      assert.equal(outside.complete, false, from);
+      assert.deepEqual(outside.missing, ['location']);
+      // An incomplete session can read itself and add evidence, nothing else.
+      const blocked = await call('GET', '/v1/principals/pia', { token: String(outside.token) });
+      assert.equal(blocked.status, 403, JSON.stringify(blocked.body));
+    }
+    const wrong = await login('pia', { password: 'not the password at all' }, '192.0.2.10');
+    assert.equal(wrong.status, 401, 'the subnet does not stand in for the password');
   });
 
   it('4: identity + password + OTP, only from a subnet (IPv4 and IPv6)', async () => {
