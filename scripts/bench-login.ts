@@ -25,7 +25,12 @@ const KEYCLOAK_PER_VCPU = 15;
 
 const main = async () => {
   const child = fork(new URL('./bench/login-server.ts', import.meta.url), [], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_SERVER_FLAGS=--cpu-prof profiles the server, as in bench:authz.
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ],
     env: { ...process.env, BENCH_USERS: String(USERS) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
