@@ -12,8 +12,9 @@
 // Cost: revocations are rare, so each one is kept (`authority_revocations`) and an administrative
 // event only probes that table by its actor — an empty index range for almost every event. A
 // revocation looks for the actor's earlier administrative events in the audit rows (one per
-// event, indexed by actor; the audit projection runs before this one), so no second per-event
-// log is kept.
+// event, indexed by actor; the audit projection runs before this one, and a read model without
+// the audit trail has no authority races either: see `projectionsWithoutAudit`), so no second
+// per-event log is kept.
 import { eventTypes } from '../src/events/catalogue.ts';
 import { type Envelope, SYSTEM_ACTOR } from '../src/events/envelope.ts';
 import type { Handlers, Projection, Statement } from '../src/readmodel/projection.ts';

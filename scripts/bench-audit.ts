@@ -8,7 +8,7 @@
 // Target: p99 under 20 ms for a page of 100. Scratch files go to BENCH_DIR or os.tmpdir() and are
 // removed. The last line of output is one JSON object with every figure.
 import { statSync } from 'node:fs';
-import { projections } from '../projections/index.ts';
+import { projections, projectionsWithoutAudit } from '../projections/index.ts';
 import type { Family } from '../src/accounting/describe.ts';
 import { type AuditQuery, encodeCursor, queryAudit } from '../src/accounting/queries.ts';
 import { replayUntil } from '../src/accounting/replay.ts';
@@ -86,7 +86,7 @@ const main = async () => {
             'rebuild without audit',
             store,
             scratch.file('rm-baseline.sqlite'),
-            projections.filter((p) => p.name !== 'audit'),
+            projectionsWithoutAudit,
           );
     const full = await rebuild('rebuild (all projections)', store, scratch.file('rm.sqlite'));
 
