@@ -418,24 +418,45 @@ export const ownLiveSession = (
   return String(r.principal_id);
 };
 
+/**
+ * What adding evidence and elevating share: the caller's own live session, not locked out, and
+ * the providers' proofs under the session's credential-directory tie — or the refusal (recorded
+ * as a failure, counting towards lockout).
+ */
+const sessionStep = (
+  state: Reader,
+  meta: CommandMeta,
+  input: StepInput,
+  kind: 'evidence' | 'elevate',
+):
+  | { readonly refused: { events: DomainEvent[]; result: StepResult } }
+  | { readonly principalId: string; readonly base: Failure; readonly proofs: Proof[] } => {
+  const { now } = meta;
+  const principalId = ownLiveSession(state, meta, input.sessionId, now);
+  const base = { principalId, identity: principalId, step: kind, reason: '' };
+  const refused = (reason: string) => ({
+    refused: refuse(state, { ...base, reason }, now, input.settings),
+  });
+  if (isLockedOut(state, principalId, now)) return refused('locked');
+  const attempt = {
+    principalId,
+    presented: input.presented,
+    ip: input.ip,
+    credentialDirectories: sessionCredentialDirectories(state, input.sessionId),
+  };
+  const { proofs, failed } = gather(input.providers, state, attempt, input.prepared, now);
+  if (failed.length > 0) return refused(failed.join(','));
+  return { principalId, base, proofs };
+};
+
 /** Multi-step login: more evidence for the caller's own session (e.g. an OTP after the password). */
 export const addEvidence = (input: StepInput): Command<StepResult> => ({
   name: 'AddSessionEvidence',
   decide(state, meta) {
     const { now } = meta;
-    const principalId = ownLiveSession(state, meta, input.sessionId, now);
-    const base = { principalId, identity: principalId, step: 'evidence' as const };
-    if (isLockedOut(state, principalId, now))
-      return refuse(state, { ...base, reason: 'locked' }, now, input.settings);
-    const attempt = {
-      principalId,
-      presented: input.presented,
-      ip: input.ip,
-      credentialDirectories: sessionCredentialDirectories(state, input.sessionId),
-    };
-    const { proofs, failed } = gather(input.providers, state, attempt, input.prepared, now);
-    if (failed.length > 0)
-      return refuse(state, { ...base, reason: failed.join(',') }, now, input.settings);
+    const step = sessionStep(state, meta, input, 'evidence');
+    if ('refused' in step) return step.refused;
+    const { principalId, base, proofs } = step;
     if (proofs.length === 0)
       return refuse(state, { ...base, reason: 'no-evidence' }, now, input.settings);
     const row = state.get('SELECT expires_at FROM sessions WHERE id = ?', input.sessionId);
@@ -473,19 +494,9 @@ export const elevate = (input: StepInput): Command<StepResult> => ({
   name: 'ElevateSession',
   decide(state, meta) {
     const { now } = meta;
-    const principalId = ownLiveSession(state, meta, input.sessionId, now);
-    const base = { principalId, identity: principalId, step: 'elevate' as const };
-    if (isLockedOut(state, principalId, now))
-      return refuse(state, { ...base, reason: 'locked' }, now, input.settings);
-    const attempt = {
-      principalId,
-      presented: input.presented,
-      ip: input.ip,
-      credentialDirectories: sessionCredentialDirectories(state, input.sessionId),
-    };
-    const { proofs, failed } = gather(input.providers, state, attempt, input.prepared, now);
-    if (failed.length > 0)
-      return refuse(state, { ...base, reason: failed.join(',') }, now, input.settings);
+    const step = sessionStep(state, meta, input, 'elevate');
+    if ('refused' in step) return step.refused;
+    const { principalId, base, proofs } = step;
     const proven = new Set<string>(proofs.map((p) => p.evidence));
     const lacking = elevationEvidences(state, principalId).filter((e) => !proven.has(e));
     if (lacking.length > 0 || proofs.length === 0)
