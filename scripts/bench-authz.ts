@@ -11,10 +11,11 @@
 // Sizes: BENCH_PRINCIPALS (10000), BENCH_ROLES (200), BENCH_TYPES (20), BENCH_CHECK_MS (5000),
 // BENCH_HTTP_SECONDS (5 per round), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50). Extra node flags
 // for the server process (e.g. --cpu-prof) in BENCH_SERVER_FLAGS; BENCH_LOG_LEVEL (info).
-import { fork } from 'node:child_process';
+
 import autocannon from 'autocannon';
 import { checkBody, model, TOKEN } from './bench/authz-model.ts';
 import type { ParentMessage, ServerMessage } from './bench/authz-server.ts';
+import { forkServer } from './bench/child-server.ts';
 import { envInt, note, round } from './bench/util.ts';
 
 const sizes = {
@@ -30,35 +31,9 @@ const FEW = envInt('BENCH_FEW_CONNECTIONS', 5);
 type Usage = Extract<ServerMessage, { type: 'usage' }>;
 
 const main = async () => {
-  const child = fork(new URL('./bench/authz-server.ts', import.meta.url), [], {
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []),
-    ],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const waiting: ((m: ServerMessage) => void)[] = [];
-  const inbox: ServerMessage[] = [];
-  child.on('message', (m: ServerMessage) => {
-    const w = waiting.shift();
-    if (w) w(m);
-    else inbox.push(m);
-  });
-  const next = async <T extends ServerMessage['type']>(type: T) => {
-    const m =
-      inbox.shift() ??
-      (await Promise.race([
-        new Promise<ServerMessage>((resolve) => waiting.push(resolve)),
-        exited.then((code) => {
-          throw new Error(`the server process exited (${code})`);
-        }),
-      ]));
-    if (m.type !== type) throw new Error(`expected ${type} from the server, got ${m.type}`);
-    return m as Extract<ServerMessage, { type: T }>;
-  };
-  const tell = (m: ParentMessage) => child.send(m);
+  const { exited, next, tell } = forkServer<ServerMessage, ParentMessage>(
+    new URL('./bench/authz-server.ts', import.meta.url),
+  );
 
   const inProcess = await next('inProcess');
   note(`engines agree on ${inProcess.questions} questions (${inProcess.allowed} allowed)`);

@@ -10,8 +10,9 @@
 // so the per-account lockout and throttling never interfere. Raw and HTTP rounds alternate
 // (BENCH_ROUNDS, 3 each, BENCH_SECONDS, 5 each) so a change in the machine's load hits both.
 // The last line of output is one JSON object with the figures.
-import { fork } from 'node:child_process';
+
 import { availableParallelism } from 'node:os';
+import { forkServer } from './bench/child-server.ts';
 import { PASSWORD, userName } from './bench/login-model.ts';
 import type { ParentMessage, ServerMessage } from './bench/login-server.ts';
 import { envInt, note, round } from './bench/util.ts';
@@ -24,37 +25,10 @@ const CONCURRENCY = envInt('BENCH_CONCURRENCY', 8);
 const KEYCLOAK_PER_VCPU = 15;
 
 const main = async () => {
-  const child = fork(new URL('./bench/login-server.ts', import.meta.url), [], {
-    // BENCH_SERVER_FLAGS=--cpu-prof profiles the server, as in bench:authz.
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []),
-    ],
-    env: { ...process.env, BENCH_USERS: String(USERS) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const waiting: ((m: ServerMessage) => void)[] = [];
-  const inbox: ServerMessage[] = [];
-  child.on('message', (m: ServerMessage) => {
-    const w = waiting.shift();
-    if (w) w(m);
-    else inbox.push(m);
-  });
-  const next = async <T extends ServerMessage['type']>(type: T) => {
-    const m =
-      inbox.shift() ??
-      (await Promise.race([
-        new Promise<ServerMessage>((resolve) => waiting.push(resolve)),
-        exited.then((code) => {
-          throw new Error(`the server process exited (${code})`);
-        }),
-      ]));
-    if (m.type !== type) throw new Error(`expected ${type} from the server, got ${m.type}`);
-    return m as Extract<ServerMessage, { type: T }>;
-  };
-  const tell = (m: ParentMessage) => child.send(m);
+  const { exited, next, tell } = forkServer<ServerMessage, ParentMessage>(
+    new URL('./bench/login-server.ts', import.meta.url),
+    { ...process.env, BENCH_USERS: String(USERS) },
+  );
 
   const { url, params } = await next('listening');
   let cursor = 0;
