@@ -2,6 +2,7 @@
 // One page by default; --all follows the cursors to the end (NDJSON and CSV stream page by page).
 // The node records every page read as an AuditRead event.
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { FAMILIES } from '../accounting/describe.ts';
 import { csvHeader, csvRow, ndjsonLine } from '../accounting/formats.ts';
 import type { AuditEntry } from '../accounting/queries.ts';
 import { AuditPageSchema } from '../accounting/schemas.ts';
@@ -57,19 +58,7 @@ export const auditCommand = (program: Command) =>
     .option('--subject <id>', 'events that touch this id (principal, role, credential, …)')
     .option('--actor <id>', 'events caused by this principal (or `system`)')
     .option('--type <types>', 'event type, or several separated by commas')
-    .addOption(
-      new Option('--family <family>', 'kind of event').choices([
-        'principal',
-        'identity',
-        'directory',
-        'credential',
-        'authorization',
-        'session',
-        'authentication',
-        'accounting',
-        'other',
-      ]),
-    )
+    .addOption(new Option('--family <family>', 'kind of event').choices(FAMILIES))
     .option('--from <time>', 'ISO 8601 date or date-time with zone, inclusive')
     .option('--to <time>', 'ISO 8601 date or date-time with zone, exclusive')
     .option('--origin <node>', 'events accepted by this node')
