@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { projections } from '../../projections/index.ts';
 import { setPassword } from '../../src/authn/credentials.ts';
 import * as normalize from '../../src/authn/normalize.ts';
 import { checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
@@ -24,9 +23,13 @@ import { AppError } from '../../src/errors.ts';
 import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
-import { openReadModel } from '../../src/readmodel/database.ts';
-import { digest } from '../../src/readmodel/digest.ts';
-import { createProjector } from '../../src/readmodel/projector.ts';
+import {
+  healAll,
+  historyStep,
+  replay,
+  type Step,
+  shuffledWithDuplicates,
+} from '../support/convergence.ts';
 import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
 
 const ORIGINS = ['s0', 's1', 's2'] as const;
@@ -36,26 +39,7 @@ const RUNS = Number(process.env.CONVERGENCE_RUNS ?? 30);
 // luck; FC_SEED explores other histories.
 const SEED = Number(process.env.FC_SEED ?? 20261122);
 
-type Step =
-  | { kind: 'cmd'; at: number; op: number; a: number; b: number }
-  | { kind: 'sync'; from: number; to: number };
-
-const step: fc.Arbitrary<Step> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant('cmd' as const),
-      at: fc.nat(2),
-      op: fc.nat(7),
-      a: fc.nat(20),
-      b: fc.nat(20),
-    }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({ kind: fc.constant('sync' as const), from: fc.nat(2), to: fc.nat(2) }),
-  },
-);
+const step = historyStep(7, 20);
 
 describe('self-service events converge', () => {
   const nodes: AuthlogNode[] = [];
@@ -159,8 +143,7 @@ describe('self-service events converge', () => {
               if (!(err instanceof AppError)) throw err;
             }
           }
-          for (let round = 0; round < 2; round++)
-            for (const from of nodes) for (const to of nodes) if (from !== to) await pull(from, to);
+          await healAll(nodes);
           const records = await nodes[0]!.store.readAll({
             streamPrefix: ORIGIN_STREAM_PREFIX,
             maxCount: 100_000,
@@ -169,22 +152,9 @@ describe('self-service events converge', () => {
           const digests = nodes.map((n) => n.digest());
           assert.equal(new Set(digests).size, 1, 'nodes disagree');
           const events: Envelope[] = records.map((r) => fromRecorded(r));
-          let x = seed;
-          const rand = () => {
-            x = (x * 1103515245 + 12345) & 0x7fffffff;
-            return x / 0x7fffffff;
-          };
-          const shuffled = [...events, ...events.slice(0, 3)];
-          for (let i = shuffled.length - 1; i > 0; i--) {
-            const j = Math.floor(rand() * (i + 1));
-            [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-          }
-          const rm = openReadModel(':memory:', projections);
-          const projector = createProjector(rm);
-          for (const e of shuffled) projector.transaction(() => projector.offer(e));
-          assert.equal(projector.buffered, 0);
-          assert.equal(digest(rm.reader), digests[0], 'any delivery order gives the same digest');
-          rm.close();
+          const r = replay(shuffledWithDuplicates(events, seed));
+          assert.equal(r.buffered, 0);
+          assert.equal(r.digest, digests[0], 'any delivery order gives the same digest');
         },
       ),
       { numRuns: RUNS, seed: SEED },
