@@ -11,6 +11,8 @@
 import type { Projection } from '../src/readmodel/projection.ts';
 import { sql } from '../src/readmodel/projection.ts';
 import {
+  createOrMerge,
+  duplicateCreation,
   earliestUpdate,
   type LwwRegister,
   lwwUpdate,
@@ -74,53 +76,50 @@ export const credentials: Projection = {
     ),
   ),
   handlers: {
-    CredentialDirectoryDefined: (e) => [
-      sql(
-        `INSERT INTO credential_directories (id, name, key, name_hlc, kind, evidences, evidences_hlc,
-          lifetime_seconds, lifetime_hlc, created_hlc, created_by, origin)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    // Directory ids are chosen by clients: defined twice at once under one id, the row merges
+    // register by register and the collision is listed (createOrMerge).
+    CredentialDirectoryDefined: (e, read) => {
+      const before = read.get(
+        'SELECT created_hlc, origin FROM credential_directories WHERE id = ?',
         e.data.directoryId,
-        e.data.name,
-        e.data.key,
-        e.hlc,
-        e.data.kind,
-        JSON.stringify([...e.data.evidences].sort()),
-        e.hlc,
-        e.data.evidenceLifetimeSeconds,
-        e.hlc,
-        e.hlc,
-        e.actor,
-        e.origin,
-      ),
-      // Defined twice at once under one id: each field settles as a register.
-      lwwUpdate(
-        'credential_directories',
-        { id: e.data.directoryId },
-        [
-          { hlcColumn: 'name_hlc', values: { name: e.data.name, key: e.data.key } },
+      );
+      return [
+        createOrMerge(
           {
-            hlcColumn: 'evidences_hlc',
-            values: { evidences: JSON.stringify([...e.data.evidences].sort()) },
+            table: 'credential_directories',
+            key: { id: e.data.directoryId },
+            lww: [
+              { hlcColumn: 'name_hlc', values: { name: e.data.name, key: e.data.key } },
+              {
+                hlcColumn: 'evidences_hlc',
+                values: { evidences: JSON.stringify([...e.data.evidences].sort()) },
+              },
+              {
+                hlcColumn: 'lifetime_hlc',
+                values: { lifetime_seconds: e.data.evidenceLifetimeSeconds },
+              },
+            ],
+            earliest: [
+              {
+                hlcColumn: 'created_hlc',
+                values: { kind: e.data.kind, created_by: e.actor, origin: e.origin },
+              },
+            ],
           },
-          {
-            hlcColumn: 'lifetime_hlc',
-            values: { lifetime_seconds: e.data.evidenceLifetimeSeconds },
-          },
-        ],
-        e.hlc,
-      ),
-      earliestUpdate(
-        'credential_directories',
-        { id: e.data.directoryId },
-        [
-          {
-            hlcColumn: 'created_hlc',
-            values: { kind: e.data.kind, created_by: e.actor, origin: e.origin },
-          },
-        ],
-        e.hlc,
-      ),
-    ],
+          e.hlc,
+        ),
+        ...(before
+          ? [
+              duplicateCreation(
+                'credential-directory',
+                e.data.directoryId,
+                { hlc: before.created_hlc ?? null, origin: before.origin ?? null },
+                e,
+              ),
+            ]
+          : []),
+      ];
+    },
     CredentialDirectoryChanged: (e) => {
       const { directoryId, name, key, evidences, evidenceLifetimeSeconds } = e.data;
       const regs: LwwRegister[] = [];

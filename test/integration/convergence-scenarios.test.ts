@@ -2,6 +2,7 @@
 // (no exchange between the writes) and then exchange everything.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { defineCredentialDirectory } from '../../src/authn/credentials.ts';
 import {
   activatePrincipal,
   addIdentity,
@@ -223,6 +224,12 @@ describe('convergence rules between two sites', () => {
           requiredEvidences: tag === 'A' ? ['ownership'] : [],
         }),
         createRole({ roleId: 'ops', name: `ops-${tag}`, directoryId: 'ops-dir' }),
+        defineCredentialDirectory({
+          directoryId: 'corp-pw',
+          name: `corp-pw-${tag.toLowerCase()}`,
+          kind: 'password',
+          evidences: ['knowledge'],
+        }),
       ].reduce(
         (p, c) => p.then(() => exec(n, c as Command<unknown>)),
         Promise.resolve() as Promise<unknown>,
@@ -246,7 +253,13 @@ describe('convergence rules between two sites', () => {
       );
       assert.deepEqual(
         dup.map((r) => r.scope),
-        ['identity-directory:dir', 'principal:shared', 'role-directory:ops-dir', 'role:ops'],
+        [
+          'credential-directory:corp-pw',
+          'identity-directory:dir',
+          'principal:shared',
+          'role-directory:ops-dir',
+          'role:ops',
+        ],
       );
     }
   });
