@@ -49,14 +49,17 @@ export const audit: Projection = {
       actor TEXT NOT NULL, via TEXT, type TEXT NOT NULL, family TEXT NOT NULL,
       subjects TEXT NOT NULL, summary TEXT NOT NULL, ip TEXT, correlation_id TEXT,
       PRIMARY KEY (hlc, event_id)) WITHOUT ROWID`,
+    // Also read by the authority projection's handlers (an actor's administrative events).
     'CREATE INDEX audit_actor ON audit (actor)',
+    `CREATE TABLE audit_subjects (
+      subject TEXT NOT NULL, hlc TEXT NOT NULL, event_id TEXT NOT NULL,
+      PRIMARY KEY (subject, hlc, event_id)) WITHOUT ROWID`,
+  ],
+  queryIndexes: [
     'CREATE INDEX audit_type ON audit (type)',
     'CREATE INDEX audit_family ON audit (family)',
     'CREATE INDEX audit_origin ON audit (origin)',
     'CREATE INDEX audit_ip ON audit (ip)',
-    `CREATE TABLE audit_subjects (
-      subject TEXT NOT NULL, hlc TEXT NOT NULL, event_id TEXT NOT NULL,
-      PRIMARY KEY (subject, hlc, event_id)) WITHOUT ROWID`,
   ],
   // Every type of the catalogue, including types added after this module was written.
   handlers: Object.fromEntries(eventTypes.map((t) => [t, auditRow])) as Handlers,

@@ -8,7 +8,7 @@ import { type AuthlogNode, startNode } from '../../src/node/node.ts';
 import { openReadModel, type ReadModel } from '../../src/readmodel/database.ts';
 import type { Projection } from '../../src/readmodel/projection.ts';
 import { createProjector, type Outcome } from '../../src/readmodel/projector.ts';
-import { REBUILD_TARGET } from '../../src/readmodel/rebuild.ts';
+import { finishRebuildTarget, REBUILD_TARGET } from '../../src/readmodel/rebuild.ts';
 import { type EventStore, type Position, positionToString } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { RawRow } from './raw.ts';
@@ -122,6 +122,7 @@ export const rebuildFromLog = async (options: {
     after = last;
     options.onProgress?.(events);
   }
+  finishRebuildTarget(readModel);
   const ms = performance.now() - started;
   return { events, ms, complete, lastPosition: after?.commit ?? 0n, outcomes, readModel };
 };

@@ -32,7 +32,7 @@ export const schemaFingerprint = (projections: readonly Projection[]): string =>
   const h = createHash('sha256');
   for (const p of projections) {
     h.update(
-      `${p.name}\0${p.ddl.join('\0')}\0${JSON.stringify(p.seed ?? [], (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))}\0${(p.conflicts ?? []).join('\0')}\0`,
+      `${p.name}\0${[...p.ddl, ...(p.queryIndexes ?? [])].join('\0')}\0${JSON.stringify(p.seed ?? [], (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))}\0${(p.conflicts ?? []).join('\0')}\0`,
     );
     h.update(Object.keys(p.handlers).sort().join(','));
   }
@@ -50,19 +50,15 @@ const conflictsView = (projections: readonly Projection[]): string => {
   return `CREATE VIEW conflicts (kind, scope, subject, winner, detail, hlc) AS ${body}`;
 };
 
-const pragmas = (
-  db: Database.Database,
-  synchronous: 'NORMAL' | 'OFF' = 'NORMAL',
-  journal: 'WAL' | 'MEMORY' = 'WAL',
-) => {
+const pragmas = (db: Database.Database, options: OpenReadModelOptions) => {
   // A rebuild target has no reader until it is complete: a rollback journal in memory writes
   // each page once, where WAL writes it to the log and again at the checkpoint. The swapped-in
   // file is opened in WAL mode like any other.
-  db.pragma(`journal_mode = ${journal}`);
+  db.pragma(`journal_mode = ${options.journal ?? 'WAL'}`);
   // The read model is rebuilt from the durable log after any loss, and its checkpoint commits
   // with its rows, so losing the last transactions on power failure only means re-applying.
   // A rebuild target needs no sync at all until it is complete (it is fsynced before the swap).
-  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = OFF');
   // The writer's working set (claim and register indexes, the rows an event touches) stays in
@@ -77,6 +73,8 @@ export type OpenReadModelOptions = {
   readonly synchronous?: 'NORMAL' | 'OFF';
   /** MEMORY for a rebuild target (see pragmas); WAL otherwise. */
   readonly journal?: 'WAL' | 'MEMORY';
+  /** Leave out the projections' query indexes; `createQueryIndexes` adds them when done. */
+  readonly deferQueryIndexes?: boolean;
 };
 
 export const openReadModel = (
@@ -86,7 +84,7 @@ export const openReadModel = (
 ): ReadModel => {
   const fingerprint = schemaFingerprint(projections);
   let writer = new Database(path);
-  pragmas(writer, options.synchronous, options.journal);
+  pragmas(writer, options);
   const hasMeta = writer
     .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_meta'")
     .get();
@@ -104,7 +102,7 @@ export const openReadModel = (
       writer.close();
       removeReadModelFiles(path);
       writer = new Database(path);
-      pragmas(writer, options.synchronous, options.journal);
+      pragmas(writer, options);
     }
   }
   const fresh = !writer
@@ -114,6 +112,7 @@ export const openReadModel = (
     writer.transaction(() => {
       for (const ddl of [...BOOKKEEPING_DDL, ...REGISTER_DDL, ...projections.flatMap((p) => p.ddl)])
         writer.exec(ddl);
+      if (!options.deferQueryIndexes) for (const ddl of queryIndexes(projections)) writer.exec(ddl);
       writer.exec(conflictsView(projections));
       for (const s of projections.flatMap((p) => p.seed ?? []))
         writer.prepare(s.sql).run(...s.params);
@@ -132,6 +131,16 @@ export const openReadModel = (
       writer.close();
     },
   };
+};
+
+const queryIndexes = (projections: readonly Projection[]): string[] =>
+  projections.flatMap((p) => p.queryIndexes ?? []);
+
+/** Adds the query indexes a read model opened with `deferQueryIndexes` left out. */
+export const createQueryIndexes = (rm: ReadModel): void => {
+  rm.writer.transaction(() => {
+    for (const ddl of queryIndexes(rm.projections)) rm.writer.exec(ddl);
+  })();
 };
 
 export const removeReadModelFiles = (path: string): void => {

@@ -34,6 +34,10 @@ export type Projection = {
   /** CREATE TABLE / INDEX statements. Tables whose name starts with `_` are node-local
    * bookkeeping and stay out of the digest; every other table is hashed. */
   readonly ddl: readonly string[];
+  /** CREATE INDEX statements that serve queries only: no handler reads through them and they
+   * enforce nothing. A rebuild creates them after its last event, one sort each instead of an
+   * insert into each of them per row. */
+  readonly queryIndexes?: readonly string[];
   /** Rows every node starts with (materialized well-known entities such as `anonymous`). */
   readonly seed?: readonly Statement[];
   /** SELECTs contributing rows (kind, scope, subject, winner, detail, hlc) to the `conflicts` view. */

@@ -5,7 +5,13 @@ import { closeSync, fsyncSync, openSync, renameSync } from 'node:fs';
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import { STORE_CHECKPOINT } from '../node/catch-up.ts';
 import { type EventStore, type Position, positionToString } from '../store/port.ts';
-import { type OpenReadModelOptions, openReadModel, removeReadModelFiles } from './database.ts';
+import {
+  createQueryIndexes,
+  type OpenReadModelOptions,
+  openReadModel,
+  type ReadModel,
+  removeReadModelFiles,
+} from './database.ts';
 import { digest } from './digest.ts';
 import type { Projection } from './projection.ts';
 import { createProjector } from './projector.ts';
@@ -33,8 +39,16 @@ export type RebuildOptions = {
 };
 
 /** How a rebuild target is opened: no syncs and an in-memory rollback journal until it is
- * complete, when it is fsynced before it replaces the live file. */
-export const REBUILD_TARGET: OpenReadModelOptions = { synchronous: 'OFF', journal: 'MEMORY' };
+ * complete, when it is fsynced before it replaces the live file; query indexes are built at the
+ * end (`finishRebuildTarget`). */
+export const REBUILD_TARGET: OpenReadModelOptions = {
+  synchronous: 'OFF',
+  journal: 'MEMORY',
+  deferQueryIndexes: true,
+};
+
+/** Completes a read model opened with REBUILD_TARGET once every event is in. */
+export const finishRebuildTarget = (rm: ReadModel): void => createQueryIndexes(rm);
 
 export const rebuildReadModel = async (options: RebuildOptions): Promise<RebuildResult> => {
   const started = performance.now();
@@ -69,6 +83,7 @@ export const rebuildReadModel = async (options: RebuildOptions): Promise<Rebuild
       });
       if (head && last.commit >= head.commit && last.prepare >= head.prepare) break;
     }
+    finishRebuildTarget(rm);
     const result = {
       events,
       buffered: projector.buffered,
