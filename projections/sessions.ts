@@ -49,12 +49,13 @@ const lockoutRow = (principalId: string): Statement =>
     '',
   );
 
+// One upsert, not insert-then-update: every login runs it (a success resets the count).
 const resetFailures = (principalId: string, hlc: string): Statement[] => [
-  lockoutRow(principalId),
   sql(
-    'UPDATE principal_lockouts SET reset_hlc = max(reset_hlc, ?) WHERE principal_id = ?',
-    hlc,
+    `INSERT INTO principal_lockouts (principal_id, lockouts, reset_hlc) VALUES (?, 0, ?)
+     ON CONFLICT (principal_id) DO UPDATE SET reset_hlc = max(reset_hlc, excluded.reset_hlc)`,
     principalId,
+    hlc,
   ),
 ];
 

@@ -8,7 +8,7 @@ import { requirePrivilege } from '../authz/admin.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
-import type { Reader } from '../readmodel/projection.ts';
+import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import type { AuthConfig } from './auth-config.ts';
 import { requireElevation } from './elevation.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
@@ -23,6 +23,12 @@ export type LockoutView = {
   readonly lockouts: number;
 };
 
+/** The lockout's end when it lies after `now`, else null. */
+const lockedUntil = (row: SqlRow | undefined, now: number): string | null => {
+  const until = row?.locked_until == null ? null : String(row.locked_until);
+  return until !== null && Date.parse(until) > now ? until : null;
+};
+
 export const lockoutState = (read: Reader, principalId: string, now: number): LockoutView => {
   const row = read.get(
     'SELECT locked_until, lockouts, reset_hlc FROM principal_lockouts WHERE principal_id = ?',
@@ -33,16 +39,19 @@ export const lockoutState = (read: Reader, principalId: string, now: number): Lo
     principalId,
     String(row?.reset_hlc ?? ''),
   );
-  const until = row?.locked_until == null ? null : String(row.locked_until);
   return {
-    lockedUntil: until !== null && Date.parse(until) > now ? until : null,
+    lockedUntil: lockedUntil(row, now),
     failures: Number(failures?.n ?? 0),
     lockouts: Number(row?.lockouts ?? 0),
   };
 };
 
+/** Every login step asks this: the lockout row alone, without counting failures. */
 export const isLockedOut = (read: Reader, principalId: string, now: number): boolean =>
-  lockoutState(read, principalId, now).lockedUntil !== null;
+  lockedUntil(
+    read.get('SELECT locked_until FROM principal_lockouts WHERE principal_id = ?', principalId),
+    now,
+  ) !== null;
 
 export type Failure = {
   readonly principalId: string | null;

@@ -290,10 +290,12 @@ const refuse = (
   result: { ok: false, reason: failure.reason },
 });
 
-const principalUsable = (state: Reader, principalId: string): boolean => {
-  const p = getPrincipal(state, principalId);
-  return p?.active === true && !p.deleted;
-};
+/** Active and not deleted (every login step asks: two columns, not the principal's view). */
+const principalUsable = (state: Reader, principalId: string): boolean =>
+  state.get(
+    'SELECT 1 AS usable FROM principals WHERE id = ? AND active = 1 AND deleted = 0',
+    principalId,
+  ) !== undefined;
 
 export type LoginInput = {
   readonly sessionId: string;
