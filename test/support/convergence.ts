@@ -40,14 +40,20 @@ export const healAll = async (nodes: readonly AuthlogNode[]): Promise<void> => {
     for (const from of nodes) for (const to of nodes) if (from !== to) await pull(from, to);
 };
 
-/** `events` plus a few duplicates, in an order drawn from `seed`. */
-export const shuffledWithDuplicates = (events: readonly Envelope[], seed: number): Envelope[] => {
+/** `events` plus `duplicates` copies of events drawn at random, in an order drawn from `seed`. */
+export const shuffledWithDuplicates = (
+  events: readonly Envelope[],
+  seed: number,
+  duplicates = 3,
+): Envelope[] => {
   let x = seed;
   const rand = () => {
     x = (x * 1103515245 + 12345) & 0x7fffffff;
     return x / 0x7fffffff;
   };
-  const out = [...events, ...events.slice(0, 3)];
+  const out = [...events];
+  for (let k = 0; k < duplicates && events.length > 0; k++)
+    out.push(events[Math.floor(rand() * events.length)]!);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];
