@@ -1,10 +1,12 @@
 // The server side of bench:login, in a child process of its own (as bench:authz does), so the
 // load generator shares neither its event loop nor its libuv threadpool with the server. It
 // makes BENCH_USERS principals with a password, serves the real app (production logger level,
-// every hook; the rate limits raised, since all the load comes from one address), and on the
-// parent's request times raw argon2id verifications with the same parameters and the same
-// concurrency in this same process: the same threadpool (UV_THREADPOOL_SIZE, 4 by default) the
-// login route's argon2 runs in.
+// every hook; the rate limits raised, since all the load comes from one address) on a node as
+// `authlog serve` runs one: a store file appended with synchronous=FULL (every login's events
+// fsynced before the answer) and a read-model file, in a scratch folder removed at the end. On
+// the parent's request it times raw argon2id verifications with the same parameters and the
+// same concurrency in this same process: the same threadpool (UV_THREADPOOL_SIZE, 4 by default)
+// the login route's argon2 runs in.
 import * as argon2 from 'argon2';
 import pino from 'pino';
 import { setPassword } from '../../src/authn/credentials.ts';
@@ -14,15 +16,19 @@ import { SYSTEM_ACTOR } from '../../src/events/envelope.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/http/logging.ts';
 import { newId } from '../../src/node/node.ts';
-import { startMemoryNode, stopNode } from '../../test/support/in-process.ts';
+import { stopNode } from '../../test/support/in-process.ts';
 import { PASSWORD, userName } from './login-model.ts';
-import { envInt, note } from './util.ts';
+import { startDurableNode } from './ours.ts';
+import { envInt, note, scratchDir } from './util.ts';
 
 export type ServerMessage =
   | { type: 'listening'; url: string; params: string }
-  | { type: 'raw'; verifications: number; ms: number };
+  | { type: 'raw'; verifications: number; ms: number }
+  /** CPU time of this whole process so far (every thread: argon2's pool too), in ms. */
+  | { type: 'usage'; cpuMs: number };
 export type ParentMessage =
   | { type: 'raw'; seconds: number; concurrency: number }
+  | { type: 'usage' }
   | { type: 'stop' };
 
 const send = (m: ServerMessage) => process.send?.(m);
@@ -44,7 +50,11 @@ const rawVerifications = async (phc: string, seconds: number, concurrency: numbe
 
 const main = async () => {
   const users = envInt('BENCH_USERS', 500);
-  const node = await startMemoryNode('bench-login');
+  const scratch = scratchDir();
+  const node = await startDurableNode(
+    scratch.file('store.sqlite'),
+    scratch.file('readmodel.sqlite'),
+  );
   // Every user gets its own principal, identity and credential; they share one hash (its salt
   // changes nothing in the cost of a verification, and hashing 500 passwords would only slow
   // the set-up).
@@ -80,9 +90,13 @@ const main = async () => {
   process.on('message', async (message: ParentMessage) => {
     if (message.type === 'raw') {
       send({ type: 'raw', ...(await rawVerifications(phc, message.seconds, message.concurrency)) });
+    } else if (message.type === 'usage') {
+      const { user, system } = process.cpuUsage();
+      send({ type: 'usage', cpuMs: (user + system) / 1000 });
     } else {
       await app.close();
       await stopNode(node);
+      scratch.remove();
       process.disconnect();
     }
   });
