@@ -10,7 +10,12 @@
 import { statSync } from 'node:fs';
 import { projections, projectionsWithoutAudit } from '../projections/index.ts';
 import type { Family } from '../src/accounting/describe.ts';
-import { type AuditQuery, encodeCursor, queryAudit } from '../src/accounting/queries.ts';
+import {
+  type AuditFilter,
+  type AuditOrder,
+  encodeCursor,
+  queryAudit,
+} from '../src/accounting/queries.ts';
 import { replayUntil } from '../src/accounting/replay.ts';
 import { openReadModel } from '../src/readmodel/database.ts';
 import type { Reader } from '../src/readmodel/projection.ts';
@@ -133,7 +138,7 @@ const main = async () => {
       };
     };
     const HOUR = 3_600_000;
-    const filters: Record<string, (s: Sample) => Omit<AuditQuery, 'limit' | 'cursor'>> = {
+    const filters: Record<string, (s: Sample) => AuditFilter & { order?: AuditOrder }> = {
       none: () => ({}),
       subject: (s) => (s.subject !== undefined ? { subject: s.subject } : { subject: s.actor }),
       actor: (s) => ({ actor: s.actor }),

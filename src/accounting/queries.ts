@@ -7,7 +7,8 @@
 // ahead of every event it has applied, so they land after the cursor and show up in later pages
 // (ascending). The one exception is inherent to multi-master: an event replicated from a peer
 // later may carry an HLC older than the cursor; it belongs before the cursor and a walk that
-// already passed that point does not see it (docs/accounting.md, "Paging").
+// already passed that point does not see it (docs/accounting.md, "Paging"); a walk in this
+// node's arrival order (arrival.ts) does.
 import { AppError } from '../errors.ts';
 import type { Reader, SqlValue } from '../readmodel/projection.ts';
 import { hlcWallMs, isHlc } from '../replication/hlc.ts';
@@ -30,7 +31,8 @@ export type AuditFilter = {
 export type AuditOrder = 'asc' | 'desc';
 
 export type AuditQuery = AuditFilter & {
-  readonly order?: AuditOrder;
+  /** `arrival`: this node's log order (arrival.ts); the others: HLC order. */
+  readonly order?: AuditOrder | 'arrival';
   readonly cursor?: string;
   readonly limit: number;
 };
@@ -94,7 +96,7 @@ export const hlcFloor = (ms: number): string => {
   return ms.toString(16).padStart(12, '0');
 };
 
-const toEntry = (r: Readonly<Record<string, SqlValue>>): AuditEntry => {
+export const toEntry = (r: Readonly<Record<string, SqlValue>>): AuditEntry => {
   const hlc = String(r.hlc);
   const subjects = String(r.subjects);
   return {
@@ -122,6 +124,7 @@ export const checkAuditQuery = (
     throw new AppError('VALIDATION_FAILED', `limit: from 1 to ${MAX_AUDIT_LIMIT}`, {
       field: 'limit',
     });
+  if (q.order === 'arrival') throw new TypeError('arrival order pages through followAudit');
   const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
   const order = q.order ?? after?.order ?? 'asc';
   if (after && after.order !== order)

@@ -34,7 +34,12 @@ export const AuditQuerySchema = Type.Object(
       Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' }),
     ),
     ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+    order: Type.Optional(
+      Type.Union([Type.Literal('asc'), Type.Literal('desc'), Type.Literal('arrival')], {
+        description:
+          'asc (default) or desc: by time (HLC), the same on every node; arrival: the order this node received events, which a walk follows without missing late-replicated ones',
+      }),
+    ),
     cursor: Type.Optional(
       Type.String({ minLength: 1, maxLength: 400, pattern: '^[A-Za-z0-9_-]+$' }),
     ),
@@ -61,5 +66,13 @@ export const AuditEntrySchema = Type.Object({
 
 export const AuditPageSchema = Type.Object({
   items: Type.Array(AuditEntrySchema),
-  next: Nullable(Type.String({ description: 'cursor of the next page; null: no more rows now' })),
+  next: Nullable(
+    Type.String({
+      description:
+        'cursor of the next page; null: no more rows now (in arrival order always a cursor, to ask again later)',
+    }),
+  ),
+  caughtUp: Type.Optional(
+    Type.Boolean({ description: 'arrival order: the page reached what this node holds now' }),
+  ),
 });

@@ -1,5 +1,6 @@
 // `authlog audit`: the audit trail from a node's GET /v1/audit, as a table, JSON, NDJSON or CSV.
-// One page by default; --all follows the cursors to the end (NDJSON and CSV stream page by page).
+// One page by default; --all follows the cursors to the end (NDJSON and CSV stream page by page);
+// in arrival order the end is where the node's log ends now, and the last cursor resumes there.
 // The node records every page read as an AuditRead event.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { FAMILIES } from '../accounting/describe.ts';
@@ -21,7 +22,7 @@ type AuditOptions = ApiOptions & {
   to?: string;
   origin?: string;
   ip?: string;
-  order?: 'asc' | 'desc';
+  order?: 'asc' | 'desc' | 'arrival';
   cursor?: string;
   limit: number;
   all?: boolean;
@@ -63,7 +64,12 @@ export const auditCommand = (program: Command) =>
     .option('--to <time>', 'ISO 8601 date or date-time with zone, exclusive')
     .option('--origin <node>', 'events accepted by this node')
     .option('--ip <address>', 'events caused from this client address')
-    .addOption(new Option('--order <order>', 'oldest or newest first').choices(['asc', 'desc']))
+    .addOption(
+      new Option(
+        '--order <order>',
+        "oldest or newest first by time, or the order this node received events (arrival: a walk that misses no late-replicated event; its cursor is this node's)",
+      ).choices(['asc', 'desc', 'arrival']),
+    )
     .option('--cursor <cursor>', 'continue after a page (the `next` of a previous answer)')
     .option('--limit <n>', 'rows per page (1-1000)', wholeNumber(1, 1000), 100)
     .option('--all', 'follow the cursors to the last page')
@@ -94,6 +100,7 @@ export const auditCommand = (program: Command) =>
       const collected: AuditEntry[] = [];
       let cursor = opts.cursor;
       let next: string | null = null;
+      let caughtUp = false;
       let rows = 0;
       if (format === 'csv') process.stdout.write(csvHeader());
       for (;;) {
@@ -105,15 +112,19 @@ export const auditCommand = (program: Command) =>
         });
         rows += page.items.length;
         next = page.next;
+        // Arrival order always hands out a cursor (to ask again later); it says when it is done.
+        caughtUp = page.caughtUp === true;
         if (format === 'csv') process.stdout.write(page.items.map(csvRow).join(''));
         else if (format === 'ndjson') process.stdout.write(page.items.map(ndjsonLine).join(''));
         else collected.push(...page.items);
-        if (!opts.all || next === null || rows >= max) break;
+        if (!opts.all || next === null || caughtUp || rows >= max) break;
         cursor = next;
       }
-      if (format === 'json') printJson({ items: collected, next });
+      if (format === 'json')
+        printJson({ items: collected, next, ...(opts.order === 'arrival' ? { caughtUp } : {}) });
       else if (format === 'table') {
         print(collected.length > 0 ? tableOf(collected) : 'no events match');
-        if (next !== null) process.stderr.write(`more: --cursor ${next}\n`);
+        if (next !== null)
+          process.stderr.write(`${caughtUp ? 'later' : 'more'}: --cursor ${next}\n`);
       }
     });

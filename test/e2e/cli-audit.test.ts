@@ -98,6 +98,31 @@ describe('authlog audit', () => {
     assert.equal(after - before, Math.ceil(rows.length / 2) + 1);
     const bad = await cli('audit', '--limit', '0');
     assert.equal(bad.code, 2);
+    // Arrival order: the same rows (one node), a walk that ends where the log ends, and a
+    // cursor for later.
+    const arrival = await cli(
+      'audit',
+      '--all',
+      '--limit',
+      '2',
+      '--order',
+      'arrival',
+      '--family',
+      'principal',
+      '--json',
+    );
+    assert.equal(arrival.code, 0, arrival.stderr);
+    const walked = JSON.parse(arrival.stdout) as {
+      items: { eventId: string }[];
+      next: string;
+      caughtUp: boolean;
+    };
+    assert.deepEqual(
+      walked.items.map((r) => r.eventId),
+      rows.map((r) => r.eventId),
+    );
+    assert.equal(walked.caughtUp, true);
+    assert.ok(walked.next);
   });
 
   it('rebuilds beside the live read model while the node runs (--out), to the same digest', async () => {

@@ -6,6 +6,7 @@
 // change of state a caller could want to provoke. A cross-site navigation (which CSRF checks let
 // through for safe methods) could at worst add a record of a read whose answer it cannot see.
 import type { Static } from '@sinclair/typebox';
+import { checkArrivalQuery, followAudit, isArrivalCursor } from '../../accounting/arrival.ts';
 import { recordAuditRead } from '../../accounting/commands.ts';
 import type { Family } from '../../accounting/describe.ts';
 import { type AuditQuery, checkAuditQuery, queryAudit } from '../../accounting/queries.ts';
@@ -62,7 +63,7 @@ export const auditRoutes = async (app: App) => {
     {
       schema: {
         summary:
-          'The audit trail: one row per event, filtered, in (time, event id) order, a page at a time (needs authlog.audit.read; the read is recorded)',
+          'The audit trail: one row per event, filtered, in (time, event id) order or in the order this node received events, a page at a time (needs authlog.audit.read; the read is recorded)',
         tags: ['accounting'],
         querystring: AuditQuerySchema,
         response: {
@@ -78,7 +79,10 @@ export const auditRoutes = async (app: App) => {
     async (request) => {
       // Bad input is refused before anything is recorded.
       const query = toAuditQuery(request.query);
-      checkAuditQuery(query);
+      const arrival =
+        query.order === 'arrival' || (query.order === undefined && isArrivalCursor(query.cursor));
+      if (arrival) checkArrivalQuery(query, app.node.id);
+      else checkAuditQuery(query);
       const filters: Record<string, string> = {};
       for (const [k, v] of Object.entries(request.query))
         if (v !== undefined) filters[k] = String(v);
@@ -91,7 +95,7 @@ export const auditRoutes = async (app: App) => {
           ? { userAgent: request.headers['user-agent'].slice(0, 512) }
           : {}),
       });
-      return queryAudit(app.node.read, query);
+      return arrival ? followAudit(app.node, query) : queryAudit(app.node.read, query);
     },
   );
 };
