@@ -8,15 +8,15 @@
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
-import { passwordCredential } from './credentials.ts';
 import { failureEvents, isLockedOut } from './lockout.ts';
-import { passwordProvider } from './password-provider.ts';
+import { passwordCredentialFor, passwordProvider } from './password-provider.ts';
 import {
   type AuthSettings,
   gather,
   openSessionIds,
   ownLiveSession,
   type Prepared,
+  sessionCredentialDirectories,
 } from './sessions.ts';
 
 export type ChangePasswordInput = {
@@ -46,11 +46,18 @@ export const changeOwnPassword = (input: ChangePasswordInput): Command<ChangePas
       result: { ok: false as const, reason },
     });
     if (isLockedOut(state, principalId, now)) return refuse('locked');
-    const attempt = { principalId, presented: { password: input.current }, ip: input.ip };
+    // The password this session's identity directory counts (its tie), verified and replaced.
+    const credentialDirectories = sessionCredentialDirectories(state, input.sessionId);
+    const attempt = {
+      principalId,
+      presented: { password: input.current },
+      ip: input.ip,
+      credentialDirectories,
+    };
     const { proofs, failed } = gather([passwordProvider], state, attempt, input.prepared, now);
     if (failed.length > 0 || proofs.length === 0) return refuse('password');
     // The provider checked that the verified credential is the live one, within its window.
-    const credential = passwordCredential(state, principalId);
+    const credential = passwordCredentialFor(state, principalId, credentialDirectories);
     if (!credential) throw new AppError('CREDENTIAL_NOT_FOUND', 'no password credential');
     const ended = input.endOtherSessions
       ? openSessionIds(state, principalId).filter((id) => id !== input.sessionId)

@@ -4,6 +4,7 @@
 // current ones (OWASP Password Storage Cheat Sheet, "upgrading the work factor").
 // A password presented for a principal without one is verified against a dummy hash, so the
 // answer takes as long as for a real one (no enumeration of who has a password).
+import type { Reader } from '../readmodel/projection.ts';
 import { getCredentialDirectory, passwordCredential, withinValidity } from './credentials.ts';
 import type { EvidenceContext, EvidenceProvider } from './evidence.ts';
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
@@ -19,8 +20,13 @@ type Prepared =
     };
 
 /** The password that counts: the one in the default directory, or, when the identity directory
- * the client came through is tied to credential directories, the first of those holding one. */
-const credentialFor = ({ state, principalId, credentialDirectories }: EvidenceContext) => {
+ * the client came through is tied to credential directories, the first of those holding one.
+ * A password change replaces this one, so the next login through that directory uses it. */
+export const passwordCredentialFor = (
+  state: Reader,
+  principalId: string,
+  credentialDirectories: ReadonlySet<string> | undefined,
+) => {
   if (credentialDirectories === undefined) return passwordCredential(state, principalId);
   for (const directoryId of [...credentialDirectories].sort()) {
     const credential = passwordCredential(state, principalId, directoryId);
@@ -28,6 +34,9 @@ const credentialFor = ({ state, principalId, credentialDirectories }: EvidenceCo
   }
   return undefined;
 };
+
+const credentialFor = ({ state, principalId, credentialDirectories }: EvidenceContext) =>
+  passwordCredentialFor(state, principalId, credentialDirectories);
 
 export const passwordProvider: EvidenceProvider<Prepared> = {
   method: 'password',

@@ -26,9 +26,15 @@ import type { DomainEvent } from '../events/catalogue.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { passwordChangedHlc, passwordCredential } from './credentials.ts';
+import { getCredentialDirectory, passwordChangedHlc } from './credentials.ts';
+import { passwordCredentialFor } from './password-provider.ts';
 import { registerPrincipal } from './principals.ts';
-import { getPrincipal, identityHolding, principalByEmailKey } from './queries.ts';
+import {
+  allowedCredentialDirectories,
+  getPrincipal,
+  identityHolding,
+  principalByEmailKey,
+} from './queries.ts';
 import { openSessionIds } from './sessions.ts';
 import { hashSecret } from './tokens.ts';
 
@@ -100,6 +106,15 @@ export type RegisterSelfResult =
   | { readonly registered: true; readonly principalId: string }
   | { readonly registered: false; readonly existingPrincipalId: string | null };
 
+/** Where a self-service password goes when the principal has none: the default directory,
+ * unless the internal directory (where the address is) is tied to others, then the first of
+ * those that holds passwords, so the next login through the internal directory counts it. */
+const passwordDirectoryWithin = (state: Reader, allowed: ReadonlySet<string> | undefined) =>
+  allowed === undefined || allowed.has(PASSWORD_DIRECTORY)
+    ? PASSWORD_DIRECTORY
+    : ([...allowed].sort().find((id) => getCredentialDirectory(state, id)?.kind === 'password') ??
+      PASSWORD_DIRECTORY);
+
 /**
  * A principal, its identity (the address) in the internal directory, its password and a
  * verification token, in one change; nothing when the address or the identity is taken (the
@@ -129,7 +144,10 @@ export const registerSelf = (input: RegisterSelfInput): Command<RegisterSelfResu
         data: {
           credentialId: input.credentialId,
           principalId: input.principalId,
-          directoryId: PASSWORD_DIRECTORY,
+          directoryId: passwordDirectoryWithin(
+            state,
+            allowedCredentialDirectories(state, INTERNAL_DIRECTORY),
+          ),
           hash: input.hash,
           rehash: false,
           validFrom: null,
@@ -216,7 +234,10 @@ export const completePasswordReset = (input: {
     const p = getPrincipal(state, t.principalId);
     if (!p || p.deleted || !p.active) throw invalidToken();
     if (t.createdHlc <= passwordChangedHlc(state, p.id)) throw invalidToken();
-    const existing = passwordCredential(state, p.id);
+    // The password a login through the internal directory (where the address is) counts: the
+    // one of the credential directories it is tied to, if it is tied.
+    const allowed = allowedCredentialDirectories(state, INTERNAL_DIRECTORY);
+    const existing = passwordCredentialFor(state, p.id, allowed);
     const sessions = openSessionIds(state, p.id);
     const events: DomainEvent[] = [
       {
@@ -224,7 +245,7 @@ export const completePasswordReset = (input: {
         data: {
           credentialId: existing?.id ?? input.credentialId,
           principalId: p.id,
-          directoryId: existing?.directoryId ?? PASSWORD_DIRECTORY,
+          directoryId: existing?.directoryId ?? passwordDirectoryWithin(state, allowed),
           hash: input.hash,
           rehash: false,
           validFrom: existing?.validFrom ?? null,

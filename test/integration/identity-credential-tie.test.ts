@@ -1,7 +1,8 @@
 // An identity directory tied to credential directories (DESIGN.md section 7: "a directory may be
 // tied to a credential directory, limiting which credentials its identities can use"): a login
 // through such a directory counts only credentials of those directories, at the first step and
-// at every later step of the session (an OTP added afterwards). Untied directories use any.
+// at every later step of the session (an OTP added afterwards), and a password change in such a
+// session replaces the password it counts. Untied directories use any.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { listenApp } from '../support/app.ts';
@@ -101,6 +102,25 @@ describe('identity directories tied to credential directories', () => {
       (added.body.evidences as { evidence: string }[]).map((e) => e.evidence).sort(),
       ['knowledge', 'ownership'],
     );
+
+    // A password change in a session through corp replaces the corporate password, the one
+    // that session proved; the default directory's password stays as it was.
+    const NEW_CORP_PASSWORD = 'the new corporate password';
+    const changedPassword = await h.request('POST', '/v1/auth/password', {
+      headers: bearer(String(added.body.token)), // rotated when the OTP was added
+      body: { currentPassword: CORP_PASSWORD, newPassword: NEW_CORP_PASSWORD },
+    });
+    assert.equal(changedPassword.status, 200, changedPassword.text);
+    assert.equal((await login('carla', 'corp', NEW_CORP_PASSWORD)).status, 200);
+    assert.equal((await login('carla', 'corp', CORP_PASSWORD)).status, 401);
+    assert.equal((await login('carla', 'internal', DEFAULT_PASSWORD)).status, 200);
+    // Through corp, the default password is not the current one: the change is refused.
+    const viaCorpAgain = await login('carla', 'corp', NEW_CORP_PASSWORD);
+    const wrongDirectory = await h.request('POST', '/v1/auth/password', {
+      headers: bearer(String(viaCorpAgain.body.token)),
+      body: { currentPassword: DEFAULT_PASSWORD, newPassword: 'yet another password here' },
+    });
+    assert.equal(wrongDirectory.status, 401, wrongDirectory.text);
 
     // Untie: null means any again.
     const untied = await call('PATCH', '/v1/identity-directories/corp', {

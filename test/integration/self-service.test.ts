@@ -401,6 +401,59 @@ describe('self-service settings', () => {
     }
   });
 
+  it('puts self-service passwords where a login through a tied internal directory looks', async () => {
+    const outbox = mkdtempSync(join(tmpdir(), 'authlog-outbox-'));
+    const ctx = await listenApp('tied', { auth: { registration: 'open', outboxDir: outbox } });
+    try {
+      const h = http(ctx.port);
+      const admin = async (method: string, path: string, body: unknown, status: number) => {
+        const r = await h.request(method, path, { headers: operator, body });
+        assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
+      };
+      const body = {
+        directoryId: 'corp-pw',
+        name: 'corp-pw',
+        kind: 'password',
+        evidences: ['knowledge'],
+      };
+      await admin('POST', '/v1/credential-directories', body, 201);
+      await admin(
+        'PATCH',
+        '/v1/identity-directories/internal',
+        { credentialDirectoryIds: ['corp-pw'] },
+        200,
+      );
+      const email = 'pia@example.org';
+      const registered = await h.request('POST', '/v1/auth/register', {
+        body: { email, briefName: 'pia', password: PASSWORD },
+      });
+      assert.equal(registered.status, 202, registered.text);
+      await mailFor(outbox, email, 'verify-email'); // the registration is done once it is mailed
+      assert.equal((await login(h, email, PASSWORD)).status, 200, 'registered into corp-pw');
+      await h.request('POST', '/v1/auth/reset/request', { body: { identity: email } });
+      const reset = await mailFor(outbox, email, 'reset-password');
+      const done = await h.request('POST', '/v1/auth/reset/complete', {
+        body: { token: reset.token, password: NEW_PASSWORD },
+      });
+      assert.equal(done.status, 200, done.text);
+      const ok = await login(h, email, NEW_PASSWORD);
+      assert.equal(ok.status, 200, 'the reset replaced the password a login counts');
+      const listed = await h.request('GET', `/v1/principals/${ok.body.principalId}/credentials`, {
+        headers: operator,
+      });
+      const passwords = (listed.body.items as { kind: string; directoryId: string }[]).filter(
+        (c) => c.kind === 'password',
+      );
+      assert.deepEqual(
+        passwords.map((c) => c.directoryId),
+        ['corp-pw'],
+      );
+    } finally {
+      await ctx.close();
+      rmSync(outbox, { recursive: true, force: true });
+    }
+  });
+
   it('refuses expired verification and reset tokens (short configured lifetimes)', async () => {
     const outbox = mkdtempSync(join(tmpdir(), 'authlog-outbox-'));
     const ctx = await listenApp('short', {

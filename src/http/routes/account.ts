@@ -23,7 +23,7 @@ import {
   VERIFY_PREFIX,
   verifyEmail,
 } from '../../authn/self-service.ts';
-import { prepareEvidence } from '../../authn/sessions.ts';
+import { prepareEvidence, sessionCredentialDirectories } from '../../authn/sessions.ts';
 import { hashSecret } from '../../authn/tokens.ts';
 import { AppError } from '../../errors.ts';
 import type { Command } from '../../node/command.ts';
@@ -123,7 +123,12 @@ export const accountRoutes = async (app: App) => {
       const prepared = await prepareEvidence(
         [passwordProvider],
         app.node.read,
-        { principalId: session.principalId, presented: { password: currentPassword }, ip },
+        {
+          principalId: session.principalId,
+          presented: { password: currentPassword },
+          ip,
+          credentialDirectories: sessionCredentialDirectories(app.node.read, session.sessionId),
+        },
         Date.now(),
       );
       const hash = await hashPassword(normalized);
