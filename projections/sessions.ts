@@ -44,7 +44,7 @@ const addEvidences = (
 
 const lockoutRow = (principalId: string): Statement =>
   sql(
-    'INSERT INTO principal_lockouts (principal_id, lockouts, reset_hlc) VALUES (?, 0, ?) ON CONFLICT DO NOTHING',
+    'INSERT INTO principal_lockouts (principal_id, reset_hlc) VALUES (?, ?) ON CONFLICT DO NOTHING',
     principalId,
     '',
   );
@@ -52,7 +52,7 @@ const lockoutRow = (principalId: string): Statement =>
 // One upsert, not insert-then-update: every login runs it (a success resets the count).
 const resetFailures = (principalId: string, hlc: string): Statement[] => [
   sql(
-    `INSERT INTO principal_lockouts (principal_id, lockouts, reset_hlc) VALUES (?, 0, ?)
+    `INSERT INTO principal_lockouts (principal_id, reset_hlc) VALUES (?, ?)
      ON CONFLICT (principal_id) DO UPDATE SET reset_hlc = max(reset_hlc, excluded.reset_hlc)`,
     principalId,
     hlc,
@@ -89,8 +89,11 @@ export const sessions: Projection = {
       step TEXT NOT NULL) WITHOUT ROWID`,
     'CREATE INDEX auth_failures_principal ON auth_failures (principal_id, hlc)',
     `CREATE TABLE principal_lockouts (
-      principal_id TEXT PRIMARY KEY, locked_until TEXT, lockouts INTEGER NOT NULL,
-      reset_hlc TEXT NOT NULL) WITHOUT ROWID`,
+      principal_id TEXT PRIMARY KEY, locked_until TEXT, reset_hlc TEXT NOT NULL) WITHOUT ROWID`,
+    // Every lockout (a set, so any delivery order converges): the ones after `reset_hlc` (the
+    // last success or unlock) set how long the next one lasts.
+    `CREATE TABLE principal_lockout_history (
+      principal_id TEXT NOT NULL, hlc TEXT NOT NULL, PRIMARY KEY (principal_id, hlc)) WITHOUT ROWID`,
     `CREATE TABLE auth_policies (
       scope TEXT NOT NULL, subject_id TEXT NOT NULL, require TEXT NOT NULL, elevate TEXT NOT NULL,
       hlc TEXT NOT NULL, PRIMARY KEY (scope, subject_id)) WITHOUT ROWID`,
@@ -171,8 +174,9 @@ export const sessions: Projection = {
       lockoutRow(e.data.principalId),
       ...restrictiveWrite(LOCKOUT, e.data.principalId, e, `locked:${e.data.until}`, 1),
       sql(
-        'UPDATE principal_lockouts SET lockouts = lockouts + 1 WHERE principal_id = ?',
+        'INSERT OR IGNORE INTO principal_lockout_history (principal_id, hlc) VALUES (?, ?)',
         e.data.principalId,
+        e.hlc,
       ),
       settleLockout(e.data.principalId),
     ],

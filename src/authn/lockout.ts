@@ -1,8 +1,10 @@
 // Throttling of guesses per account (OWASP ASVS 2.2.1; NIST SP 800-63B 5.2.2): every failed
 // attempt is an `AuthenticationFailed` event; after `lockoutThreshold` consecutive failures the
 // principal is locked out (`PrincipalLockedOut`, replicated like everything else) for a
-// duration that doubles with each lockout (growing delays), until it expires or an administrator
-// unlocks it. A success resets the count. While locked, even the right password is refused.
+// duration that doubles with each lockout since the last success or unlock (growing delays for
+// guessing that goes on; a user who got in, or was let in, starts again at the base duration),
+// until it expires or an administrator unlocks it. A success resets the failure count too.
+// While locked, even the right password is refused.
 // Per-address limits are at the HTTP edge (rate-limit.ts; IPv6 by /64).
 import { requirePrivilege } from '../authz/admin.ts';
 import { AppError } from '../errors.ts';
@@ -20,6 +22,7 @@ const NOT_COUNTED = "('locked', 'unknown-identity', 'inactive')";
 export type LockoutView = {
   readonly lockedUntil: string | null;
   readonly failures: number;
+  /** Lockouts since the last success or unlock. */
   readonly lockouts: number;
 };
 
@@ -31,18 +34,24 @@ const lockedUntil = (row: SqlRow | undefined, now: number): string | null => {
 
 export const lockoutState = (read: Reader, principalId: string, now: number): LockoutView => {
   const row = read.get(
-    'SELECT locked_until, lockouts, reset_hlc FROM principal_lockouts WHERE principal_id = ?',
+    'SELECT locked_until, reset_hlc FROM principal_lockouts WHERE principal_id = ?',
     principalId,
   );
+  const since = String(row?.reset_hlc ?? '');
   const failures = read.get(
     `SELECT COUNT(*) AS n FROM auth_failures WHERE principal_id = ? AND hlc > ? AND reason NOT IN ${NOT_COUNTED}`,
     principalId,
-    String(row?.reset_hlc ?? ''),
+    since,
+  );
+  const lockouts = read.get(
+    'SELECT COUNT(*) AS n FROM principal_lockout_history WHERE principal_id = ? AND hlc > ?',
+    principalId,
+    since,
   );
   return {
     lockedUntil: lockedUntil(row, now),
     failures: Number(failures?.n ?? 0),
-    lockouts: Number(row?.lockouts ?? 0),
+    lockouts: Number(lockouts?.n ?? 0),
   };
 };
 

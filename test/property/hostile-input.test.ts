@@ -182,7 +182,7 @@ describe('hostile input on every route of the OpenAPI document', () => {
       Number(
         ctx.node.read.get(
           `SELECT (SELECT COUNT(*) FROM auth_failures) +
-             (SELECT COALESCE(SUM(lockouts), 0) FROM principal_lockouts) AS n`,
+             (SELECT COUNT(*) FROM principal_lockout_history) AS n`,
         )?.n ?? 0,
       );
     const applied = () =>
