@@ -72,6 +72,10 @@ declare module 'fastify' {
 export const sameSecret = (presented: string, expected: Buffer): boolean =>
   Buffer.byteLength(presented) === expected.length &&
   timingSafeEqual(Buffer.from(presented), expected);
+/** `f` applied to a value that may be a promise, without making one when it is not. */
+const andThen = <T, U>(value: T | Promise<T>, f: (t: T) => U): U | Promise<U> =>
+  value instanceof Promise ? value.then(f) : f(value);
+
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/;
 const BASIC = /^Basic ([A-Za-z0-9+/]{1,2800}={0,2})$/;
 /** Query parameters that would carry a credential in the URL, where logs and referrers see it
@@ -124,7 +128,10 @@ export const registerAuthentication = (
   const expected = Buffer.from(options.operatorToken);
   app.decorateRequest('auth', null);
 
-  const identify = async (request: FastifyRequest): Promise<Authenticated | 'invalid' | null> => {
+  type Identified = Authenticated | 'invalid' | null;
+
+  // Synchronous unless a lookup is (Basic: argon2), so the common bearer request gets no promise.
+  const identify = (request: FastifyRequest): Identified | Promise<Identified> => {
     // Looked at whenever the header is sent, so one from a peer that is no gateway is always
     // logged; it counts only when the request carries no other credential.
     const gateway =
@@ -132,40 +139,31 @@ export const registerAuthentication = (
     const header = request.headers.authorization;
     if (header !== undefined) {
       const match = BEARER.exec(header);
-      if (match && sameSecret(match[1]!, expected))
-        return { scheme: 'bearer', actor: 'system', via: 'operator-token', credential: 'operator' };
-      const holder = match ? options.tokens?.(match[1]!, request) : undefined;
-      if (holder)
-        return {
-          scheme: 'bearer',
-          actor: holder.principalId,
-          via: holder.credentialId,
-          credential: 'token',
-        };
-      // An application's session token (login with `transport: bearer`).
-      const session = match ? await options.sessions?.(match[1]!, request) : undefined;
-      if (session) return fromSession('bearer', session);
-      const basic = BASIC.exec(header);
-      if (basic && options.basic) {
-        const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-        const colon = decoded.indexOf(':');
-        if (colon <= 0) return 'invalid';
-        const found = await options.basic(
-          decoded.slice(0, colon),
-          decoded.slice(colon + 1),
-          request,
+      if (match) {
+        const token = match[1]!;
+        if (sameSecret(token, expected))
+          return {
+            scheme: 'bearer',
+            actor: 'system',
+            via: 'operator-token',
+            credential: 'operator',
+          };
+        const holder = options.tokens?.(token, request);
+        if (holder)
+          return {
+            scheme: 'bearer',
+            actor: holder.principalId,
+            via: holder.credentialId,
+            credential: 'token',
+          };
+        // An application's session token (login with `transport: bearer`).
+        if (!options.sessions) return 'invalid';
+        return andThen(options.sessions(token, request), (session) =>
+          session ? fromSession('bearer', session) : 'invalid',
         );
-        if (!found) return 'invalid';
-        return {
-          scheme: 'bearer',
-          actor: found.principalId,
-          via: found.credentialId,
-          credential: 'basic',
-          evidences: found.evidences,
-          elevated: false,
-          complete: true,
-        };
       }
+      const basic = BASIC.exec(header);
+      if (basic && options.basic) return fromBasic(basic[1]!, options.basic, request);
       return 'invalid';
     }
     const token = hostCookie(request, SESSION_COOKIE);
@@ -181,9 +179,30 @@ export const registerAuthentication = (
         complete: gateway.complete,
       };
     }
-    const session = await options.sessions(token, request);
-    if (!session) return 'invalid';
-    return fromSession('cookie', session);
+    return andThen(options.sessions(token, request), (session) =>
+      session ? fromSession('cookie', session) : 'invalid',
+    );
+  };
+
+  const fromBasic = async (
+    credentials: string,
+    basic: BasicLookup,
+    request: FastifyRequest,
+  ): Promise<Identified> => {
+    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) return 'invalid';
+    const found = await basic(decoded.slice(0, colon), decoded.slice(colon + 1), request);
+    if (!found) return 'invalid';
+    return {
+      scheme: 'bearer',
+      actor: found.principalId,
+      via: found.credentialId,
+      credential: 'basic',
+      evidences: found.evidences,
+      elevated: false,
+      complete: true,
+    };
   };
 
   const fromSession = (scheme: 'bearer' | 'cookie', session: SessionContext): Authenticated => ({
@@ -198,18 +217,8 @@ export const registerAuthentication = (
     complete: session.complete ?? true,
   });
 
-  app.addHook('preParsing', async (request) => {
-    const query = request.query;
-    if (typeof query === 'object' && query !== null) {
-      for (const name of CREDENTIAL_PARAMS)
-        if (Object.hasOwn(query, name))
-          throw new AppError(
-            'VALIDATION_FAILED',
-            `credentials are not accepted in the URL (${name}); send Authorization: Bearer`,
-            { field: name },
-          );
-    }
-    const who = await identify(request);
+  // Throws its refusal: a callback hook, which a synchronous lookup passes without a promise.
+  const admit = (request: FastifyRequest, who: Identified): void => {
     if (who !== null && who !== 'invalid') request.auth = who;
     // A stale cookie or token must not stop anyone from reaching a public route (login).
     if (request.auth === null && needsCredential(request)) {
@@ -228,5 +237,24 @@ export const registerAuthentication = (
         'EVIDENCE_REQUIRED',
         'the session lacks evidence its policy requires; POST /v1/auth/evidence',
       );
+  };
+
+  app.addHook('preParsing', (request, _reply, _payload, done) => {
+    const query = request.query;
+    if (typeof query === 'object' && query !== null) {
+      for (const name of CREDENTIAL_PARAMS)
+        if (Object.hasOwn(query, name))
+          throw new AppError(
+            'VALIDATION_FAILED',
+            `credentials are not accepted in the URL (${name}); send Authorization: Bearer`,
+            { field: name },
+          );
+    }
+    const who = identify(request);
+    if (!(who instanceof Promise)) {
+      admit(request, who);
+      return done();
+    }
+    who.then((w) => admit(request, w)).then(() => done(), done);
   });
 };

@@ -81,19 +81,19 @@ const subjectOf = (app: App, b: CheckBodyT): CheckInput['subject'] => {
 const toInput = (app: App, b: CheckBodyT): CheckInput => {
   const subject = subjectOf(app, b);
   if ('privilege' in b) return { subject, privilege: b.privilege };
-  return {
-    subject,
-    resourceType: b.resourceType,
-    action: b.action,
-    ...(b.objectId !== undefined ? { objectId: b.objectId } : {}),
-  };
+  // Two literals rather than a conditional spread, which V8 copies through a slow generic path.
+  return b.objectId === undefined
+    ? { subject, resourceType: b.resourceType, action: b.action }
+    : { subject, resourceType: b.resourceType, action: b.action, objectId: b.objectId };
 };
 
 export const authzRoutes = async (app: App) => {
+  // The check routes answer synchronously (fastify sends a plain return value, and a throw is a
+  // refusal): the check is a cached lookup, and a promise per request cost more than it.
   app.post(
     '/authz/check',
     { schema: { body: CheckBody, response: { 200: CheckAnswer, ...errorResponses } } },
-    async (request) => app.node.authz.check(toInput(app, request.body)),
+    (request) => app.node.authz.check(toInput(app, request.body)),
   );
 
   app.post(
@@ -107,7 +107,7 @@ export const authzRoutes = async (app: App) => {
         response: { 200: Type.Object({ results: Type.Array(CheckAnswer) }), ...errorResponses },
       },
     },
-    async (request) => ({
+    (request) => ({
       results: request.body.checks.map((c) => app.node.authz.check(toInput(app, c))),
     }),
   );
