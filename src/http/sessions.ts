@@ -56,14 +56,34 @@ export const principalOfIdentity = (
   return identityHolding(node.read, directoryId, key)?.principalId;
 };
 
+/** How often the node-local maps are swept of entries that no longer matter. */
+const SWEEP_MS = 60_000;
+
 export const createSessions = (
   node: AuthlogNode,
   settings: AuthConfig,
   providers: readonly EvidenceProvider<unknown>[],
+  clock: () => number = Date.now,
 ): Sessions => {
   const activity: Activity = new Map();
   const touched = new Map<string, number>();
   const found = new WeakMap<FastifyRequest, SessionView>();
+
+  // Both maps gain an entry for every session used here, for as long as the node runs. Once a
+  // minute the entries that can no longer change an answer go: a touch time older than the touch
+  // interval (the next use touches again either way), and a last use older than the idle timeout
+  // plus that interval. Such a session is idle at this node's timeout with or without its entry;
+  // one started elsewhere with a longer timeout falls back to its replicated touch time, which is
+  // at most one touch interval older than its last use here.
+  let swept = clock();
+  const sweep = (now: number) => {
+    if (now - swept < SWEEP_MS) return;
+    swept = now;
+    const interval = settings.touchIntervalS * 1000;
+    const idle = settings.idleTimeoutS * 1000 + interval;
+    for (const [id, at] of activity) if (now - at > idle) activity.delete(id);
+    for (const [id, at] of touched) if (now - at > interval) touched.delete(id);
+  };
 
   const touch = (session: SessionView, now: number) => {
     const last = touched.get(session.sessionId) ?? Date.parse(session.startedAt);
@@ -78,7 +98,8 @@ export const createSessions = (
   };
 
   const lookup: SessionLookup = (token, request) => {
-    const now = Date.now();
+    const now = clock();
+    sweep(now);
     const session = sessionByToken(node.read, token, now, activity);
     if (!session) return undefined;
     activity.set(session.sessionId, now);
