@@ -15,7 +15,6 @@ import type { Writer } from './writer.ts';
 
 export const STORE_CHECKPOINT = 'store';
 const BATCH = 1000;
-const SEQ = /^[1-9][0-9]{0,18}$/;
 
 export type CatchUp = {
   /** Resolves when everything stored at start has been offered to the read model. */
@@ -32,15 +31,12 @@ export const startCatchUp = (options: {
   log: Logger;
 }): CatchUp => {
   const { store, writer, log, applied } = options;
-  const alreadyApplied = (r: RecordedEvent): boolean => {
-    const { origin, seq } = r.metadata;
-    return (
-      typeof origin === 'string' &&
-      typeof seq === 'string' &&
-      SEQ.test(seq) &&
-      BigInt(seq) <= seqOf(applied, origin)
-    );
-  };
+  // An origin stream holds its origin's events at revision seq - 1 (the writer and ingest append
+  // with exactly that expected revision), so the stream and revision say whether an event is
+  // applied without parsing its metadata: most events this loop sees are the node's own.
+  const alreadyApplied = (r: RecordedEvent): boolean =>
+    r.stream.startsWith(ORIGIN_STREAM_PREFIX) &&
+    r.revision + 1n <= seqOf(applied, r.stream.slice(ORIGIN_STREAM_PREFIX.length));
   const sub = store.subscribe({
     streamPrefix: ORIGIN_STREAM_PREFIX,
     ...(options.checkpoint ? { after: positionFromString(options.checkpoint) } : {}),
@@ -61,9 +57,9 @@ export const startCatchUp = (options: {
     pending = [];
     const envelopes: Envelope[] = [];
     for (const r of batch) {
-      // This node's own events and what a puller projected first come back here: skip them on
-      // their metadata, without parsing their data. The projector would skip them by the same
-      // test (seq not above the applied one), and `applied` only grows until they reach it.
+      // This node's own events and what a puller projected first come back here: skip them
+      // without parsing them. The projector would skip them by the same test (seq not above the
+      // applied one), and `applied` only grows until they reach it.
       if (alreadyApplied(r)) continue;
       try {
         envelopes.push(fromRecorded(r));
