@@ -26,13 +26,13 @@ import {
   newSessionToken,
   touchSession,
 } from '../../src/authn/sessions.ts';
-import { AppError } from '../../src/errors.ts';
 import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import {
   healAll,
   historyStep,
+  playHistory,
   replay,
   type Step,
   shuffledWithDuplicates,
@@ -184,21 +184,17 @@ describe('authentication events converge', () => {
             );
           }
           for (const n of nodes.slice(1)) await pull(first!, n);
-          for (const s of steps) {
-            clock += 1000;
-            if (s.kind === 'sync') {
-              if (s.from !== s.to) await pull(nodes[s.from]!, nodes[s.to]!);
-              continue;
-            }
-            const node = nodes[s.at]!;
-            const planned = commandFor(node, s);
-            if (!planned) continue;
-            try {
-              await node.execute(planned.c, { actor: planned.actor, now: clock });
-            } catch (err) {
-              if (!(err instanceof AppError)) throw err;
-            }
-          }
+          await playHistory(
+            nodes,
+            steps,
+            (node, s) => {
+              const planned = commandFor(node, s);
+              return planned && { command: planned.c, meta: { actor: planned.actor, now: clock } };
+            },
+            () => {
+              clock += 1000;
+            },
+          );
           await healAll(nodes);
           seen.push(
             ...(

@@ -25,7 +25,6 @@ import {
   setGrant,
   updateRole,
 } from '../../src/authz/commands.ts';
-import { AppError } from '../../src/errors.ts';
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
@@ -33,6 +32,7 @@ import { compare } from '../../src/replication/version-vector.ts';
 import {
   healAll,
   historyStep,
+  playHistory,
   replay,
   type Step,
   shuffledWithDuplicates,
@@ -182,19 +182,10 @@ describe('convergence', () => {
               { actor: 'system' },
             );
             for (const n of nodes.slice(1)) await pull(nodes[0]!, n);
-            for (const s of steps) {
-              if (s.kind === 'sync') {
-                if (s.from !== s.to) await pull(nodes[s.from]!, nodes[s.to]!);
-                continue;
-              }
-              const node = nodes[s.at]!;
+            await playHistory(nodes, steps, (node, s) => {
               const command = commandFor(node, s);
-              if (!command) continue;
-              const actor = s.b % 3 === 1 ? 'padmin' : 'system';
-              await node.execute(command, { actor }).catch((err) => {
-                if (!(err instanceof AppError)) throw err;
-              });
-            }
+              return command && { command, meta: { actor: s.b % 3 === 1 ? 'padmin' : 'system' } };
+            });
             await healAll(nodes);
             const digests = nodes.map((n) => n.digest());
             for (const n of nodes)

@@ -19,18 +19,18 @@ import {
   VERIFY_PREFIX,
   verifyEmail,
 } from '../../src/authn/self-service.ts';
-import { AppError } from '../../src/errors.ts';
 import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import {
   healAll,
   historyStep,
+  playHistory,
   replay,
   type Step,
   shuffledWithDuplicates,
 } from '../support/convergence.ts';
-import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
+import { startMemoryNode, stopNode } from '../support/in-process.ts';
 
 const ORIGINS = ['s0', 's1', 's2'] as const;
 const EMAILS = ['ann@example.org', 'bob@example.org'];
@@ -128,21 +128,18 @@ describe('self-service events converge', () => {
         async (steps, seed) => {
           for (const n of nodes.splice(0)) await stopNode(n);
           for (const id of ORIGINS) nodes.push(await startMemoryNode(id));
-          for (const s of steps) {
-            clock += 1000;
-            if (s.kind === 'sync') {
-              if (s.from !== s.to) await pull(nodes[s.from]!, nodes[s.to]!);
-              continue;
-            }
-            const node = nodes[s.at]!;
-            const c = commandFor(node, s);
-            if (!c) continue;
-            try {
-              await node.execute(c, { actor: s.op === 5 ? 'system' : 'anonymous', now: clock });
-            } catch (err) {
-              if (!(err instanceof AppError)) throw err;
-            }
-          }
+          await playHistory(
+            nodes,
+            steps,
+            (node, s) => {
+              const command = commandFor(node, s);
+              const actor = s.op === 5 ? 'system' : 'anonymous';
+              return command && { command, meta: { actor, now: clock } };
+            },
+            () => {
+              clock += 1000;
+            },
+          );
           await healAll(nodes);
           const records = await nodes[0]!.store.readAll({
             streamPrefix: ORIGIN_STREAM_PREFIX,

@@ -1,9 +1,11 @@
 // The harness the convergence property tests share: random histories (commands at one of three
-// origins, partial syncs), a full heal, and a fresh read model fed the union of events in a
+// origins, partial syncs) and their playing, a full heal, and a fresh read model fed the union of events in a
 // shuffled order with duplicates.
 import fc from 'fast-check';
 import { projections } from '../../projections/index.ts';
+import { AppError } from '../../src/errors.ts';
 import type { Envelope } from '../../src/events/envelope.ts';
+import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
 import { digest } from '../../src/readmodel/digest.ts';
@@ -33,6 +35,37 @@ export const historyStep = (ops: number, values: number): fc.Arbitrary<Step> =>
       arbitrary: fc.record({ kind: fc.constant('sync' as const), from: fc.nat(2), to: fc.nat(2) }),
     },
   );
+
+export type Planned = {
+  readonly command: Command<unknown>;
+  readonly meta: Parameters<AuthlogNode['execute']>[1];
+};
+
+/** Plays a history: a sync pulls one way; a command runs at its node as `plan` says (nothing
+ * when it returns undefined). Refusals (AppError) are part of any history. `beforeStep` runs
+ * ahead of every step, syncs included (a test's clock). */
+export const playHistory = async (
+  nodes: readonly AuthlogNode[],
+  steps: readonly Step[],
+  plan: (node: AuthlogNode, step: Extract<Step, { kind: 'cmd' }>) => Planned | undefined,
+  beforeStep?: () => void,
+): Promise<void> => {
+  for (const s of steps) {
+    beforeStep?.();
+    if (s.kind === 'sync') {
+      if (s.from !== s.to) await pull(nodes[s.from]!, nodes[s.to]!);
+      continue;
+    }
+    const node = nodes[s.at]!;
+    const planned = plan(node, s);
+    if (!planned) continue;
+    try {
+      await node.execute(planned.command, planned.meta);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+    }
+  }
+};
 
 /** Two rounds of a full mesh reach every node with every event. */
 export const healAll = async (nodes: readonly AuthlogNode[]): Promise<void> => {
