@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { liveSession } from '../../src/authn/sessions.ts';
 import { listenApp } from '../support/app.ts';
-import { bearer, createUser, type Http, http, operator } from '../support/auth.ts';
+import { bearer, createUser, type Http, http, operatorCall } from '../support/auth.ts';
 import { oathTotp } from '../support/oathtool.ts';
 
 const PASSWORD = 'gated roles need a second factor';
@@ -22,11 +22,8 @@ describe('evidence-gated roles over a session', () => {
   });
   after(() => ctx.close());
 
-  const call = async (method: string, path: string, body?: unknown, status = 200) => {
-    const r = await h.request(method, path, { headers: operator, ...(body ? { body } : {}) });
-    assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
-    return r.body;
-  };
+  const call = (method: string, path: string, body?: unknown, status = 200) =>
+    operatorCall(h)(method, path, body, status);
 
   it('switches on after OTP and off when the OTP evidence expires', async () => {
     const userId = await createUser(h, 'otto', PASSWORD);

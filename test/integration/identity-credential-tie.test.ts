@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { listenApp } from '../support/app.ts';
-import { bearer, createUser, type Http, http, operator } from '../support/auth.ts';
+import { bearer, createUser, type Http, http, operator, operatorCall } from '../support/auth.ts';
 import { oathTotp } from '../support/oathtool.ts';
 
 const DEFAULT_PASSWORD = 'the everyday password';
@@ -21,11 +21,8 @@ describe('identity directories tied to credential directories', () => {
   });
   after(() => ctx.close());
 
-  const call = async (method: string, path: string, body?: unknown, status = 200) => {
-    const r = await h.request(method, path, { headers: operator, ...(body ? { body } : {}) });
-    assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
-    return r.body;
-  };
+  const call = (method: string, path: string, body?: unknown, status = 200) =>
+    operatorCall(h)(method, path, body, status);
   const login = (identity: string, directory: string, password: string) =>
     h.request('POST', '/v1/auth/login', {
       body: { identity, directory, password, transport: 'bearer' },

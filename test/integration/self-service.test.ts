@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isEmailVerified } from '../../src/authn/self-service.ts';
 import { listenApp } from '../support/app.ts';
-import { bearer, createUser, type Http, http, operator } from '../support/auth.ts';
+import { bearer, createUser, type Http, http, operator, operatorCall } from '../support/auth.ts';
 import { oathTotp } from '../support/oathtool.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -406,10 +406,7 @@ describe('self-service settings', () => {
     const ctx = await listenApp('tied', { auth: { registration: 'open', outboxDir: outbox } });
     try {
       const h = http(ctx.port);
-      const admin = async (method: string, path: string, body: unknown, status: number) => {
-        const r = await h.request(method, path, { headers: operator, body });
-        assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
-      };
+      const admin = operatorCall(h);
       const body = {
         directoryId: 'corp-pw',
         name: 'corp-pw',

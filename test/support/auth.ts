@@ -1,5 +1,6 @@
 // Helpers for authentication tests over real HTTP: make a user with a password through the API
 // (operator token), log in, and carry the session the way a browser or an application would.
+import assert from 'node:assert/strict';
 import { TOKEN } from './app.ts';
 
 export const operator = { authorization: `Bearer ${TOKEN}` };
@@ -36,6 +37,15 @@ export const http = (port: number, host = '127.0.0.1'): Http => {
     },
   };
 };
+
+/** A request with the operator token that must answer `status`; resolves to the answer's body. */
+export const operatorCall =
+  (h: Http) =>
+  async (method: string, path: string, body?: unknown, status = 200) => {
+    const r = await h.request(method, path, { headers: operator, ...(body ? { body } : {}) });
+    assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
+    return r.body;
+  };
 
 /** A person with an identity in the internal directory and a password. */
 export const createUser = async (
