@@ -90,6 +90,11 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
   const physicalMs = options.physicalMs ?? Date.now;
   const readModel = openReadModel(options.readModelPath, options.projections ?? allProjections, {
     onStale: options.onStaleReadModel ?? 'reset',
+    onTorn: (path) =>
+      log.warn(
+        { path },
+        'read model was open when the machine went down; rebuilding it from the log',
+      ),
   });
   let driftAlarms = 0;
   const last = await store.readStream(originStream(id), { direction: 'backwards', maxCount: 1 });

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { REGISTER_CONFLICTS, REGISTER_DDL } from '../replication/registers.ts';
+import { bootMarkerPath, currentBootId, markClosed, markOpen, tornByReboot } from './boot-guard.ts';
 import type { Projection } from './projection.ts';
 
 export type ReadModel = {
@@ -50,15 +51,20 @@ const conflictsView = (projections: readonly Projection[]): string => {
   return `CREATE VIEW conflicts (kind, scope, subject, winner, detail, hlc) AS ${body}`;
 };
 
-const pragmas = (db: Database.Database, options: OpenReadModelOptions) => {
+const pragmas = (
+  db: Database.Database,
+  options: OpenReadModelOptions,
+  synchronous: 'NORMAL' | 'OFF',
+) => {
   // A rebuild target has no reader until it is complete: a rollback journal in memory writes
   // each page once, where WAL writes it to the log and again at the checkpoint. The swapped-in
   // file is opened in WAL mode like any other.
   db.pragma(`journal_mode = ${options.journal ?? 'WAL'}`);
   // The read model is rebuilt from the durable log after any loss, and its checkpoint commits
-  // with its rows, so losing the last transactions on power failure only means re-applying.
-  // A rebuild target needs no sync at all until it is complete (it is fsynced before the swap).
-  db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+  // with its rows, so losing the last transactions only means re-applying them. The live file
+  // is written unsynced where a machine crash can be told (boot-guard.ts), NORMAL elsewhere; a
+  // rebuild target needs no sync at all until it is complete (it is fsynced before the swap).
+  db.pragma(`synchronous = ${synchronous}`);
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = OFF');
   // The writer's working set (claim and register indexes, the rows an event touches) stays in
@@ -69,8 +75,11 @@ const pragmas = (db: Database.Database, options: OpenReadModelOptions) => {
 export type OpenReadModelOptions = {
   /** What to do when the file was made by a different schema: refuse, or start it afresh. */
   readonly onStale?: 'throw' | 'reset';
-  /** OFF for a file that is thrown away unless completed (a rebuild target). */
+  /** OFF for a file that is thrown away unless completed (a rebuild target). Unset: unsynced
+   * writes guarded by the boot id (boot-guard.ts) where there is one, NORMAL elsewhere. */
   readonly synchronous?: 'NORMAL' | 'OFF';
+  /** Called before a file left open by an earlier boot of the machine is thrown away. */
+  readonly onTorn?: (path: string) => void;
   /** MEMORY for a rebuild target (see pragmas); WAL otherwise. */
   readonly journal?: 'WAL' | 'MEMORY';
   /** Leave out the projections' query indexes; `createQueryIndexes` adds them when done. */
@@ -83,8 +92,18 @@ export const openReadModel = (
   options: OpenReadModelOptions = {},
 ): ReadModel => {
   const fingerprint = schemaFingerprint(projections);
+  const bootId =
+    options.synchronous === undefined && path !== ':memory:' ? currentBootId() : undefined;
+  const synchronous = options.synchronous ?? (bootId === undefined ? 'NORMAL' : 'OFF');
+  if (bootId !== undefined) {
+    if (tornByReboot(path, bootId)) {
+      options.onTorn?.(path);
+      removeReadModelFiles(path);
+    }
+    markOpen(path, bootId);
+  }
   let writer = new Database(path);
-  pragmas(writer, options);
+  pragmas(writer, options, synchronous);
   const hasMeta = writer
     .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_meta'")
     .get();
@@ -101,8 +120,9 @@ export const openReadModel = (
       }
       writer.close();
       removeReadModelFiles(path);
+      if (bootId !== undefined) markOpen(path, bootId);
       writer = new Database(path);
-      pragmas(writer, options);
+      pragmas(writer, options, synchronous);
     }
   }
   const fresh = !writer
@@ -128,7 +148,14 @@ export const openReadModel = (
     projections,
     close() {
       if (reader !== writer) reader.close();
+      if (bootId !== undefined) {
+        // Sync before the mark goes: NORMAL makes the checkpoint fsync the WAL before copying
+        // it and the file after, so every committed transaction is on disk when it returns.
+        writer.pragma('synchronous = NORMAL');
+        writer.pragma('wal_checkpoint(TRUNCATE)');
+      }
       writer.close();
+      if (bootId !== undefined) markClosed(path);
     },
   };
 };
@@ -144,5 +171,6 @@ export const createQueryIndexes = (rm: ReadModel): void => {
 };
 
 export const removeReadModelFiles = (path: string): void => {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+  for (const file of [path, `${path}-wal`, `${path}-shm`, bootMarkerPath(path)])
+    rmSync(file, { force: true });
 };
