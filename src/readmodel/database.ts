@@ -114,6 +114,7 @@ export const openReadModel = (
     if (row?.value !== fingerprint) {
       if (options.onStale !== 'reset' || path === ':memory:') {
         writer.close();
+        if (bootId !== undefined) markClosed(path);
         throw new ReadModelSchemaError(
           `read model ${path} was built by another version of the projections (run: authlog rebuild)`,
         );

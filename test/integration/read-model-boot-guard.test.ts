@@ -11,7 +11,11 @@ import { projections } from '../../projections/index.ts';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { startNode } from '../../src/node/node.ts';
 import { bootMarkerPath, currentBootId } from '../../src/readmodel/boot-guard.ts';
-import { openReadModel, type ReadModel } from '../../src/readmodel/database.ts';
+import {
+  openReadModel,
+  type ReadModel,
+  ReadModelSchemaError,
+} from '../../src/readmodel/database.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 const bootId = currentBootId();
@@ -82,6 +86,17 @@ describe('read model boot guard', { skip }, () => {
       assert.equal(probe(again), undefined);
       assert.equal(readFileSync(bootMarkerPath(path), 'utf8').trim(), bootId);
       again.close();
+    }));
+
+  it('leaves no mark when it refuses a file made by other projections', () =>
+    withDir((dir) => {
+      const path = join(dir, 'rm.sqlite');
+      openReadModel(path, projections).close();
+      assert.throws(
+        () => openReadModel(path, projections.slice(1), { onStale: 'throw' }),
+        ReadModelSchemaError,
+      );
+      assert.equal(existsSync(bootMarkerPath(path)), false);
     }));
 
   it('leaves files opened with an explicit synchronous setting unmarked', () =>
