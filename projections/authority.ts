@@ -6,15 +6,24 @@
 // delivery is causal, so whichever arrives second finds the first and every node lists the same
 // pairs. This is the one place the check lives; quarantining such events would become a rule here.
 //
-// Not traced: a privilege revoked from a role, or a role deleted, reaches its members through
-// memberships that are state, not part of either event; those races are not listed.
+// Two kinds of revocation are traced:
+// - of the actor: deactivated, deleted, or removed from a role. The revocation names the actor,
+//   so an administrative event is paired with the actor's revocations it had not seen.
+// - of a grant: a privilege, model or object permission set to anything but `grant` on a role,
+//   or the role deleted. Which grant allowed an event is decided at its origin and recorded on
+//   the event (`authority` in the envelope, src/authz/admin.ts): the actor's role and the role
+//   the grant came from. So the pair is again a property of the two events. A model permission
+//   revoked also covers object permissions of the same type and action (it takes priority).
+// Not traced: a role's parent changed under an inherited grant, and roles between the actor's
+// role and the granting one; events from before the envelope carried `authority`.
 //
 // Cost: revocations are rare, so each one is kept (`authority_revocations`) and an administrative
 // event only probes that table by its actor — an empty index range for almost every event. A
 // revocation looks for the actor's earlier administrative events in the audit rows (one per
 // event, indexed by actor; the audit projection runs before this one, and a read model without
 // the audit trail has no authority races either: see `projectionsWithoutAudit`), so no second
-// per-event log is kept.
+// per-event log is kept. Grant uses are kept (`authority_uses`, one or two rows per event that
+// carries `authority`), since the audit rows do not hold them.
 import { eventTypes } from '../src/events/catalogue.ts';
 import { type Envelope, SYSTEM_ACTOR } from '../src/events/envelope.ts';
 import type { Handlers, Projection, Statement } from '../src/readmodel/projection.ts';
@@ -55,8 +64,118 @@ const seenBy = (origin: string) =>
 
 const ADMINISTRATIVE_TYPE = `type NOT IN (${[...NOT_ADMINISTRATIVE].map((t) => `'${t}'`).join(', ')})`;
 
+/** What a grant revocation takes away, as uses name it (src/authz/admin.ts grantKey): a grant
+ * key, a model key (which also covers that type and action's object grants), or `*` for every
+ * grant of the role. */
+const revokedGrant = (e: Envelope): { role: string; target: string } | undefined => {
+  switch (e.type) {
+    case 'RolePrivilegeSet':
+      return e.data.effect === 'grant'
+        ? undefined
+        : { role: e.data.roleId, target: `privilege:${e.data.privilege}` };
+    case 'RoleModelPermissionSet':
+      return e.data.effect === 'grant'
+        ? undefined
+        : { role: e.data.roleId, target: `model:${e.data.resourceType}:${e.data.action}` };
+    case 'ObjectPermissionSet':
+      return e.data.effect === 'grant'
+        ? undefined
+        : {
+            role: e.data.roleId,
+            target: `object:${e.data.resourceType}:${e.data.action}:${e.data.objectId}`,
+          };
+    case 'RoleDeleted':
+      return { role: e.data.roleId, target: '*' };
+    default:
+      return undefined;
+  }
+};
+
+/** A use's scope: the model key its grant falls under (object grants), else the grant itself. */
+const scopeOf = (grant: string): string => {
+  if (!grant.startsWith('object:')) return grant;
+  const [, type, action] = grant.split(':');
+  return `model:${type}:${action}`;
+};
+
+/** The (role, grant) pairs an event's authority rests on: the actor's role and the granting one. */
+const usesOf = (e: Envelope): { role: string; grant: string }[] => {
+  const pairs = new Map<string, { role: string; grant: string }>();
+  for (const u of e.authority ?? [])
+    for (const role of [u.role, u.grantedBy])
+      pairs.set(`${role}\u0000${u.grant}`, { role, grant: u.grant });
+  return [...pairs.values()];
+};
+
+const grantRaces = (e: Envelope, out: Statement[]) => {
+  const administrative = e.actor !== SYSTEM_ACTOR && !NOT_ADMINISTRATIVE.has(e.type);
+  for (const { role, grant } of administrative ? usesOf(e) : []) {
+    const scope = scopeOf(grant);
+    out.push(
+      sql(
+        'INSERT OR IGNORE INTO authority_uses (role, grant, scope, event_id, origin, seq, actor, type, hlc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        role,
+        grant,
+        scope,
+        e.id,
+        e.origin,
+        e.seq,
+        e.actor,
+        e.type,
+        e.hlc,
+      ),
+      // Revocations of this grant that this event had not seen.
+      sql(
+        `INSERT OR IGNORE INTO authority_races (event_id, revocation_id, actor, event_type, revocation_type, hlc)
+         SELECT ?, r.event_id, ?, ?, r.type, MAX(?, r.hlc) FROM authority_grant_revocations r
+         WHERE r.role = ? AND r.target IN ('*', ?, ?) AND r.origin <> ? AND r.seq > ${seenBy('r.origin')}`,
+        e.id,
+        e.actor,
+        e.type,
+        e.hlc,
+        role,
+        grant,
+        scope,
+        e.origin,
+        depsOf(e),
+      ),
+    );
+  }
+  const revoked = revokedGrant(e);
+  if (revoked === undefined) return;
+  out.push(
+    sql(
+      'INSERT INTO authority_grant_revocations (event_id, role, target, origin, seq, type, hlc) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      e.id,
+      revoked.role,
+      revoked.target,
+      e.origin,
+      e.seq,
+      e.type,
+      e.hlc,
+    ),
+    // Events that used this grant and that this revocation had not seen.
+    sql(
+      `INSERT OR IGNORE INTO authority_races (event_id, revocation_id, actor, event_type, revocation_type, hlc)
+       SELECT u.event_id, ?, u.actor, u.type, ?, MAX(u.hlc, ?) FROM authority_uses u
+       WHERE u.role = ? AND (? = '*' OR u.grant = ? OR u.scope = ?)
+         AND u.origin <> ? AND u.seq > ${seenBy('u.origin')}`,
+      e.id,
+      e.type,
+      e.hlc,
+      revoked.role,
+      revoked.target,
+      revoked.target,
+      revoked.target,
+      e.origin,
+      depsOf(e),
+    ),
+  );
+};
+
 const handle = (e: Envelope): Statement[] => {
   const out: Statement[] = [];
+  grantRaces(e, out);
   if (e.actor !== SYSTEM_ACTOR && !NOT_ADMINISTRATIVE.has(e.type)) {
     // Revocations of this actor's authority that this event had not seen.
     out.push(
@@ -110,6 +229,17 @@ export const authority: Projection = {
       event_id TEXT PRIMARY KEY, subject TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL,
       type TEXT NOT NULL, hlc TEXT NOT NULL) WITHOUT ROWID`,
     'CREATE INDEX authority_revocations_subject ON authority_revocations (subject, origin, seq)',
+    // Grants administrative events were authorized by, and revocations of grants. Both are
+    // found by role; a use by its grant or its scope, a revocation by its target.
+    `CREATE TABLE authority_uses (
+      role TEXT NOT NULL, grant TEXT NOT NULL, scope TEXT NOT NULL, event_id TEXT NOT NULL,
+      origin TEXT NOT NULL, seq INTEGER NOT NULL, actor TEXT NOT NULL, type TEXT NOT NULL,
+      hlc TEXT NOT NULL, PRIMARY KEY (role, grant, event_id)) WITHOUT ROWID`,
+    'CREATE INDEX authority_uses_scope ON authority_uses (role, scope)',
+    `CREATE TABLE authority_grant_revocations (
+      role TEXT NOT NULL, target TEXT NOT NULL, event_id TEXT NOT NULL, origin TEXT NOT NULL,
+      seq INTEGER NOT NULL, type TEXT NOT NULL, hlc TEXT NOT NULL,
+      PRIMARY KEY (role, target, event_id)) WITHOUT ROWID`,
     `CREATE TABLE authority_races (
       event_id TEXT NOT NULL, revocation_id TEXT NOT NULL, actor TEXT NOT NULL,
       event_type TEXT NOT NULL, revocation_type TEXT NOT NULL, hlc TEXT NOT NULL,

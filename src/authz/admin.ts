@@ -5,7 +5,7 @@ import { AppError } from '../errors.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { createAuthz } from './engine.ts';
+import { ADMIN_PRIVILEGE, createAuthz, type GrantKind } from './engine.ts';
 
 /** Throws FORBIDDEN unless the actor may do `what`. A fresh engine: decisions see uncommitted
  * state of the batch they are in, so nothing may be cached across them. */
@@ -26,6 +26,21 @@ export const requireAccess = (state: Reader, meta: CommandMeta, what: Target): v
       privilege: target,
     });
   }
+  if (result.role !== undefined && result.grantedBy !== undefined && result.grantKind)
+    meta.authority?.push({
+      role: result.role,
+      grantedBy: result.grantedBy,
+      grant: grantKey(what, result.grantKind),
+    });
+};
+
+/** The key of the grant that allowed `what`, as revocations name it (projections/authority.ts). */
+export const grantKey = (what: Target, kind: GrantKind): string => {
+  if (kind === 'admin') return `privilege:${ADMIN_PRIVILEGE}`;
+  if ('privilege' in what) return `privilege:${what.privilege}`;
+  if (kind === 'object' && what.objectId !== undefined)
+    return `object:${what.resourceType}:${what.action}:${what.objectId}`;
+  return `model:${what.resourceType}:${what.action}`;
 };
 
 export const requirePrivilege = (state: Reader, meta: CommandMeta, privilege: string): void =>

@@ -30,8 +30,13 @@ export type CheckResult = {
   readonly role?: string;
   /** The role (that role or an ancestor) whose grant it is. */
   readonly grantedBy?: string;
+  /** Which grant of `grantedBy` allowed it: the asked privilege, a model or an object
+   * permission, or the administrator privilege. */
+  readonly grantKind?: GrantKind;
   readonly missingEvidences?: readonly string[];
 };
+
+export type GrantKind = 'privilege' | 'model' | 'object' | 'admin';
 
 export type ObjectsResult =
   | { readonly all: true; readonly role: string }
@@ -169,24 +174,33 @@ export const createAuthz = (read: Reader, version: () => number): Authz => {
     input: CheckInput,
     /** `type:action`, the key of model and object grants (made once per check). */
     ta: string,
-  ): { grant: Grant; what: string } | undefined => {
+  ): { grant: Grant; kind: GrantKind; what: string } | undefined => {
     const c = closure(roleId);
     if ('privilege' in input) {
       const g = c.privileges.get(input.privilege);
-      if (g?.effect === 'grant') return { grant: g, what: `privilege ${input.privilege}` };
+      if (g?.effect === 'grant')
+        return { grant: g, kind: 'privilege', what: `privilege ${input.privilege}` };
     } else {
       const model = c.model.get(ta);
       // A model permission takes priority over object permissions, both ways.
       if (model?.effect === 'grant')
-        return { grant: model, what: `${input.action} on every ${input.resourceType}` };
+        return {
+          grant: model,
+          kind: 'model',
+          what: `${input.action} on every ${input.resourceType}`,
+        };
       if (model?.effect !== 'revoke' && input.objectId !== undefined) {
         const g = c.objects.get(ta)?.get(input.objectId);
         if (g?.effect === 'grant')
-          return { grant: g, what: `${input.action} on ${input.resourceType} ${input.objectId}` };
+          return {
+            grant: g,
+            kind: 'object',
+            what: `${input.action} on ${input.resourceType} ${input.objectId}`,
+          };
       }
     }
     const a = admin(roleId);
-    return a ? { grant: a, what: ADMIN_PRIVILEGE } : undefined;
+    return a ? { grant: a, kind: 'admin', what: ADMIN_PRIVILEGE } : undefined;
   };
 
   return {
@@ -204,6 +218,7 @@ export const createAuthz = (read: Reader, version: () => number): Authz => {
             reason: `role ${roleId} grants ${hit.what}${via}`,
             role: roleId,
             grantedBy: hit.grant.source,
+            grantKind: hit.kind,
           };
         }
       }

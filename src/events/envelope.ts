@@ -14,6 +14,19 @@ import {
 } from './catalogue.ts';
 import { upcast } from './upcast.ts';
 
+/**
+ * A grant an administrative event was authorized by at its origin (src/authz/admin.ts): the
+ * actor's role, the role whose grant it is (that role or an ancestor) and the grant's key
+ * (`privilege:<name>`, `model:<type>:<action>`, `object:<type>:<action>:<id>`). Recorded so that
+ * a concurrent revocation of that grant is an authority race between the two events alone
+ * (projections/authority.ts), the same on every node whatever the delivery order.
+ */
+export type AuthorityUse = {
+  readonly role: string;
+  readonly grantedBy: string;
+  readonly grant: string;
+};
+
 /** Who caused an event and from where: recorded for accounting. */
 export type EventMeta = {
   /** Principal id that caused it, or `system`. */
@@ -24,6 +37,9 @@ export type EventMeta = {
   readonly causationId?: string;
   readonly ip?: string;
   readonly userAgent?: string;
+  /** The grants the actor's authority came from; unset for `system` and for events that need
+   * none. */
+  readonly authority?: readonly AuthorityUse[];
 };
 
 export type Envelope<E extends DomainEvent = DomainEvent> = E &
@@ -63,12 +79,32 @@ export const toEventData = (e: Envelope): EventData => ({
     ...optional('causationId', e.causationId),
     ...optional('ip', e.ip),
     ...optional('userAgent', e.userAgent),
+    ...(e.authority === undefined
+      ? {}
+      : {
+          authority: e.authority.map(({ role, grantedBy, grant }) => ({ role, grantedBy, grant })),
+        }),
   },
 });
 
 export class MalformedEventError extends Error {
   override readonly name = 'MalformedEventError';
 }
+
+const MAX_AUTHORITY_USES = 16;
+
+const authorityOf = (id: string, value: unknown): AuthorityUse[] | undefined => {
+  if (value === undefined) return undefined;
+  const bad = () => new MalformedEventError(`event ${id}: bad authority`);
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_AUTHORITY_USES) throw bad();
+  return value.map((u: unknown) => {
+    if (typeof u !== 'object' || u === null) throw bad();
+    const { role, grantedBy, grant } = u as Record<string, unknown>;
+    for (const field of [role, grantedBy, grant])
+      if (typeof field !== 'string' || field.length === 0 || field.length > 400) throw bad();
+    return { role, grantedBy, grant } as AuthorityUse;
+  });
+};
 
 const checkers = Object.fromEntries(
   Object.entries(eventSchemas).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
@@ -135,5 +171,6 @@ export const fromRecorded = (
     causationId: str(m, 'causationId'),
     ip: str(m, 'ip'),
     userAgent: str(m, 'userAgent'),
+    authority: authorityOf(r.id, m.authority),
   } as Envelope;
 };

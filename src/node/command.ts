@@ -2,7 +2,7 @@
 // to record and a result for the caller, or throws an AppError. `now` comes in the metadata; a
 // decide function never reads the clock, and ids are made by the caller before deciding.
 import type { DomainEvent } from '../events/catalogue.ts';
-import type { EventMeta } from '../events/envelope.ts';
+import type { AuthorityUse, EventMeta } from '../events/envelope.ts';
 import type { Reader } from '../readmodel/projection.ts';
 
 export type CommandMeta = EventMeta & {
@@ -14,6 +14,9 @@ export type CommandMeta = EventMeta & {
   readonly credential?: 'operator' | 'session' | 'token' | 'basic' | 'gateway';
   /** The actor's session is elevated (sudo mode) now; see src/authn/elevation.ts. */
   readonly elevated?: boolean;
+  /** Filled while deciding: the grants the actor's access checks were allowed by
+   * (src/authz/admin.ts). The writer records them on the decision's events. */
+  readonly authority?: AuthorityUse[];
 };
 
 export type Decision<R> = { readonly events: readonly DomainEvent[]; readonly result: R };

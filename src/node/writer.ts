@@ -9,7 +9,13 @@
 
 import { AppError } from '../errors.ts';
 import { CURRENT_SCHEMA } from '../events/catalogue.ts';
-import { type Envelope, fromRecorded, originStream, toEventData } from '../events/envelope.ts';
+import {
+  type AuthorityUse,
+  type Envelope,
+  fromRecorded,
+  originStream,
+  toEventData,
+} from '../events/envelope.ts';
 import type { Projector } from '../readmodel/projector.ts';
 import type { Clock } from '../replication/hlc.ts';
 import { seqOf } from '../replication/version-vector.ts';
@@ -67,6 +73,17 @@ type ApplyJob = {
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Each grant once, in the order the checks met them (a command may check the same twice). */
+const uniqueUses = (uses: readonly AuthorityUse[]): AuthorityUse[] => {
+  const seen = new Set<string>();
+  return uses.filter((u) => {
+    const key = `${u.role}\u0000${u.grantedBy}\u0000${u.grant}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+};
 
 export const createWriter = (options: WriterOptions): Writer => {
   const { node, store, projector, clock, newId } = options;
@@ -153,13 +170,15 @@ export const createWriter = (options: WriterOptions): Writer => {
       writeDeferred();
       for (const job of jobs) {
         let decision: ReturnType<Command<unknown>['decide']>;
+        const used: AuthorityUse[] = [];
         try {
-          decision = job.command.decide(projector.read, job.meta);
+          decision = job.command.decide(projector.read, { ...job.meta, authority: used });
         } catch (error) {
           answers.push({ job, error });
           continue;
         }
         const stamped: Envelope[] = [];
+        const authority = used.length === 0 ? undefined : uniqueUses(used);
         for (const event of decision.events) {
           const seq = seqOf(projector.applied, node) + 1n;
           // Spreading a member of the event union keeps type and data paired; TypeScript cannot
@@ -179,6 +198,7 @@ export const createWriter = (options: WriterOptions): Writer => {
             causationId: job.meta.causationId,
             ip: job.meta.ip,
             userAgent: job.meta.userAgent,
+            authority,
             ...event,
           } as Envelope;
           if (projector.offer(e) !== 'applied')

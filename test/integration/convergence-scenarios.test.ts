@@ -19,6 +19,8 @@ import {
   definePrivilege,
   defineResourceType,
   defineRoleDirectory,
+  deleteRole,
+  MANAGE_ROLES,
   setGrant,
   updateRole,
 } from '../../src/authz/commands.ts';
@@ -291,5 +293,57 @@ describe('convergence rules between two sites', () => {
     }
     // The actions stand (this version records, it does not quarantine).
     assert.ok(getRole(b.read, 'r-race'));
+  });
+
+  // The grant an event was authorized by is recorded on it at its origin, so a concurrent
+  // revocation of that grant is a race too, on every node alike.
+  const raceList = (n: AuthlogNode) =>
+    n.read
+      .all("SELECT scope, detail FROM conflicts WHERE kind = 'authority-race' ORDER BY detail")
+      .map((r) => `${r.scope} ${r.detail}`);
+  const managerOf = async (roleId: string) => {
+    await exec(a, registerPrincipal({ principalId: 'mgr', kind: 'person', briefName: 'Manager' }));
+    await exec(a, createRole({ roleId, name: roleId }));
+    await exec(a, setGrant({ roleId, privilege: MANAGE_ROLES, effect: 'grant' }));
+    await exec(a, addRoleMember({ roleId, principalId: 'mgr' }));
+    await exchange();
+  };
+
+  it('authority race: a privilege revoked from the actor’s role at another site is listed', async () => {
+    await managerOf('managers');
+    const created = await a.execute(createRole({ roleId: 'r-by-mgr', name: 'by-mgr' }), {
+      actor: 'mgr',
+    });
+    assert.deepEqual(created.events[0]!.authority, [
+      { role: 'managers', grantedBy: 'managers', grant: `privilege:${MANAGE_ROLES}` },
+    ]);
+    await exec(b, setGrant({ roleId: 'managers', privilege: MANAGE_ROLES, effect: 'revoke' }));
+    await exchange();
+    for (const n of [a, b])
+      assert.deepEqual(raceList(n), ['actor:mgr RoleDefined concurrent with RolePrivilegeSet']);
+    // Once the revocation is known the manager is refused, and later grants race with nothing.
+    await assert.rejects(
+      a.execute(createRole({ roleId: 'r-late', name: 'late' }), { actor: 'mgr' }),
+    );
+    await exec(b, setGrant({ roleId: 'managers', privilege: MANAGE_ROLES, effect: 'grant' }));
+    await exchange();
+    await a.execute(createRole({ roleId: 'r-after', name: 'after' }), { actor: 'mgr' });
+    await exchange();
+    for (const n of [a, b]) assert.equal(raceList(n).length, 1);
+  });
+
+  it('authority race: the actor’s role deleted at another site is listed; a grant elsewhere is not', async () => {
+    await managerOf('managers');
+    await exec(a, createRole({ roleId: 'other', name: 'other' }));
+    // A use the deleting site has seen is no race.
+    await a.execute(createRole({ roleId: 'r-seen', name: 'seen' }), { actor: 'mgr' });
+    await exchange();
+    await a.execute(createRole({ roleId: 'r-by-mgr', name: 'by-mgr' }), { actor: 'mgr' });
+    // Revoking the same privilege on a role the manager is not in races with nothing.
+    await exec(b, setGrant({ roleId: 'other', privilege: MANAGE_ROLES, effect: 'revoke' }));
+    await exec(b, deleteRole({ roleId: 'managers' }));
+    await exchange();
+    for (const n of [a, b])
+      assert.deepEqual(raceList(n), ['actor:mgr RoleDefined concurrent with RoleDeleted']);
   });
 });

@@ -47,7 +47,7 @@ const ROLE_NAMES = ['ops', 'Ops', 'dev', 'qa'];
 const EFFECTS = ['grant', 'revoke', 'inherit'] as const;
 const RUNS = Number(process.env.CONVERGENCE_RUNS ?? 100);
 
-const step = historyStep(14, 50);
+const step = historyStep(15, 50);
 
 const ids = (node: AuthlogNode, sql: string): string[] =>
   node.read.all(sql).map((r) => String(r.id));
@@ -146,6 +146,13 @@ const commandFor = (
         name: pick(DIRECTORY_NAMES, s.a)!,
         requiredEvidences: s.a % 2 ? ['ownership'] : [],
       });
+    case 15:
+      // The grant the administrator acts by, revoked (or given back) while it acts elsewhere.
+      return setGrant({
+        roleId: 'deputies',
+        privilege: 'authlog.admin',
+        effect: pick(EFFECTS, s.b)!,
+      });
     default: {
       const r = pick(roles, s.a);
       return r && p
@@ -171,16 +178,16 @@ describe('convergence', () => {
           const nodes = await Promise.all(ORIGINS.map((o) => startMemoryNode(o)));
           open.push(...nodes);
           try {
-            // An administrator who acts at every site, and whom any site may deactivate or
-            // remove from a role at the same time: the authority races of DESIGN.md section 5.
-            await nodes[0]!.execute(
+            // An administrator who acts at every site, by the administrator privilege of a role
+            // of its own, and whom any site may deactivate, remove from that role or take the
+            // privilege from at the same time: the authority races of DESIGN.md section 5.
+            for (const command of [
               registerPrincipal({ principalId: 'padmin', kind: 'person', briefName: 'Admin' }),
-              { actor: 'system' },
-            );
-            await nodes[0]!.execute(
-              addRoleMember({ roleId: 'administrators', principalId: 'padmin' }),
-              { actor: 'system' },
-            );
+              createRole({ roleId: 'deputies', name: 'deputies' }),
+              setGrant({ roleId: 'deputies', privilege: 'authlog.admin', effect: 'grant' }),
+              addRoleMember({ roleId: 'deputies', principalId: 'padmin' }),
+            ] as Command<unknown>[])
+              await nodes[0]!.execute(command, { actor: 'system' });
             for (const n of nodes.slice(1)) await pull(nodes[0]!, n);
             await playHistory(nodes, steps, (node, s) => {
               const command = commandFor(node, s);
@@ -214,7 +221,9 @@ describe('convergence', () => {
               }
             }
             for (const c of nodes[0]!.read.all(
-              'SELECT kind, COUNT(*) AS n FROM conflicts GROUP BY kind',
+              `SELECT kind, COUNT(*) AS n FROM conflicts GROUP BY kind
+               UNION ALL SELECT 'authority-race by a revoked grant', COUNT(*) FROM authority_races
+               WHERE revocation_type IN ('RolePrivilegeSet', 'RoleDeleted')`,
             )) {
               seen.set(String(c.kind), (seen.get(String(c.kind)) ?? 0) + Number(c.n));
             }
