@@ -8,14 +8,14 @@
 // primary key, so `WHERE actor = ? AND (hlc, event_id) > (?, ?) ORDER BY hlc, event_id` is one
 // index range. Every index costs on every write and every rebuild: add one only with a query.
 // The time of an event is its HLC's physical part (UTC ms), so no separate time column is kept.
-import { familyOf, subjectsOf, summaryOf } from '../src/accounting/describe.ts';
+import { allowedByOf, familyOf, subjectsOf, summaryOf } from '../src/accounting/describe.ts';
 import { type EventType, eventTypes } from '../src/events/catalogue.ts';
 import type { Envelope } from '../src/events/envelope.ts';
 import { type Handler, type Handlers, type Projection, sql } from '../src/readmodel/projection.ts';
 
 const INSERT_ROW = `INSERT INTO audit
-  (hlc, event_id, origin, seq, actor, via, type, family, subjects, summary, ip, correlation_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  (hlc, event_id, origin, seq, actor, via, type, family, subjects, summary, ip, correlation_id, allowed_by)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const INSERT_SUBJECT = 'INSERT INTO audit_subjects (subject, hlc, event_id) VALUES (?, ?, ?)';
 
 export const auditRow: Handler<EventType> = (e: Envelope) => {
@@ -36,6 +36,7 @@ export const auditRow: Handler<EventType> = (e: Envelope) => {
       summaryOf(e.type, data),
       e.ip ?? null,
       e.correlationId ?? null,
+      allowedByOf(e.authority),
     ),
     ...subjects.map((s) => sql(INSERT_SUBJECT, s, e.hlc, e.id)),
   ];
@@ -47,7 +48,7 @@ export const audit: Projection = {
     `CREATE TABLE audit (
       hlc TEXT NOT NULL, event_id TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL,
       actor TEXT NOT NULL, via TEXT, type TEXT NOT NULL, family TEXT NOT NULL,
-      subjects TEXT NOT NULL, summary TEXT NOT NULL, ip TEXT, correlation_id TEXT,
+      subjects TEXT NOT NULL, summary TEXT NOT NULL, ip TEXT, correlation_id TEXT, allowed_by TEXT,
       PRIMARY KEY (hlc, event_id)) WITHOUT ROWID`,
     // Also read by the authority projection's handlers (an actor's administrative events).
     'CREATE INDEX audit_actor ON audit (actor)',

@@ -8,6 +8,8 @@
 // personal data only where an auditor needs it: the login name of an added identity. Names,
 // e-mail addresses and phone numbers stay in the events' `pii` sub-objects.
 
+import type { AuthorityUse } from '../events/envelope.ts';
+
 export type Family =
   | 'principal'
   | 'identity'
@@ -188,6 +190,20 @@ export const genericSummary = (type: string, data: Payload): string => {
 };
 
 const MAX_SUMMARY = 500;
+
+/** The grants an administrative event was allowed by (envelope `authority`), one line: the
+ * grant, the role it belongs to, and the actor's role when that inherits it. */
+export const allowedByOf = (authority: readonly AuthorityUse[] | undefined): string | null =>
+  authority === undefined || authority.length === 0
+    ? null
+    : clip(
+        authority
+          .map(
+            (u) => `${u.grant} of ${u.grantedBy}${u.role === u.grantedBy ? '' : ` via ${u.role}`}`,
+          )
+          .join('; '),
+        MAX_SUMMARY,
+      );
 
 export const summaryOf = (type: string, data: Payload): string =>
   clip((SUMMARIES[type] ?? ((d: Payload) => genericSummary(type, d)))(data), MAX_SUMMARY);

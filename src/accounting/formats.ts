@@ -39,6 +39,7 @@ export const CSV_COLUMNS = [
   'summary',
   'ip',
   'correlation_id',
+  'allowed_by',
 ] as const;
 
 export const csvHeader = (): string => `${CSV_COLUMNS.join(',')}\r\n`;
@@ -57,6 +58,7 @@ export const csvRow = (e: AuditEntry): string =>
     e.summary,
     e.ip,
     e.correlationId,
+    e.allowedBy,
   ]
     .map(csvCell)
     .join(',')}\r\n`;

@@ -52,6 +52,8 @@ export type AuditEntry = {
   readonly summary: string;
   readonly ip: string | null;
   readonly correlationId: string | null;
+  /** The grants an administrative event was allowed by, when it records them. */
+  readonly allowedBy: string | null;
 };
 
 export type AuditPage = {
@@ -113,6 +115,7 @@ export const toEntry = (r: Readonly<Record<string, SqlValue>>): AuditEntry => {
     summary: String(r.summary),
     ip: r.ip === null ? null : String(r.ip),
     correlationId: r.correlation_id === null ? null : String(r.correlation_id),
+    allowedBy: r.allowed_by === null ? null : String(r.allowed_by),
   };
 };
 

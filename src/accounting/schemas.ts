@@ -62,6 +62,12 @@ export const AuditEntrySchema = Type.Object({
   summary: Type.String(),
   ip: Nullable(Type.String()),
   correlationId: Nullable(Type.String()),
+  allowedBy: Nullable(
+    Type.String({
+      description:
+        'the grants an administrative event was allowed by at its origin: "<grant> of <role>[ via <actor role>]", separated by "; "',
+    }),
+  ),
 });
 
 export const AuditPageSchema = Type.Object({

@@ -319,8 +319,14 @@ describe('convergence rules between two sites', () => {
     ]);
     await exec(b, setGrant({ roleId: 'managers', privilege: MANAGE_ROLES, effect: 'revoke' }));
     await exchange();
-    for (const n of [a, b])
+    for (const n of [a, b]) {
       assert.deepEqual(raceList(n), ['actor:mgr RoleDefined concurrent with RolePrivilegeSet']);
+      // Auditors see the grant in the trail, on every node.
+      assert.deepEqual(
+        n.read.get('SELECT allowed_by FROM audit WHERE event_id = ?', created.events[0]!.id),
+        { allowed_by: `privilege:${MANAGE_ROLES} of managers` },
+      );
+    }
     // Once the revocation is known the manager is refused, and later grants race with nothing.
     await assert.rejects(
       a.execute(createRole({ roleId: 'r-late', name: 'late' }), { actor: 'mgr' }),

@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createDenialLimiter } from '../../src/accounting/denials.ts';
-import { familyOf, genericSummary, subjectsOf, summaryOf } from '../../src/accounting/describe.ts';
+import {
+  allowedByOf,
+  familyOf,
+  genericSummary,
+  subjectsOf,
+  summaryOf,
+} from '../../src/accounting/describe.ts';
 import {
   CSV_COLUMNS,
   csvCell,
@@ -31,6 +37,7 @@ const entry = (over: Partial<AuditEntry> = {}): AuditEntry => ({
   summary: 'deactivated principal p1',
   ip: null,
   correlationId: null,
+  allowedBy: null,
   ...over,
 });
 
@@ -175,5 +182,18 @@ describe('denial rate limit', () => {
     limiter.admit('c', 0);
     assert.equal(limiter.admit('a', 1).record, true, 'a was forgotten, so it starts afresh');
     assert.equal(limiter.admit('c', 1).record, false);
+  });
+});
+
+describe('allowed by', () => {
+  it('names each grant, its role, and the actor’s role when that inherits it', () => {
+    assert.equal(allowedByOf(undefined), null);
+    assert.equal(
+      allowedByOf([
+        { role: 'ops', grantedBy: 'ops', grant: 'privilege:authlog.roles.manage' },
+        { role: 'ops', grantedBy: 'staff', grant: 'model:invoice:update' },
+      ]),
+      'privilege:authlog.roles.manage of ops; model:invoice:update of staff via ops',
+    );
   });
 });
