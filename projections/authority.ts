@@ -10,20 +10,21 @@
 // - of the actor: deactivated, deleted, or removed from a role. The revocation names the actor,
 //   so an administrative event is paired with the actor's revocations it had not seen.
 // - of a grant: a privilege, model or object permission set to anything but `grant` on a role,
-//   or the role deleted. Which grant allowed an event is decided at its origin and recorded on
-//   the event (`authority` in the envelope, src/authz/admin.ts): the actor's role and the role
-//   the grant came from. So the pair is again a property of the two events. A model permission
-//   revoked also covers object permissions of the same type and action (it takes priority).
-// Not traced: a role's parent changed under an inherited grant, and roles between the actor's
-// role and the granting one; events from before the envelope carried `authority`.
+//   the role deleted, or a new parent for a role the grant was inherited through. Which grant
+//   allowed an event is decided at its origin and recorded on the event (`authority` in the
+//   envelope, src/authz/admin.ts): the actor's role, the roles it inherited through, and the
+//   role the grant came from. So the pair is again a property of the two events. A revocation
+//   on any role of that chain counts (a role's own setting overrides what it inherits), and a
+//   model permission revoked also covers object permissions of the same type and action.
+// Not traced: events from before the envelope carried `authority`.
 //
 // Cost: revocations are rare, so each one is kept (`authority_revocations`) and an administrative
 // event only probes that table by its actor — an empty index range for almost every event. A
 // revocation looks for the actor's earlier administrative events in the audit rows (one per
 // event, indexed by actor; the audit projection runs before this one, and a read model without
 // the audit trail has no authority races either: see `projectionsWithoutAudit`), so no second
-// per-event log is kept. Grant uses are kept (`authority_uses`, one or two rows per event that
-// carries `authority`), since the audit rows do not hold them.
+// per-event log is kept. Grant uses are kept (`authority_uses`, a row per role of the chain for
+// each event that carries `authority`), since the audit rows do not hold them.
 import { eventTypes } from '../src/events/catalogue.ts';
 import { type Envelope, SYSTEM_ACTOR } from '../src/events/envelope.ts';
 import type { Handlers, Projection, Statement } from '../src/readmodel/projection.ts';
@@ -86,6 +87,9 @@ const revokedGrant = (e: Envelope): { role: string; target: string } | undefined
           };
     case 'RoleDeleted':
       return { role: e.data.roleId, target: '*' };
+    // A new parent (or none): grants the role inherited may be gone.
+    case 'RoleChanged':
+      return e.data.parentId === undefined ? undefined : { role: e.data.roleId, target: 'parent' };
     default:
       return undefined;
   }
@@ -98,25 +102,31 @@ const scopeOf = (grant: string): string => {
   return `model:${type}:${action}`;
 };
 
-/** The (role, grant) pairs an event's authority rests on: the actor's role and the granting one. */
-const usesOf = (e: Envelope): { role: string; grant: string }[] => {
-  const pairs = new Map<string, { role: string; grant: string }>();
-  for (const u of e.authority ?? [])
-    for (const role of [u.role, u.grantedBy])
-      pairs.set(`${role}\u0000${u.grant}`, { role, grant: u.grant });
+/** The (role, grant) pairs an event's authority rests on: every role from the actor's to the
+ * granting one, and whether the grant reaches that role through its parent. */
+const usesOf = (e: Envelope): { role: string; grant: string; inherits: boolean }[] => {
+  const pairs = new Map<string, { role: string; grant: string; inherits: boolean }>();
+  for (const u of e.authority ?? []) {
+    for (const role of [u.role, ...(u.between ?? []), u.grantedBy]) {
+      const key = `${role}\u0000${u.grant}`;
+      const inherits = role !== u.grantedBy || pairs.get(key)?.inherits === true;
+      pairs.set(key, { role, grant: u.grant, inherits });
+    }
+  }
   return [...pairs.values()];
 };
 
 const grantRaces = (e: Envelope, out: Statement[]) => {
   const administrative = e.actor !== SYSTEM_ACTOR && !NOT_ADMINISTRATIVE.has(e.type);
-  for (const { role, grant } of administrative ? usesOf(e) : []) {
+  for (const { role, grant, inherits } of administrative ? usesOf(e) : []) {
     const scope = scopeOf(grant);
     out.push(
       sql(
-        'INSERT OR IGNORE INTO authority_uses (role, grant, scope, event_id, origin, seq, actor, type, hlc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO authority_uses (role, grant, scope, inherits, event_id, origin, seq, actor, type, hlc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         role,
         grant,
         scope,
+        inherits ? 1 : 0,
         e.id,
         e.origin,
         e.seq,
@@ -128,7 +138,7 @@ const grantRaces = (e: Envelope, out: Statement[]) => {
       sql(
         `INSERT OR IGNORE INTO authority_races (event_id, revocation_id, actor, event_type, revocation_type, hlc)
          SELECT ?, r.event_id, ?, ?, r.type, MAX(?, r.hlc) FROM authority_grant_revocations r
-         WHERE r.role = ? AND r.target IN ('*', ?, ?) AND r.origin <> ? AND r.seq > ${seenBy('r.origin')}`,
+         WHERE r.role = ? AND r.target IN ('*', ?, ?, ?) AND r.origin <> ? AND r.seq > ${seenBy('r.origin')}`,
         e.id,
         e.actor,
         e.type,
@@ -136,6 +146,7 @@ const grantRaces = (e: Envelope, out: Statement[]) => {
         role,
         grant,
         scope,
+        inherits ? 'parent' : '*',
         e.origin,
         depsOf(e),
       ),
@@ -158,12 +169,13 @@ const grantRaces = (e: Envelope, out: Statement[]) => {
     sql(
       `INSERT OR IGNORE INTO authority_races (event_id, revocation_id, actor, event_type, revocation_type, hlc)
        SELECT u.event_id, ?, u.actor, u.type, ?, MAX(u.hlc, ?) FROM authority_uses u
-       WHERE u.role = ? AND (? = '*' OR u.grant = ? OR u.scope = ?)
+       WHERE u.role = ? AND (? = '*' OR u.grant = ? OR u.scope = ? OR (? = 'parent' AND u.inherits = 1))
          AND u.origin <> ? AND u.seq > ${seenBy('u.origin')}`,
       e.id,
       e.type,
       e.hlc,
       revoked.role,
+      revoked.target,
       revoked.target,
       revoked.target,
       revoked.target,
@@ -232,7 +244,8 @@ export const authority: Projection = {
     // Grants administrative events were authorized by, and revocations of grants. Both are
     // found by role; a use by its grant or its scope, a revocation by its target.
     `CREATE TABLE authority_uses (
-      role TEXT NOT NULL, grant TEXT NOT NULL, scope TEXT NOT NULL, event_id TEXT NOT NULL,
+      role TEXT NOT NULL, grant TEXT NOT NULL, scope TEXT NOT NULL, inherits INTEGER NOT NULL,
+      event_id TEXT NOT NULL,
       origin TEXT NOT NULL, seq INTEGER NOT NULL, actor TEXT NOT NULL, type TEXT NOT NULL,
       hlc TEXT NOT NULL, PRIMARY KEY (role, grant, event_id)) WITHOUT ROWID`,
     'CREATE INDEX authority_uses_scope ON authority_uses (role, scope)',

@@ -26,12 +26,29 @@ export const requireAccess = (state: Reader, meta: CommandMeta, what: Target): v
       privilege: target,
     });
   }
-  if (result.role !== undefined && result.grantedBy !== undefined && result.grantKind)
+  if (result.role !== undefined && result.grantedBy !== undefined && result.grantKind) {
+    const between = inheritedThrough(state, result.role, result.grantedBy);
     meta.authority?.push({
       role: result.role,
       grantedBy: result.grantedBy,
       grant: grantKey(what, result.grantKind),
+      ...(between.length > 0 ? { between } : {}),
     });
+  }
+};
+
+/** The roles strictly between `role` and its ancestor `grantedBy` (effective parents, nearest
+ * first): a grant inherited through them is lost when one of their parents changes. */
+const inheritedThrough = (state: Reader, role: string, grantedBy: string): string[] => {
+  const between: string[] = [];
+  let id = role;
+  while (id !== grantedBy && between.length <= 64) {
+    const parent = state.get('SELECT effective_parent AS p FROM roles WHERE id = ?', id)?.p;
+    if (typeof parent !== 'string') return [];
+    if (parent !== grantedBy) between.push(parent);
+    id = parent;
+  }
+  return id === grantedBy ? between : [];
 };
 
 /** The key of the grant that allowed `what`, as revocations name it (projections/authority.ts). */

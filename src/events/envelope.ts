@@ -16,15 +16,18 @@ import { upcast } from './upcast.ts';
 
 /**
  * A grant an administrative event was authorized by at its origin (src/authz/admin.ts): the
- * actor's role, the role whose grant it is (that role or an ancestor) and the grant's key
- * (`privilege:<name>`, `model:<type>:<action>`, `object:<type>:<action>:<id>`). Recorded so that
- * a concurrent revocation of that grant is an authority race between the two events alone
- * (projections/authority.ts), the same on every node whatever the delivery order.
+ * actor's role, the role whose grant it is (that role or an ancestor), the roles the grant was
+ * inherited through between the two, and the grant's key (`privilege:<name>`,
+ * `model:<type>:<action>`, `object:<type>:<action>:<id>`). Recorded so that a concurrent
+ * revocation of that grant, or a parent change on its way, is an authority race between the two
+ * events alone (projections/authority.ts), the same on every node whatever the delivery order.
  */
 export type AuthorityUse = {
   readonly role: string;
   readonly grantedBy: string;
   readonly grant: string;
+  /** Roles between `role` and `grantedBy`, nearest first; left out when there are none. */
+  readonly between?: readonly string[];
 };
 
 /** Who caused an event and from where: recorded for accounting. */
@@ -82,7 +85,12 @@ export const toEventData = (e: Envelope): EventData => ({
     ...(e.authority === undefined
       ? {}
       : {
-          authority: e.authority.map(({ role, grantedBy, grant }) => ({ role, grantedBy, grant })),
+          authority: e.authority.map(({ role, grantedBy, grant, between }) => ({
+            role,
+            grantedBy,
+            grant,
+            ...(between === undefined ? {} : { between: [...between] }),
+          })),
         }),
   },
 });
@@ -92,6 +100,7 @@ export class MalformedEventError extends Error {
 }
 
 const MAX_AUTHORITY_USES = 16;
+const MAX_INHERITANCE = 64;
 
 const authorityOf = (id: string, value: unknown): AuthorityUse[] | undefined => {
   if (value === undefined) return undefined;
@@ -99,10 +108,14 @@ const authorityOf = (id: string, value: unknown): AuthorityUse[] | undefined => 
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_AUTHORITY_USES) throw bad();
   return value.map((u: unknown) => {
     if (typeof u !== 'object' || u === null) throw bad();
-    const { role, grantedBy, grant } = u as Record<string, unknown>;
-    for (const field of [role, grantedBy, grant])
+    const { role, grantedBy, grant, between } = u as Record<string, unknown>;
+    const path = between === undefined ? [] : between;
+    if (!Array.isArray(path) || path.length > MAX_INHERITANCE) throw bad();
+    for (const field of [role, grantedBy, grant, ...path])
       if (typeof field !== 'string' || field.length === 0 || field.length > 400) throw bad();
-    return { role, grantedBy, grant } as AuthorityUse;
+    return (
+      between === undefined ? { role, grantedBy, grant } : { role, grantedBy, grant, between }
+    ) as AuthorityUse;
   });
 };
 

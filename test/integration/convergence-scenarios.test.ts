@@ -338,6 +338,40 @@ describe('convergence rules between two sites', () => {
     for (const n of [a, b]) assert.equal(raceList(n).length, 1);
   });
 
+  it('authority race: an inherited grant cut on its way (a parent changed, a role between revoking) is listed', async () => {
+    await exec(a, registerPrincipal({ principalId: 'mgr', kind: 'person', briefName: 'Manager' }));
+    await exec(a, createRole({ roleId: 'staff', name: 'staff' }));
+    await exec(a, setGrant({ roleId: 'staff', privilege: MANAGE_ROLES, effect: 'grant' }));
+    await exec(a, createRole({ roleId: 'mid', name: 'mid', parentId: 'staff' }));
+    await exec(a, createRole({ roleId: 'juniors', name: 'juniors', parentId: 'mid' }));
+    await exec(a, createRole({ roleId: 'elsewhere', name: 'elsewhere' }));
+    await exec(a, addRoleMember({ roleId: 'juniors', principalId: 'mgr' }));
+    await exchange();
+    const first = await a.execute(createRole({ roleId: 'r1', name: 'r1' }), { actor: 'mgr' });
+    assert.deepEqual(first.events[0]!.authority, [
+      { role: 'juniors', grantedBy: 'staff', grant: `privilege:${MANAGE_ROLES}`, between: ['mid'] },
+    ]);
+    // A parent change off the chain races with nothing; one on it does.
+    await exec(b, updateRole({ roleId: 'elsewhere', parentId: 'staff' }));
+    await exec(b, updateRole({ roleId: 'mid', parentId: null }));
+    await exchange();
+    await exec(a, updateRole({ roleId: 'mid', parentId: 'staff' }));
+    await exchange();
+    await a.execute(createRole({ roleId: 'r2', name: 'r2' }), { actor: 'mgr' });
+    await exec(b, setGrant({ roleId: 'mid', privilege: MANAGE_ROLES, effect: 'revoke' }));
+    await exchange();
+    for (const n of [a, b]) {
+      assert.deepEqual(raceList(n), [
+        'actor:mgr RoleDefined concurrent with RoleChanged',
+        'actor:mgr RoleDefined concurrent with RolePrivilegeSet',
+      ]);
+      assert.deepEqual(
+        n.read.get('SELECT allowed_by FROM audit WHERE event_id = ?', first.events[0]!.id),
+        { allowed_by: `privilege:${MANAGE_ROLES} of staff via juniors` },
+      );
+    }
+  });
+
   it('authority race: the actor’s role deleted at another site is listed; a grant elsewhere is not', async () => {
     await managerOf('managers');
     await exec(a, createRole({ roleId: 'other', name: 'other' }));

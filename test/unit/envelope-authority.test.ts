@@ -25,6 +25,7 @@ const base = {
 const uses = [
   { role: 'managers', grantedBy: 'staff', grant: 'privilege:authlog.roles.manage' },
   { role: 'managers', grantedBy: 'managers', grant: 'model:invoice:update' },
+  { role: 'juniors', grantedBy: 'staff', grant: 'privilege:authlog.admin', between: ['mid'] },
 ];
 
 const recorded = (authority: unknown) => {
@@ -53,6 +54,9 @@ describe('envelope authority', () => {
       [{ role: 'managers', grantedBy: 'managers', grant: 42 }],
       [{ role: '', grantedBy: 'managers', grant: 'privilege:x' }],
       [null],
+      [{ ...uses[0], between: 'mid' }],
+      [{ ...uses[0], between: ['mid', 7] }],
+      [{ ...uses[0], between: Array.from({ length: 65 }, (_, i) => `r${i}`) }],
       Array.from({ length: 17 }, () => uses[0]),
     ]) {
       assert.throws(() => fromRecorded(recorded(bad)), MalformedEventError, JSON.stringify(bad));
