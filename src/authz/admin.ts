@@ -2,7 +2,7 @@
 // what it does, in the state it decides against. `system` (the node operator) may do anything.
 
 import { AppError } from '../errors.ts';
-import { SYSTEM_ACTOR } from '../events/envelope.ts';
+import { MAX_INHERITANCE, SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { ADMIN_PRIVILEGE, createAuthz, type GrantKind } from './engine.ts';
@@ -42,13 +42,17 @@ export const requireAccess = (state: Reader, meta: CommandMeta, what: Target): v
 const inheritedThrough = (state: Reader, role: string, grantedBy: string): string[] => {
   const between: string[] = [];
   let id = role;
-  while (id !== grantedBy && between.length <= 64) {
+  while (id !== grantedBy) {
     const parent = state.get('SELECT effective_parent AS p FROM roles WHERE id = ?', id)?.p;
+    // No way up (or deeper than an event records): the grant is kept without its path.
     if (typeof parent !== 'string') return [];
-    if (parent !== grantedBy) between.push(parent);
+    if (parent !== grantedBy) {
+      if (between.length === MAX_INHERITANCE) return [];
+      between.push(parent);
+    }
     id = parent;
   }
-  return id === grantedBy ? between : [];
+  return between;
 };
 
 /** The key of the grant that allowed `what`, as revocations name it (projections/authority.ts). */

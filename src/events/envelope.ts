@@ -99,8 +99,10 @@ export class MalformedEventError extends Error {
   override readonly name = 'MalformedEventError';
 }
 
-const MAX_AUTHORITY_USES = 16;
-const MAX_INHERITANCE = 64;
+/** At most this many grants per event (the writer keeps the first: the command's own privilege
+ * is checked first), each inherited through at most MAX_INHERITANCE roles. */
+export const MAX_AUTHORITY_USES = 32;
+export const MAX_INHERITANCE = 64;
 
 const authorityOf = (id: string, value: unknown): AuthorityUse[] | undefined => {
   if (value === undefined) return undefined;

@@ -13,6 +13,7 @@ import {
   type AuthorityUse,
   type Envelope,
   fromRecorded,
+  MAX_AUTHORITY_USES,
   originStream,
   toEventData,
 } from '../events/envelope.ts';
@@ -74,15 +75,18 @@ type ApplyJob = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Each grant once, in the order the checks met them (a command may check the same twice). */
+/** Each grant once, in the order the checks met them (a command may check the same twice), and
+ * no more than an event may carry (adding a member checks every grant of the role). */
 const uniqueUses = (uses: readonly AuthorityUse[]): AuthorityUse[] => {
   const seen = new Set<string>();
-  return uses.filter((u) => {
-    const key = `${u.role}\u0000${u.grantedBy}\u0000${u.grant}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  return uses
+    .filter((u) => {
+      const key = `${u.role}\u0000${u.grantedBy}\u0000${u.grant}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .slice(0, MAX_AUTHORITY_USES);
 };
 
 export const createWriter = (options: WriterOptions): Writer => {

@@ -338,6 +338,28 @@ describe('convergence rules between two sites', () => {
     for (const n of [a, b]) assert.equal(raceList(n).length, 1);
   });
 
+  it('an event records at most 32 grants, and stays readable at every site', async () => {
+    await managerOf('managers');
+    const privileges = Array.from({ length: 40 }, (_, i) => `test.p${i}`);
+    await exec(a, createRole({ roleId: 'big', name: 'big' }));
+    for (const privilege of privileges) {
+      await exec(a, definePrivilege({ privilege }));
+      for (const roleId of ['managers', 'big'])
+        await exec(a, setGrant({ roleId, privilege, effect: 'grant' }));
+    }
+    await exchange();
+    // Adding a member hands out all 40 privileges: the manager must hold each.
+    const added = await a.execute(addRoleMember({ roleId: 'big', principalId: 'p1' }), {
+      actor: 'mgr',
+    });
+    const authority = added.events[0]!.authority!;
+    assert.equal(authority.length, 32);
+    assert.equal(authority[0]!.grant, `privilege:${MANAGE_ROLES}`);
+    await exchange(); // b ingests it through the validating feed; equal digests
+    const stored = await b.store.readAll({ maxCount: 10_000 });
+    assert.ok(stored.some((r) => r.id === added.events[0]!.id));
+  });
+
   it('authority race: an inherited grant cut on its way (a parent changed, a role between revoking) is listed', async () => {
     await exec(a, registerPrincipal({ principalId: 'mgr', kind: 'person', briefName: 'Manager' }));
     await exec(a, createRole({ roleId: 'staff', name: 'staff' }));

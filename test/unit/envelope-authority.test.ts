@@ -57,7 +57,7 @@ describe('envelope authority', () => {
       [{ ...uses[0], between: 'mid' }],
       [{ ...uses[0], between: ['mid', 7] }],
       [{ ...uses[0], between: Array.from({ length: 65 }, (_, i) => `r${i}`) }],
-      Array.from({ length: 17 }, () => uses[0]),
+      Array.from({ length: 33 }, () => uses[0]),
     ]) {
       assert.throws(() => fromRecorded(recorded(bad)), MalformedEventError, JSON.stringify(bad));
     }
