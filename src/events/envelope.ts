@@ -103,6 +103,9 @@ export class MalformedEventError extends Error {
  * is checked first), each inherited through at most MAX_INHERITANCE roles. */
 export const MAX_AUTHORITY_USES = 32;
 export const MAX_INHERITANCE = 64;
+// Longest key a grant can have: `object:` + type (100) + action (50) + object id (200 characters,
+// up to 400 UTF-16 units) and separators, with room to spare.
+const MAX_FIELD = 1000;
 
 const authorityOf = (id: string, value: unknown): AuthorityUse[] | undefined => {
   if (value === undefined) return undefined;
@@ -114,7 +117,7 @@ const authorityOf = (id: string, value: unknown): AuthorityUse[] | undefined => 
     const path = between === undefined ? [] : between;
     if (!Array.isArray(path) || path.length > MAX_INHERITANCE) throw bad();
     for (const field of [role, grantedBy, grant, ...path])
-      if (typeof field !== 'string' || field.length === 0 || field.length > 400) throw bad();
+      if (typeof field !== 'string' || field.length === 0 || field.length > MAX_FIELD) throw bad();
     return (
       between === undefined ? { role, grantedBy, grant } : { role, grantedBy, grant, between }
     ) as AuthorityUse;
