@@ -21,7 +21,7 @@ import {
   positionFromString,
   positionToString,
 } from '../store/port.ts';
-import { type AuditEntry, type AuditQuery, MAX_AUDIT_LIMIT, toEntry } from './queries.ts';
+import { type AuditEntry, type AuditQuery, checkLimit, toEntry } from './queries.ts';
 
 /** Events of the log one page reads at most, matching or not. */
 export const ARRIVAL_SCAN = 2000;
@@ -59,10 +59,7 @@ export const isArrivalCursor = (cursor: string | undefined): boolean =>
 
 /** Checks an arrival-order query without running it; the cursor must be this node's. */
 export const checkArrivalQuery = (q: AuditQuery, node: string): Position | undefined => {
-  if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > MAX_AUDIT_LIMIT)
-    throw new AppError('VALIDATION_FAILED', `limit: from 1 to ${MAX_AUDIT_LIMIT}`, {
-      field: 'limit',
-    });
+  checkLimit(q);
   if (q.cursor === undefined) return undefined;
   const c = decode(q.cursor);
   if (c === undefined)

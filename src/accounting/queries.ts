@@ -119,14 +119,19 @@ export const toEntry = (r: Readonly<Record<string, SqlValue>>): AuditEntry => {
   };
 };
 
-/** Checks a query without running it: limit, cursor, and that the cursor fits the order. */
-export const checkAuditQuery = (
-  q: AuditQuery,
-): { readonly order: AuditOrder; readonly after: CursorKey | undefined } => {
+/** Refuses a page size outside 1..MAX_AUDIT_LIMIT (either order). */
+export const checkLimit = (q: AuditQuery): void => {
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > MAX_AUDIT_LIMIT)
     throw new AppError('VALIDATION_FAILED', `limit: from 1 to ${MAX_AUDIT_LIMIT}`, {
       field: 'limit',
     });
+};
+
+/** Checks a query without running it: limit, cursor, and that the cursor fits the order. */
+export const checkAuditQuery = (
+  q: AuditQuery,
+): { readonly order: AuditOrder; readonly after: CursorKey | undefined } => {
+  checkLimit(q);
   if (q.order === 'arrival') throw new TypeError('arrival order pages through followAudit');
   const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
   const order = q.order ?? after?.order ?? 'asc';
