@@ -3,6 +3,7 @@
 // a password (hashed outside the writer queue; only the argon2id PHC string reaches the event).
 import { PASSWORD_DIRECTORY } from '../../projections/credentials.ts';
 import { requirePrivilege } from '../authz/admin.ts';
+import { requireDominates, requireDominatesUsersOf } from '../authz/conferral.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
@@ -129,6 +130,8 @@ export const setPassword = (
   decide(state, meta) {
     requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     requireElevation(meta);
+    // Whoever sets a password logs in as its principal: only for principals the actor could act as.
+    requireDominates(state, meta, input.principalId);
     const p = getPrincipal(state, input.principalId);
     if (!p)
       throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`, {
@@ -251,6 +254,9 @@ export const changeCredentialDirectory = (input: {
       input.evidenceLifetimeSeconds === undefined
         ? undefined
         : lifetime(input.evidenceLifetimeSeconds);
+    // The evidence a credential gives, and for how long, decide what every session proven with it
+    // may do: more of either widens, less locks out (src/authz/conferral.ts).
+    if (evidences !== undefined || life !== undefined) requireDominatesUsersOf(state, meta, dir.id);
     return {
       events: [
         {

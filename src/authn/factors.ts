@@ -8,6 +8,7 @@ import {
   SUBNET_DIRECTORY,
 } from '../../projections/credentials.ts';
 import { requirePrivilege } from '../authz/admin.ts';
+import { requireDominates } from '../authz/conferral.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
@@ -67,8 +68,11 @@ export const credentialOwner = (
   meta: CommandMeta,
   principalId: string,
 ): PrincipalView => {
-  if (meta.actor !== principalId && meta.actor !== SYSTEM_ACTOR)
+  if (meta.actor !== principalId && meta.actor !== SYSTEM_ACTOR) {
     requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    // A credential of someone else is a way into their account (src/authz/conferral.ts).
+    requireDominates(state, meta, principalId);
+  }
   const p = getPrincipal(state, principalId);
   if (!p)
     throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${principalId}`, {

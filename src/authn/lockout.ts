@@ -4,9 +4,28 @@
 // duration that doubles with each lockout since the last success or unlock (growing delays for
 // guessing that goes on; a user who got in, or was let in, starts again at the base duration),
 // until it expires or an administrator unlocks it. A success resets the failure count too.
-// While locked, even the right password is refused.
+// While locked, even the right password is refused — from an unknown client.
 // Per-address limits are at the HTTP edge (rate-limit.ts; IPv6 by /64).
+//
+// Known devices (OWASP "Slow Down Online Guessing Attacks with Device Cookies"; NIST SP 800-63B
+// rev 4 3.2.2; ASVS 5.0 6.1.1, 6.3.1): an attacker without the password must not keep the owner
+// out. The HTTP edge verifies the device a client presents (src/http/devices.ts: a signed device
+// token from an earlier login, or for Basic an address it succeeded from) and passes its id in.
+// - The lockout stays one replicated fact (`PrincipalLockedOut`, a restrictive register, so it
+//   converges as before); what changes is who it stops: a trusted device passes it.
+// - A failure from a trusted device is recorded as `device:<id>:<method>` and counts against that
+//   device only, never towards the principal's lockout. A device with `lockoutThreshold` failures
+//   since the principal's last reset is trusted no more: from then on it is an unknown client,
+//   its failures count towards the lockout and the lockout stops it. Failures are a grow-only set
+//   of events, so every site counts the same. The bound: `lockoutThreshold` guesses per device
+//   (and a device comes only from a successful login) on top of those of unknown clients.
+// - A success through the lockout (a trusted device while the principal is locked) does not
+//   reset the count of failures from elsewhere: `SessionStarted` says `throughLockout`, Basic
+//   writes no `AuthenticationSucceeded`; otherwise a busy application would reset the doubling
+//   for whoever is guessing. Unknown clients' failures while locked are still recorded (reason
+//   `locked`): the audit trail shows every attempt on a locked account.
 import { requirePrivilege } from '../authz/admin.ts';
+import { requireDominates } from '../authz/conferral.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
@@ -16,8 +35,12 @@ import { requireElevation } from './elevation.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { getPrincipal } from './queries.ts';
 
-/** Failures that count towards a lockout: a wrong secret, not attempts refused for other reasons. */
-const NOT_COUNTED = "('locked', 'unknown-identity', 'inactive')";
+/** Failures that count towards a lockout: a wrong secret, not attempts refused for other reasons
+ * nor those of a trusted device (counted against the device). */
+const COUNTED = "reason NOT IN ('locked', 'unknown-identity', 'inactive') AND reason NOT LIKE 'device:%'";
+
+/** The recorded reason of a trusted device's failure. */
+export const deviceReason = (device: string, reason: string): string => `device:${device}:${reason}`;
 
 export type LockoutView = {
   readonly lockedUntil: string | null;
@@ -39,7 +62,7 @@ export const lockoutState = (read: Reader, principalId: string, now: number): Lo
   );
   const since = String(row?.reset_hlc ?? '');
   const failures = read.get(
-    `SELECT COUNT(*) AS n FROM auth_failures WHERE principal_id = ? AND hlc > ? AND reason NOT IN ${NOT_COUNTED}`,
+    `SELECT COUNT(*) AS n FROM auth_failures WHERE principal_id = ? AND hlc > ? AND ${COUNTED}`,
     principalId,
     since,
   );
@@ -55,6 +78,35 @@ export const lockoutState = (read: Reader, principalId: string, now: number): Lo
   };
 };
 
+/** A trusted device's failures since the principal's last success or unlock. */
+export const deviceFailures = (read: Reader, principalId: string, device: string): number => {
+  const prefix = deviceReason(device, '');
+  const row = read.get(
+    `SELECT COUNT(*) AS n FROM auth_failures f
+     WHERE f.principal_id = ? AND substr(f.reason, 1, ?) = ?
+       AND f.hlc > coalesce((SELECT reset_hlc FROM principal_lockouts WHERE principal_id = ?), '')`,
+    principalId,
+    prefix.length,
+    prefix,
+    principalId,
+  );
+  return Number(row?.n ?? 0);
+};
+
+/**
+ * The device an attempt counts against: `device` (verified by the caller) while it has fewer
+ * than `threshold` failures of its own, else undefined (an unknown client from now on).
+ */
+export const trustedDevice = (
+  read: Reader,
+  principalId: string,
+  device: string | undefined,
+  threshold: number,
+): string | undefined =>
+  device !== undefined && deviceFailures(read, principalId, device) < threshold
+    ? device
+    : undefined;
+
 /** Every login step asks this: the lockout row alone, without counting failures. */
 export const isLockedOut = (read: Reader, principalId: string, now: number): boolean =>
   lockedUntil(
@@ -69,6 +121,8 @@ export type Failure = {
   readonly step: 'login' | 'evidence' | 'elevate' | 'basic' | 'password-change';
   /** What the client typed as its identity (personal data: in `pii`). */
   readonly identity: string;
+  /** A trusted device's id (trustedDevice): the failure counts against it, not the principal. */
+  readonly device?: string | undefined;
 };
 
 /** The events of a failed attempt: the failure, and a lockout when it is one too many. */
@@ -83,7 +137,10 @@ export const failureEvents = (
       type: 'AuthenticationFailed',
       data: {
         principalId: failure.principalId,
-        reason: failure.reason.slice(0, 50),
+        reason: (failure.device === undefined
+          ? failure.reason
+          : deviceReason(failure.device, failure.reason)
+        ).slice(0, 50),
         step: failure.step,
         pii: { identity: failure.identity.slice(0, 256) },
       },
@@ -91,6 +148,7 @@ export const failureEvents = (
   ];
   if (
     failure.principalId === null ||
+    failure.device !== undefined ||
     ['locked', 'unknown-identity', 'inactive'].includes(failure.reason)
   )
     return events;
@@ -134,6 +192,7 @@ export const unlockPrincipal = (input: {
     requireElevation(meta);
     const p = getPrincipal(state, input.principalId);
     if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`);
+    requireDominates(state, meta, p.id);
     const s = lockoutState(state, p.id, meta.now);
     if (s.lockedUntil === null && s.failures === 0)
       return { events: [], result: { unlocked: false } };

@@ -31,3 +31,17 @@ export const fileOutbox = (dir: string): Outbox => ({
     return file;
   },
 });
+
+/**
+ * The notice an address gets when it stops being a principal's email: the old address is a
+ * recovery channel, so its owner learns of the change and can react before a reset mail goes
+ * elsewhere (OWASP ASVS 5.0 V6.3.7: users are notified of changes to their authentication
+ * details; NIST SP 800-63B rev 4 §4.6: notify the subscriber of changes to recovery channels).
+ * The new address is not named: this mail may reach someone who should not learn it.
+ */
+export const emailChangedNotice = (oldAddress: string): Mail => ({
+  to: oldAddress,
+  purpose: 'email-changed',
+  subject: 'The email address of your account was changed',
+  text: 'The email address of your authlog account is no longer this one: password resets and notices now go to the new address. If you did not ask for this change, contact your administrator now.',
+});

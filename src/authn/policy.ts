@@ -7,6 +7,7 @@
 //   subnet credential alone proves it.
 // Without any policy a session needs at least one evidence (whatever proved the principal).
 import { requirePrivilege } from '../authz/admin.ts';
+import { requireDominates, requireDominatesMembers } from '../authz/conferral.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
@@ -53,6 +54,20 @@ export const elevationEvidences = (read: Reader, principalId: string): string[] 
   return u.length > 0 ? u : [...DEFAULT_ELEVATION];
 };
 
+/** Both lists from one query: the session lookup needs them on every request (a session whose
+ * elevation needs `location` is elevated only where that location holds, see sessions.ts). */
+export const policyOf = (
+  read: Reader,
+  principalId: string,
+): { readonly require: string[]; readonly elevate: string[] } => {
+  const rows = policyRows(read, principalId);
+  const elevate = union(rows.map((r) => String(r.elevate)));
+  return {
+    require: union(rows.map((r) => String(r.require))),
+    elevate: elevate.length > 0 ? elevate : [...DEFAULT_ELEVATION],
+  };
+};
+
 export type PolicyView = {
   readonly scope: PolicyScope;
   readonly subjectId: string;
@@ -93,6 +108,10 @@ export const setAuthPolicy = (input: {
         throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.subjectId}`);
     } else if (!state.get('SELECT 1 AS x FROM roles WHERE id = ? AND deleted = 0', input.subjectId))
       throw new AppError('ROLE_NOT_FOUND', `no role ${input.subjectId}`);
+    // Relaxed, a policy lets weaker sessions act as its principals; tightened, it can lock them
+    // out: either way only someone who holds all they hold may set it (src/authz/conferral.ts).
+    if (input.scope === 'principal') requireDominates(state, meta, input.subjectId);
+    else requireDominatesMembers(state, meta, input.subjectId);
     const require = evidences('require', input.require);
     const elevate = evidences('elevate', input.elevate ?? []);
     return {

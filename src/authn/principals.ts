@@ -4,10 +4,12 @@
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { ANONYMOUS } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
+import { requireDominates, requireDominatesDirectory } from '../authz/conferral.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
-import type { Command } from '../node/command.ts';
+import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
+import { requireElevation } from './elevation.ts';
 import * as normalize from './normalize.ts';
 import {
   credentialDirectoryList,
@@ -21,6 +23,18 @@ import {
 } from './queries.ts';
 
 export const MANAGE_PRINCIPALS = 'authlog.principals.manage';
+
+/**
+ * A change to how `principalId` authenticates or recovers (its recovery channels, identities,
+ * credentials, active flag, lockout, sessions, policy): a takeover or lock-out vector, so it needs
+ * an elevated session (OWASP ASVS 5.0 V6.3.4 / V7.5.1: re-authentication before sensitive account
+ * changes; NIST SP 800-63B rev 4 §4.6 on recovery channels) and the actor must hold everything that
+ * principal holds: whoever controls its authentication acts as it (src/authz/conferral.ts).
+ */
+export const requireHoldOn = (state: Reader, meta: CommandMeta, principalId: string): void => {
+  requireElevation(meta);
+  requireDominates(state, meta, principalId);
+};
 
 const livePrincipal = (state: Reader, principalId: string): PrincipalView => {
   const p = getPrincipal(state, principalId);
@@ -168,6 +182,8 @@ export const changeProfile = (input: ChangeProfileInput): Command<{ changed: str
     const changed = Object.keys(pii).filter((k) => k !== 'emailKey');
     // Setting what is already there records nothing: the command is idempotent.
     if (changed.length === 0) return { events: [], result: { changed } };
+    // Email and phone are recovery channels: a reset mail goes where the email says (issue 14 row 2).
+    if (changed.includes('email') || changed.includes('phone')) requireHoldOn(state, meta, p.id);
     return {
       events: [{ type: 'PrincipalProfileChanged', data: { principalId: p.id, pii } }],
       result: { changed },
@@ -195,6 +211,7 @@ export const deactivatePrincipal = (input: {
     const p = livePrincipal(state, input.principalId);
     const reason = normalize.text('reason', input.reason ?? '', 500, { optional: true });
     if (!p.active) return { events: [], result: { active: false } };
+    requireHoldOn(state, meta, p.id);
     return {
       events: [
         { type: 'PrincipalDeactivated', data: { principalId: p.id, reason } },
@@ -213,6 +230,7 @@ export const activatePrincipal = (input: {
     requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = livePrincipal(state, input.principalId);
     if (p.active) return { events: [], result: { active: true } };
+    requireHoldOn(state, meta, p.id);
     return {
       events: [{ type: 'PrincipalActivated', data: { principalId: p.id } }],
       result: { active: true },
@@ -229,6 +247,7 @@ export const deletePrincipal = (input: { principalId: string }): Command<{ delet
     if (p.id === ANONYMOUS)
       throw new AppError('PRINCIPAL_PROTECTED', 'the anonymous principal is built in');
     if (p.deleted) return { events: [], result: { deleted: true } };
+    requireHoldOn(state, meta, p.id);
     return {
       events: [
         { type: 'PrincipalDeleted', data: { principalId: p.id } },
@@ -249,6 +268,8 @@ export const addIdentity = (input: {
   decide(state, meta) {
     requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = livePrincipal(state, input.principalId);
+    // A name to log in with is a way into the principal.
+    requireHoldOn(state, meta, p.id);
     const event = identityEvent(
       state,
       { ...input, directoryId: input.directoryId ?? INTERNAL_DIRECTORY },
@@ -265,6 +286,7 @@ export const removeIdentity = (input: { identityId: string }): Command<{ removed
     const i = getIdentity(state, input.identityId);
     if (!i) throw new AppError('IDENTITY_NOT_FOUND', `no identity ${input.identityId}`);
     if (i.removed) return { events: [], result: { removed: true } };
+    requireHoldOn(state, meta, i.principalId);
     return {
       events: [{ type: 'IdentityRemoved', data: { identityId: i.id } }],
       result: { removed: true },
@@ -332,6 +354,11 @@ export const changeIdentityDirectory = (input: {
     if (input.credentialDirectoryIds !== undefined) {
       const ids = credentialDirectoryList(state, input.credentialDirectoryIds);
       data.credentialDirectoryIds = ids && ids.length > 0 ? ids : null;
+      // Which credentials count for a directory's identities decides every login through it,
+      // both ways: widened it lets weaker credentials in, narrowed it locks everyone out (issue
+      // 14 row 3). Elevated, by someone who holds all that the directory's principals hold.
+      requireElevation(meta);
+      requireDominatesDirectory(state, meta, directoryId);
     }
     if (Object.keys(data).length === 1) throw invalid('body', 'nothing to change');
     return { events: [{ type: 'IdentityDirectoryChanged', data }], result: { directoryId } };

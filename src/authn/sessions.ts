@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { requirePrivilege } from '../authz/admin.ts';
+import { requireDominates } from '../authz/conferral.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
@@ -22,9 +23,10 @@ import { passwordChangedHlc } from './credentials.ts';
 import { requireElevation } from './elevation.ts';
 import type { EvidenceContext, EvidenceProvider, Presented, Proof } from './evidence.ts';
 import { type Failure, failureEvents, isLockedOut } from './lockout.ts';
-import { elevationEvidences, requiredEvidences } from './policy.ts';
+import { elevationEvidences, policyOf, requiredEvidences } from './policy.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { allowedCredentialDirectories, getPrincipal } from './queries.ts';
+import { subnetsContaining } from './subnets.ts';
 import { hashSecret } from './tokens.ts';
 
 export const SESSION_PREFIX = 'als_';
@@ -154,18 +156,59 @@ const liveEvidences = (read: Reader, sessionId: string, now: number): EvidenceVi
       expiresAt: String(r.expires_at),
     }));
 
-const view = (read: Reader, r: SqlRow, now: number, lastSeenMs: number): SessionView => {
+/**
+ * Where the request using a session comes from: `location` evidence counts only for a request
+ * from inside a live subnet credential that proved it to this session (NIST SP 800-63B rev 4
+ * section 7, session binding; OWASP ASVS 5.0 V7). An unknown address (`ip: undefined`) is
+ * inside none. `AS_PROVEN` is for listings: each session with what it proved, wherever that was.
+ *
+ * Why the proving credential's ranges, not the address the evidence was proven from, and not any
+ * subnet credential of the principal: an address within the office range changes (DHCP, NAT
+ * pools) while the range is what the administrator vouched for; a principal with several subnet
+ * credentials (office, data centre) takes each to its session by proving it there (a step from
+ * the other network adds its location evidence), so a session proven at the office does not count
+ * as located from the data centre on that proof alone.
+ */
+export type From = { readonly ip: string | undefined } | typeof AS_PROVEN;
+export const AS_PROVEN = 'as-proven';
+
+/** The evidences that count for a request from `ip`: `location` only where its credential holds
+ * the address now. No query for a session without location evidence (most of them). */
+const located = (
+  read: Reader,
+  proven: EvidenceView[],
+  ip: string | undefined,
+  now: number,
+): EvidenceView[] => {
+  const proving = proven.filter((e) => e.evidence === 'location').map((e) => e.credentialId);
+  if (proving.length === 0) return proven;
+  const inside = subnetsContaining(read, proving, ip, now);
+  return proven.filter((e) => e.evidence !== 'location' || inside.has(e.credentialId));
+};
+
+const view = (
+  read: Reader,
+  r: SqlRow,
+  now: number,
+  lastSeenMs: number,
+  from: From,
+): SessionView => {
   const sessionId = String(r.id);
   const principalId = String(r.principal_id);
-  const evidences = liveEvidences(read, sessionId, now);
+  const proven = liveEvidences(read, sessionId, now);
+  const evidences = from === AS_PROVEN ? proven : located(read, proven, from.ip, now);
   const held = new Set(evidences.map((e) => e.evidence));
-  const missing = requiredEvidences(read, principalId).filter((e) => !held.has(e));
+  const policy = policyOf(read, principalId);
+  const missing = policy.require.filter((e) => !held.has(e));
   const until = r.elevated_until == null ? null : String(r.elevated_until);
-  // Elevation ends at expiry and at a password change made after it.
+  // Elevation ends at expiry and at a password change made after it. One whose policy asks for
+  // `location` rests on where it was proven: it holds only for a request that is located too
+  // (outside, the session is not elevated for that request; back inside, it is again).
   const elevated =
     until !== null &&
     Date.parse(until) > now &&
-    String(r.elevated_hlc ?? '') > passwordChangedHlc(read, principalId);
+    String(r.elevated_hlc ?? '') > passwordChangedHlc(read, principalId) &&
+    (!policy.elevate.includes('location') || held.has('location'));
   return {
     sessionId,
     principalId,
@@ -195,12 +238,14 @@ const usable = (r: SqlRow, now: number, activity: Activity | undefined): boolean
   now - lastSeen(r, activity) <= Number(r.idle_seconds) * 1000;
 
 /** The live session a token names, or undefined (unknown, rotated away, ended, timed out, or its
- * principal inactive or deleted). */
+ * principal inactive or deleted), as it counts for a request from `ip` (see `From`; without an
+ * address, location evidence does not count). */
 export const sessionByToken = (
   read: Reader,
   token: string,
   now: number,
   activity?: Activity,
+  ip?: string,
 ): SessionView | undefined => {
   if (!token.startsWith(SESSION_PREFIX)) return undefined;
   const r = read.get(
@@ -210,15 +255,17 @@ export const sessionByToken = (
     hashSecret(token),
   );
   if (!r || !usable(r, now, activity)) return undefined;
-  return view(read, r, now, lastSeen(r, activity));
+  return view(read, r, now, lastSeen(r, activity), { ip });
 };
 
-/** The live session with this id (for checks on behalf of a session), or undefined. */
+/** The live session with this id (for checks on behalf of a session), or undefined; location
+ * evidence counts only for a known `ip` inside its credential (routes/authz.ts says which). */
 export const liveSession = (
   read: Reader,
   sessionId: string,
   now: number,
   activity?: Activity,
+  ip?: string,
 ): SessionView | undefined => {
   const r = read.get(
     `SELECT ${SESSION_COLUMNS} FROM sessions s
@@ -227,10 +274,11 @@ export const liveSession = (
     sessionId,
   );
   if (!r || !usable(r, now, activity)) return undefined;
-  return view(read, r, now, lastSeen(r, activity));
+  return view(read, r, now, lastSeen(r, activity), { ip });
 };
 
-/** A principal's sessions that still work, newest first. */
+/** A principal's sessions that still work, newest first, each with what it proved wherever it
+ * proved it (a listing decides nothing). */
 export const sessionsOf = (
   read: Reader,
   principalId: string,
@@ -245,15 +293,17 @@ export const sessionsOf = (
       principalId,
     )
     .filter((r) => usable(r, now, activity))
-    .map((r) => view(read, r, now, lastSeen(r, activity)));
+    .map((r) => view(read, r, now, lastSeen(r, activity), AS_PROVEN));
 
+/** A session as it counts for a request from `ip` (a login step's own answer). */
 export const getSession = (
   read: Reader,
   sessionId: string,
   now: number,
+  ip: string | undefined,
 ): SessionView | undefined => {
   const r = read.get(`SELECT ${SESSION_COLUMNS} FROM sessions s WHERE s.id = ?`, sessionId);
-  return r && view(read, r, now, Date.parse(String(r.touched_at)));
+  return r && view(read, r, now, Date.parse(String(r.touched_at)), { ip });
 };
 
 /** Ids of the sessions of a principal not yet ended (deactivation ends them). */
@@ -471,7 +521,7 @@ export const addEvidence = (input: StepInput): Command<StepResult> => ({
         evidences: evidencesOf(proofs, now, cap),
       },
     };
-    const session = getSession(state, input.sessionId, now);
+    const session = getSession(state, input.sessionId, now, input.ip);
     if (!session) throw new AppError('SESSION_NOT_FOUND', 'no such session');
     const evidences = [...session.evidences, ...(added.data.evidences as EvidenceView[])];
     const held = new Set(evidences.map((e) => e.evidence));
@@ -523,7 +573,7 @@ export const elevate = (input: StepInput): Command<StepResult> => ({
         },
       },
     ];
-    const session = getSession(state, input.sessionId, now);
+    const session = getSession(state, input.sessionId, now, input.ip);
     if (!session) throw new AppError('SESSION_NOT_FOUND', 'no such session');
     return { events, result: { ok: true, session: { ...session, elevatedUntil: iso(until) } } };
   },
@@ -536,6 +586,8 @@ const mayEnd = (state: Reader, meta: CommandMeta, principalId: string): void => 
   if (meta.actor === principalId) return;
   requirePrivilege(state, meta, MANAGE_PRINCIPALS);
   requireElevation(meta);
+  // Logging someone off at will is a lock-out: only of principals the actor could act as.
+  requireDominates(state, meta, principalId);
 };
 
 export const endSession = (input: {

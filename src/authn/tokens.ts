@@ -3,6 +3,7 @@
 // a look-up secret of at least 64 bits of entropy drawn from an approved random generator).
 import { createHash, randomBytes } from 'node:crypto';
 import { requirePrivilege } from '../authz/admin.ts';
+import { requireDominates } from '../authz/conferral.ts';
 import { AppError, invalid } from '../errors.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import { parseAddress, parseCidr } from '../http/net.ts';
@@ -41,8 +42,10 @@ export const issueAccessToken = (
   decide(state, meta) {
     // A principal may issue tokens for itself; for anyone else it takes the manage privilege.
     if (meta.actor !== input.principalId) requirePrivilege(state, meta, MANAGE_PRINCIPALS);
-    // Issuing a credential is sensitive: an elevated session, never a token (OWASP ASVS 3.7.1).
+    // Issuing a credential is sensitive: an elevated session, never a token (OWASP ASVS 3.7.1),
+    // and a token for someone else acts as them: the actor must hold all they hold.
     requireElevation(meta);
+    requireDominates(state, meta, input.principalId);
     const p = getPrincipal(state, input.principalId);
     if (!p)
       throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`, {
@@ -110,6 +113,7 @@ export const revokeCredential = (input: {
       requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     // A credential change: an elevated session, never a token (OWASP ASVS 3.7.1).
     requireElevation(meta);
+    requireDominates(state, meta, String(row.principal_id));
     if (Number(row.revoked) === 1) return { events: [], result: { revoked: true } };
     const reason = text('reason', input.reason ?? '', 200, { optional: true });
     return {

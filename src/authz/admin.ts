@@ -13,28 +13,38 @@ export type Target =
   | { readonly privilege: string }
   | { readonly resourceType: string; readonly action: string; readonly objectId?: string };
 
-export const requireAccess = (state: Reader, meta: CommandMeta, what: Target): void => {
-  if (meta.actor === SYSTEM_ACTOR) return;
+export const requireAccess = (state: Reader, meta: CommandMeta, what: Target): void =>
+  accessChecker(state, meta)(what);
+
+/** `requireAccess` for several targets against one engine (its closures are computed once). */
+export const accessChecker = (state: Reader, meta: CommandMeta): ((what: Target) => void) => {
+  if (meta.actor === SYSTEM_ACTOR) return () => {};
   const subject = {
     principalId: meta.actor,
     ...(meta.evidences ? { evidences: meta.evidences } : {}),
   };
-  const result = createAuthz(state, () => 0).check({ ...what, subject });
-  if (!result.allow) {
-    const target = 'privilege' in what ? what.privilege : `${what.action} on ${what.resourceType}`;
-    throw new AppError('FORBIDDEN', `${meta.actor} lacks ${target}: ${result.reason}`, {
-      privilege: target,
-    });
-  }
-  if (result.role !== undefined && result.grantedBy !== undefined && result.grantKind) {
-    const between = inheritedThrough(state, result.role, result.grantedBy);
-    meta.authority?.push({
-      role: result.role,
-      grantedBy: result.grantedBy,
-      grant: grantKey(what, result.grantKind),
-      ...(between.length > 0 ? { between } : {}),
-    });
-  }
+  const engine = createAuthz(state, () => 0);
+  return (what) => {
+    const result = engine.check({ ...what, subject });
+    if (!result.allow) {
+      const target =
+        'privilege' in what
+          ? what.privilege
+          : `${what.action} on ${what.resourceType}${what.objectId === undefined ? '' : ` ${what.objectId}`}`;
+      throw new AppError('FORBIDDEN', `${meta.actor} lacks ${target}: ${result.reason}`, {
+        privilege: target,
+      });
+    }
+    if (result.role !== undefined && result.grantedBy !== undefined && result.grantKind) {
+      const between = inheritedThrough(state, result.role, result.grantedBy);
+      meta.authority?.push({
+        role: result.role,
+        grantedBy: result.grantedBy,
+        grant: grantKey(what, result.grantKind),
+        ...(between.length > 0 ? { between } : {}),
+      });
+    }
+  };
 };
 
 /** The roles strictly between `role` and its ancestor `grantedBy` (effective parents, nearest

@@ -1,6 +1,9 @@
 // Commands that administer authorization. Each is authorized (authlog.roles.manage) against the
-// state it decides on, and nobody grants what they do not hold: granting an effect or adding a
-// member requires the actor to hold every grant that hands out.
+// state it decides on, and nobody hands out what they do not hold: a change that widens what any
+// principal may do (a grant, a role's parent, a membership) requires the actor to hold every grant
+// it confers, computed over the role graph by one function (src/authz/conferral.ts). Changes that
+// take grants away (revoking, removing a member, deleting a role) are lock-out vectors and need the
+// same: nobody takes away what they could not hand out. All but naming need an elevated session.
 import {
   ADMINISTRATORS_ROLE,
   DEFAULT_ROLE_DIRECTORY,
@@ -11,10 +14,10 @@ import * as normalize from '../authn/normalize.ts';
 import { getPrincipal } from '../authn/queries.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
-import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { requireAccess, requirePrivilege, type Target } from './admin.ts';
+import { requireHoldsAll, roleChangeConfers } from './conferral.ts';
 import {
   effectiveGrants,
   getRole,
@@ -61,14 +64,6 @@ const checkParent = (state: Reader, roleId: string, parentId: string | null): vo
       });
     seen.add(id);
   }
-};
-
-const targetOfGrant = (g: { scope: string; name: string; objectId: string }): Target => {
-  if (g.scope === 'privilege') return { privilege: g.name };
-  const [resourceType = '', action = ''] = g.name.split(':');
-  return g.scope === 'model'
-    ? { resourceType, action }
-    : { resourceType, action, objectId: g.objectId };
 };
 
 export const definePrivilege = (input: {
@@ -207,6 +202,14 @@ export const updateRole = (input: {
       if (input.parentId === role.id)
         throw new AppError('ROLE_CYCLE', 'a role cannot be its own parent', { field: 'parentId' });
       checkParent(state, role.id, input.parentId);
+      // A new parent hands its grants to the role and every role below it (issue 14 row 1: a
+      // roles.manage holder made its own role a child of administrators).
+      requireElevation(meta);
+      requireHoldsAll(
+        state,
+        meta,
+        roleChangeConfers(state, { roleId: role.id, parentId: input.parentId }),
+      );
       Object.assign(data.data, { parentId: input.parentId });
     }
     const changed = Object.keys(data.data).filter((k) => k !== 'roleId' && k !== 'key');
@@ -223,6 +226,9 @@ export const deleteRole = (input: { roleId: string }): Command<{ deleted: boolea
     if (role.id === ADMINISTRATORS_ROLE)
       throw new AppError('ROLE_PROTECTED', 'the administrators role is built in');
     if (role.deleted) return { events: [], result: { deleted: true } };
+    // Its members lose everything it holds: only someone who could hand that out takes it away.
+    requireElevation(meta);
+    requireHoldsAll(state, meta, effectiveGrants(state, role.id));
     return {
       events: [{ type: 'RoleDeleted', data: { roleId: role.id } }],
       result: { deleted: true },
@@ -247,6 +253,7 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
     const { effect } = input;
     let event: DomainEvent;
     let target: Target;
+    let grant: { scope: string; name: string; objectId: string };
     if ('privilege' in input) {
       if (privilegeDescription(state, input.privilege) === undefined)
         throw new AppError('PRIVILEGE_NOT_FOUND', `no privilege ${input.privilege}`, {
@@ -257,6 +264,7 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
         data: { roleId: role.id, privilege: input.privilege, effect },
       };
       target = { privilege: input.privilege };
+      grant = { scope: 'privilege', name: input.privilege, objectId: '' };
     } else {
       const actions = resourceTypeActions(state, input.resourceType);
       if (!actions)
@@ -276,6 +284,7 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
           data: { roleId: role.id, resourceType, action, effect },
         };
         target = { resourceType, action };
+        grant = { scope: 'model', name: `${resourceType}:${action}`, objectId: '' };
       } else {
         const objectId = normalize.text('objectId', input.objectId, 200);
         event = {
@@ -283,10 +292,18 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
           data: { roleId: role.id, resourceType, action, objectId, effect },
         };
         target = { resourceType, action, objectId };
+        grant = { scope: 'object', name: `${resourceType}:${action}`, objectId };
       }
     }
-    // Nobody can grant what they do not hold (revoking and inheriting need only the manage right).
-    if (effect === 'grant') requireAccess(state, meta, target);
+    // Nobody grants or revokes what they do not hold; `inherit` can widen too (it lifts a revoke
+    // the role had over a grant of its parent), so what the new effect adds to the role and the
+    // roles below it is checked for every effect.
+    if (effect !== 'inherit') requireAccess(state, meta, target);
+    requireHoldsAll(
+      state,
+      meta,
+      roleChangeConfers(state, { roleId: role.id, grant: { ...grant, effect } }),
+    );
     return { events: [event], result: { effect } };
   },
 });
@@ -305,8 +322,12 @@ const memberCommand =
           field: 'principalId',
         });
       const member = isMember(state, role.id, p.id);
+      // A membership hands out (or takes away) everything the role holds: the actor must hold all
+      // of it, either way.
+      const mayChange = () => requireHoldsAll(state, meta, effectiveGrants(state, role.id));
       if (kind === 'remove') {
         if (!member) return { events: [], result: { member: false } };
+        mayChange();
         return {
           events: [{ type: 'RoleMembershipRevoked', data: { roleId: role.id, principalId: p.id } }],
           result: { member: false },
@@ -314,11 +335,7 @@ const memberCommand =
       }
       if (p.deleted) throw new AppError('PRINCIPAL_DELETED', `principal ${p.id} is deleted`);
       if (member) return { events: [], result: { member: true } };
-      // Adding a member hands out everything the role holds: the actor must hold all of it.
-      if (meta.actor !== SYSTEM_ACTOR) {
-        for (const g of effectiveGrants(state, role.id))
-          requireAccess(state, meta, targetOfGrant(g));
-      }
+      mayChange();
       return {
         events: [{ type: 'RoleMembershipGranted', data: { roleId: role.id, principalId: p.id } }],
         result: { member: true },

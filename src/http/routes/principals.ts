@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { emailChangedNotice, fileOutbox } from '../../authn/outbox.ts';
 import {
   activatePrincipal,
   addIdentity,
@@ -140,8 +141,22 @@ export const principalRoutes = async (app: App) => {
         response: { 200: Type.Object({ changed: Type.Array(Type.String()) }), ...errorResponses },
       },
     },
-    async (request, reply) =>
-      run(request, reply, changeProfile({ principalId: request.params.id, ...request.body })),
+    async (request, reply) => {
+      const before = getPrincipal(app.node.read, request.params.id);
+      const result = await run(
+        request,
+        reply,
+        changeProfile({ principalId: request.params.id, ...request.body }),
+      );
+      // The address that stops receiving resets hears of it (src/authn/outbox.ts).
+      const outboxDir = app.sessions.settings.outboxDir;
+      if (result.changed.includes('email') && before?.email && outboxDir !== null)
+        // The change is made: a mail that cannot be written is logged, not a failed request.
+        await fileOutbox(outboxDir)
+          .send(emailChangedNotice(before.email))
+          .catch((err: unknown) => request.log.error({ err }, 'email-changed notice not written'));
+      return result;
+    },
   );
 
   app.post(

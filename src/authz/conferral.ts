@@ -1,0 +1,221 @@
+// Nobody hands out, or takes over, more than they hold. One rule decides every administrative
+// change that widens what some principal may do, or that gives the actor a hold on another
+// principal's authentication (issue 14; OWASP ASVS 5.0 V8.2 "function and data level access
+// control", V8.3.1 "enforced at a trusted service layer"; the least-privilege rule of NIST SP
+// 800-53 AC-6(10): prevent non-privileged users from executing privileged functions):
+//
+//   the actor must hold every grant the change confers on any affected principal.
+//
+// What a change confers is computed here, from the read model the command decides against:
+// - a membership, either way: every grant the role holds, its own and inherited;
+// - a grant's effect or a role's parent: the effective grants the change adds to that role and to
+//   every role below it (inheritance included), by evaluating the role graph before and after;
+// - a change to how other principals authenticate (their password, OTP, subnets, tokens, email or
+//   phone, identities, active flag, lockout, policy, the identity or credential directory they log
+//   in through): everything those principals hold, since whoever controls their authentication
+//   acts as them. Acting on oneself confers nothing new.
+// The check is `requireAccess` for each target, so the grants that allowed the change are what the
+// event's recorded authority says (src/authz/admin.ts), and a concurrent revocation of any of them
+// is an authority race like any other.
+import { SYSTEM_ACTOR } from '../events/envelope.ts';
+import type { CommandMeta } from '../node/command.ts';
+import type { Reader, SqlValue } from '../readmodel/projection.ts';
+import { accessChecker, type Target } from './admin.ts';
+import { effectiveGrants, type GrantView } from './queries.ts';
+
+export const targetOfGrant = (g: {
+  readonly scope: string;
+  readonly name: string;
+  readonly objectId: string;
+}): Target => {
+  if (g.scope === 'privilege') return { privilege: g.name };
+  const [resourceType = '', action = ''] = g.name.split(':');
+  return g.scope === 'model'
+    ? { resourceType, action }
+    : { resourceType, action, objectId: g.objectId };
+};
+
+const grantKey = (g: { scope: string; name: string; objectId: string }) =>
+  `${g.scope}\u0000${g.name}\u0000${g.objectId}`;
+
+/** Throws FORBIDDEN (naming the first grant missing) unless the actor holds every grant. */
+export const requireHoldsAll = (
+  state: Reader,
+  meta: CommandMeta,
+  grants: Iterable<GrantView>,
+): void => {
+  if (meta.actor === SYSTEM_ACTOR) return;
+  const check = accessChecker(state, meta);
+  const seen = new Set<string>();
+  for (const g of grants) {
+    const key = grantKey(g);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    check(targetOfGrant(g));
+  }
+};
+
+/** Every grant held by the live roles of the principals `principalsSql` selects (a SELECT of
+ * principal ids, with `params`), the actor itself left out. */
+const grantsHeldBy = (
+  state: Reader,
+  actor: string,
+  principalsSql: string,
+  params: readonly SqlValue[],
+): GrantView[] => {
+  const roles = state.all(
+    `SELECT DISTINCT m.role_id AS id FROM memberships m
+       JOIN roles r ON r.id = m.role_id AND r.deleted = 0
+     WHERE m.granted = 1 AND m.principal_id <> ? AND m.principal_id IN (${principalsSql})
+     ORDER BY m.role_id`,
+    actor,
+    ...params,
+  );
+  return roles.flatMap((r) => effectiveGrants(state, String(r.id)));
+};
+
+/** The actor must hold everything `principalId` holds (a hold on its authentication). */
+export const requireDominates = (state: Reader, meta: CommandMeta, principalId: string): void => {
+  if (meta.actor === SYSTEM_ACTOR || meta.actor === principalId) return;
+  requireHoldsAll(state, meta, grantsHeldBy(state, meta.actor, 'SELECT ?', [principalId]));
+};
+
+/** The actor must hold everything the direct members of `roleId` hold (a role's policy). */
+export const requireDominatesMembers = (state: Reader, meta: CommandMeta, roleId: string): void => {
+  if (meta.actor === SYSTEM_ACTOR) return;
+  requireHoldsAll(
+    state,
+    meta,
+    grantsHeldBy(
+      state,
+      meta.actor,
+      'SELECT principal_id FROM memberships WHERE role_id = ? AND granted = 1',
+      [roleId],
+    ),
+  );
+};
+
+/** The actor must hold everything held by anyone who logs in with an identity of `directoryId`. */
+export const requireDominatesDirectory = (
+  state: Reader,
+  meta: CommandMeta,
+  directoryId: string,
+): void => {
+  if (meta.actor === SYSTEM_ACTOR) return;
+  requireHoldsAll(
+    state,
+    meta,
+    grantsHeldBy(
+      state,
+      meta.actor,
+      'SELECT principal_id FROM identities WHERE directory_id = ? AND removed = 0',
+      [directoryId],
+    ),
+  );
+};
+
+/** The actor must hold everything held by anyone who may log in with credential directory
+ * `directoryId` (an identity in a directory that admits it: tied to it, or to any): the evidence
+ * it gives, and for how long, decide what their sessions may do. */
+export const requireDominatesUsersOf = (
+  state: Reader,
+  meta: CommandMeta,
+  directoryId: string,
+): void => {
+  if (meta.actor === SYSTEM_ACTOR) return;
+  requireHoldsAll(
+    state,
+    meta,
+    grantsHeldBy(
+      state,
+      meta.actor,
+      `SELECT i.principal_id FROM identities i JOIN identity_directories d ON d.id = i.directory_id
+       WHERE i.removed = 0 AND (d.credential_directories IS NULL
+         OR EXISTS (SELECT 1 FROM json_each(d.credential_directories) WHERE value = ?))`,
+      [directoryId],
+    ),
+  );
+};
+
+/** A change to one role of the graph: a new (effective) parent, or one grant's new effect. */
+export type RoleChange =
+  | { readonly roleId: string; readonly parentId: string | null }
+  | {
+      readonly roleId: string;
+      readonly grant: { scope: string; name: string; objectId: string; effect: string };
+    };
+
+/**
+ * The grants `change` adds to the effective grants of its role or of any role below it. The role
+ * graph is read once (live roles and their explicit grants) and evaluated before and after, with
+ * the engine's semantics: along the chain from the root down, a role's own grant or revoke
+ * overrides what it inherits.
+ */
+export const roleChangeConfers = (state: Reader, change: RoleChange): GrantView[] => {
+  const parent = new Map<string, string | null>();
+  for (const r of state.all('SELECT id, effective_parent AS p FROM roles WHERE deleted = 0'))
+    parent.set(String(r.id), typeof r.p === 'string' ? r.p : null);
+  const own = new Map<string, Map<string, GrantView>>();
+  for (const g of state.all(
+    "SELECT role_id, scope, name, object_id, effect FROM role_grants WHERE effect <> 'inherit'",
+  )) {
+    const view = {
+      scope: String(g.scope),
+      name: String(g.name),
+      objectId: String(g.object_id),
+      effect: String(g.effect),
+    };
+    const roleId = String(g.role_id);
+    const map = own.get(roleId) ?? new Map<string, GrantView>();
+    map.set(grantKey(view), view);
+    own.set(roleId, map);
+  }
+  const effective = (
+    roleId: string,
+    parentOf: ReadonlyMap<string, string | null>,
+    grantsOf: ReadonlyMap<string, ReadonlyMap<string, GrantView>>,
+  ): Map<string, GrantView> => {
+    const chain: string[] = [];
+    for (let id: string | null = roleId; id !== null && !chain.includes(id); ) {
+      chain.push(id);
+      id = parentOf.get(id) ?? null;
+    }
+    const merged = new Map<string, GrantView>();
+    for (const id of chain.reverse()) for (const [k, g] of grantsOf.get(id) ?? []) merged.set(k, g);
+    for (const [k, g] of merged) if (g.effect !== 'grant') merged.delete(k);
+    return merged;
+  };
+
+  const parentAfter = new Map(parent);
+  const ownAfter = new Map(own);
+  if ('parentId' in change) parentAfter.set(change.roleId, change.parentId);
+  else {
+    const map = new Map(own.get(change.roleId));
+    const g = { ...change.grant };
+    if (g.effect === 'inherit') map.delete(grantKey(g));
+    else map.set(grantKey(g), g);
+    ownAfter.set(change.roleId, map);
+  }
+  // The role and every role whose chain passes through it, before or after the change.
+  const below = (parentOf: ReadonlyMap<string, string | null>) =>
+    [...parentOf.keys()].filter((id) => {
+      const seen = new Set<string>();
+      for (
+        let at: string | null = id;
+        at !== null && !seen.has(at);
+        at = parentOf.get(at) ?? null
+      ) {
+        if (at === change.roleId) return true;
+        seen.add(at);
+      }
+      return false;
+    });
+  const affected = new Set([...below(parent), ...below(parentAfter)]);
+  const added = new Map<string, GrantView>();
+  for (const roleId of affected) {
+    const before = effective(roleId, parent, own);
+    for (const [k, g] of effective(roleId, parentAfter, ownAfter))
+      if (!before.has(k)) added.set(k, g);
+  }
+  return [...added.values()];
+};
