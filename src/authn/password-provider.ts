@@ -1,7 +1,8 @@
 // The password evidence provider: knowledge. Verification (argon2id, slow) happens in `prepare`,
 // outside the writer queue; `decide` checks that the credential it verified is still the live
 // one, inside its validity window, and records a rehash when the hash's parameters are not the
-// current ones (OWASP Password Storage Cheat Sheet, "upgrading the work factor").
+// current ones or it is not a standard PHC string (OWASP Password Storage Cheat Sheet, "upgrading
+// the work factor"; ASVS 5.0 V11.4.2).
 // A password presented for a principal without one is verified against a dummy hash, so the
 // answer takes as long as for a real one (no enumeration of who has a password).
 import type { Reader } from '../readmodel/projection.ts';

@@ -1,7 +1,13 @@
 // Passwords: the rules a new password must follow and argon2id hashing.
 // - argon2id with the OWASP Password Storage Cheat Sheet parameters as the floor: m=19456 KiB,
-//   t=2, p=1 (OWASP ASVS 2.4.1 / 2.4.4, NIST SP 800-63B 5.1.1.2 "memory-hard function").
-//   Stored only as the PHC string `$argon2id$v=19$m=…,t=…,p=…$salt$hash` (salt 16 random bytes).
+//   t=2, p=1 (ASVS 5.0 V11.4.2, NIST SP 800-63B 5.1.1.2 "memory-hard function").
+//   Stored only as the standard PHC string `$argon2id$v=19$m=…,t=…,p=…$salt$hash` (salt 16
+//   random bytes), parameters in the order the PHC string format and libargon2 fix (m,t,p), so
+//   the reference CLI and other libraries read our hashes and hashes can move between systems
+//   (OWASP Password Storage Cheat Sheet, "upgrading legacy hashes"). The argon2 package computes;
+//   @phc/format writes the string, because argon2 0.45.1 writes `m,p,t` (ranisalt/node-argon2#559),
+//   which argon2-cffi and the reference implementation refuse. Hashes written in that order still
+//   verify and are rewritten at the next successful login (needsRehash).
 // - NFKC normalization before hashing and counting, so the same password typed on another
 //   keyboard or OS verifies (NIST SP 800-63B 5.1.1.2: "SHOULD apply NFKC or NFKD").
 // - 8 to 1024 characters counted in Unicode code points, every printable character and spaces
@@ -10,6 +16,8 @@
 //   49,233-entry `passwords-common` list of @zxcvbn-ts/language-common (MIT; built by the zxcvbn
 //   project from public password-leak frequency lists), compared case-insensitively.
 
+import { randomBytes } from 'node:crypto';
+import { deserialize, serialize } from '@phc/format';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import * as argon2 from 'argon2';
 import { invalid } from '../errors.ts';
@@ -70,9 +78,46 @@ export const setArgon2Params = (p: Argon2Params): void => {
   current = p;
 };
 
-/** Hashes an already normalized password (see checkNewPassword). */
-export const hashPassword = (normalized: string, params: Argon2Params = current): Promise<string> =>
-  argon2.hash(normalized, { type: argon2.argon2id, ...params });
+const ARGON2_VERSION = 0x13;
+const SALT_BYTES = 16;
+
+/** Hashes an already normalized password (see checkNewPassword) into a standard PHC string. */
+export const hashPassword = async (
+  normalized: string,
+  params: Argon2Params = current,
+): Promise<string> => {
+  const salt = randomBytes(SALT_BYTES);
+  const hash = await argon2.hash(normalized, {
+    type: argon2.argon2id,
+    version: ARGON2_VERSION,
+    ...params,
+    salt,
+    raw: true,
+  });
+  return serialize({
+    id: 'argon2id',
+    version: ARGON2_VERSION,
+    // Key order is the string's order: m, t, p as the PHC string format requires.
+    params: { m: params.memoryCost, t: params.timeCost, p: params.parallelism },
+    salt,
+    hash,
+  });
+};
+
+/**
+ * True when `phc` is an argon2id PHC string exactly as the standard writes it: version 19, the
+ * parameters m,t,p in that order and nothing else, unpadded base64 salt and hash.
+ */
+export const isStandardPhc = (phc: string): boolean => {
+  try {
+    const { id, version, params, salt, hash } = deserialize(phc);
+    if (id !== 'argon2id' || version !== ARGON2_VERSION || !params || !salt || !hash) return false;
+    if (Object.keys(params).join(',') !== 'm,t,p') return false;
+    return serialize({ id, version, params, salt, hash }) === phc;
+  } catch {
+    return false;
+  }
+};
 
 /** Verifies a presented password (normalized here) against a PHC string; false on any error. */
 export const verifyPassword = async (phc: string, presented: string): Promise<boolean> => {
@@ -84,9 +129,15 @@ export const verifyPassword = async (phc: string, presented: string): Promise<bo
   }
 };
 
-/** True when a hash was made with other parameters than the current ones. */
-export const needsRehash = (phc: string, params: Argon2Params = current): boolean =>
-  argon2.needsRehash(phc, { ...params });
+/**
+ * True when a hash was made with other parameters than the current ones, or is not written as a
+ * standard PHC string (an older authlog wrote `m,p,t`): either way the next successful login
+ * stores a fresh standard hash (OWASP Password Storage Cheat Sheet, "upgrading the work factor").
+ */
+export const needsRehash = (phc: string, params: Argon2Params = current): boolean => {
+  if (!isStandardPhc(phc)) return true;
+  return argon2.needsRehash(phc, { ...params, version: ARGON2_VERSION });
+};
 
 let dummy: Promise<string> | undefined;
 let dummyParams: Argon2Params | undefined;

@@ -1,12 +1,14 @@
 // Policies and password upkeep: a policy that requires more evidence than the login proved leaves
 // the session incomplete, good only for adding evidence, reading itself and logging out (MFA by
 // policy, DESIGN.md section 7); a role's policy applies to its members. A hash made with older
-// argon2 parameters is replaced at the next successful login (a `PasswordSet` rehash event).
+// argon2 parameters, or written in a non-standard PHC form, is replaced at the next successful
+// login (a `PasswordSet` rehash event).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setPassword } from '../../src/authn/credentials.ts';
+import { passwordCredential, setPassword } from '../../src/authn/credentials.ts';
 import { ARGON2_FLOOR, checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
 import { listenApp } from '../support/app.ts';
+import { oldOrder } from '../support/argon2-oracle.ts';
 import { bearer, createUser, type Http, http, operator } from '../support/auth.ts';
 
 const PASSWORD = 'policies are for everyone';
@@ -147,6 +149,33 @@ describe('authentication policies', () => {
       (e) => e.type === 'PasswordSet' && (e.data as { principalId: string }).principalId === id,
     );
     assert.equal(again.length, 2, 'no second rehash');
+  });
+
+  // Threat: hashes an older authlog wrote in argon2 0.45.1's non-standard m,p,t order stay
+  // unreadable by other implementations forever (issue 14, row 11) unless they are rewritten.
+  it('rewrites a hash in the old m,p,t order as a standard PHC string at the next login', async () => {
+    const id = await createUser(h, 'olga', undefined);
+    const current = { ...ARGON2_FLOOR, timeCost: ARGON2_FLOOR.timeCost + 1 };
+    // Current parameters, old serialisation: only the order of m, t and p differs.
+    const old = oldOrder(await hashPassword(checkNewPassword(PASSWORD), current));
+    assert.match(old, /\$m=19456,p=1,t=3\$/);
+    await ctx.node.execute(setPassword({ credentialId: `pw-${id}`, principalId: id, hash: old }), {
+      actor: 'system',
+    });
+    assert.equal((await login('olga')).status, 200, 'the old-order hash verifies');
+    const sets = (await ctx.node.store.readAll({ streamPrefix: 'origin-' }))
+      .filter(
+        (e) => e.type === 'PasswordSet' && (e.data as { principalId: string }).principalId === id,
+      )
+      .map((e) => e.data as { hash: string; rehash: boolean });
+    assert.equal(sets.length, 2, 'a rehash event');
+    assert.equal(sets[1]!.rehash, true);
+    assert.match(
+      sets[1]!.hash,
+      /^\$argon2id\$v=19\$m=19456,t=3,p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/,
+    );
+    assert.equal(passwordCredential(ctx.node.read, id)?.hash, sets[1]!.hash, 'read model holds it');
+    assert.equal((await login('olga')).status, 200, 'the rewritten hash verifies');
   });
 
   it('refuses weak new passwords: too short, too long, common, control characters', async () => {
