@@ -120,7 +120,8 @@ export const sessions: Projection = {
           e.origin,
         ),
         ...addEvidences(d.sessionId, e.id, d.evidences),
-        ...resetFailures(d.principalId, e.hlc),
+        // A trusted device let through a lockout resets nothing for the others (lockout.ts).
+        ...(d.throughLockout ? [] : resetFailures(d.principalId, e.hlc)),
       ];
     },
     SessionEvidenceAdded: (e) => [

@@ -22,7 +22,7 @@ import type { AuthConfig } from './auth-config.ts';
 import { passwordChangedHlc } from './credentials.ts';
 import { requireElevation } from './elevation.ts';
 import type { EvidenceContext, EvidenceProvider, Presented, Proof } from './evidence.ts';
-import { type Failure, failureEvents, isLockedOut } from './lockout.ts';
+import { type Failure, failureEvents, isLockedOut, trustedDevice } from './lockout.ts';
 import { elevationEvidences, policyOf, requiredEvidences } from './policy.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { allowedCredentialDirectories, getPrincipal } from './queries.ts';
@@ -357,6 +357,8 @@ export type LoginInput = {
   readonly identity: string;
   /** The identity directory the identity was looked up in (default: internal). */
   readonly identityDirectoryId?: string;
+  /** A device that logged in to this principal before, verified by the caller (lockout.ts). */
+  readonly device?: string | undefined;
   readonly presented: Presented;
   readonly ip: string | undefined;
   readonly prepared: Prepared;
@@ -379,7 +381,10 @@ export const login = (input: LoginInput): Command<StepResult> => ({
       );
     if (!principalUsable(state, principalId))
       return refuse(state, { ...base, principalId, reason: 'inactive' }, now, input.settings);
-    if (isLockedOut(state, principalId, now))
+    // A known device passes a lockout others caused; its failures count against it (lockout.ts).
+    const device = trustedDevice(state, principalId, input.device, input.settings.lockoutThreshold);
+    const locked = isLockedOut(state, principalId, now);
+    if (locked && device === undefined)
       return refuse(state, { ...base, principalId, reason: 'locked' }, now, input.settings);
     const identityDirectoryId = input.identityDirectoryId ?? INTERNAL_DIRECTORY;
     const attempt = {
@@ -390,9 +395,19 @@ export const login = (input: LoginInput): Command<StepResult> => ({
     };
     const { proofs, failed } = gather(input.providers, state, attempt, input.prepared, now);
     if (failed.length > 0)
-      return refuse(state, { ...base, principalId, reason: failed.join(',') }, now, input.settings);
+      return refuse(
+        state,
+        { ...base, principalId, device, reason: failed.join(',') },
+        now,
+        input.settings,
+      );
     if (proofs.length === 0)
-      return refuse(state, { ...base, principalId, reason: 'no-evidence' }, now, input.settings);
+      return refuse(
+        state,
+        { ...base, principalId, device, reason: 'no-evidence' },
+        now,
+        input.settings,
+      );
     const expiresAt = now + input.settings.absoluteTimeoutS * 1000;
     const started: DomainEvent = {
       type: 'SessionStarted',
@@ -405,6 +420,7 @@ export const login = (input: LoginInput): Command<StepResult> => ({
         idleTimeoutSeconds: input.settings.idleTimeoutS,
         evidences: evidencesOf(proofs, now, expiresAt),
         identityDirectoryId,
+        ...(locked ? { throughLockout: true as const } : {}),
       },
     };
     const events = [...proofs.flatMap((p) => p.events), started];
@@ -447,6 +463,8 @@ export type StepInput = {
   readonly prepared: Prepared;
   readonly providers: readonly EvidenceProvider<unknown>[];
   readonly settings: AuthSettings;
+  /** A device that logged in to this principal before, verified by the caller (lockout.ts). */
+  readonly device?: string | undefined;
 };
 
 export const ownLiveSession = (
@@ -485,11 +503,14 @@ const sessionStep = (
   | { readonly principalId: string; readonly base: Failure; readonly proofs: Proof[] } => {
   const { now } = meta;
   const principalId = ownLiveSession(state, meta, input.sessionId, now);
-  const base = { principalId, identity: principalId, step: kind, reason: '' };
+  // A known device elevates through a lockout others caused (lockout.ts).
+  const device = trustedDevice(state, principalId, input.device, input.settings.lockoutThreshold);
+  const base = { principalId, identity: principalId, step: kind, reason: '', device };
   const refused = (reason: string) => ({
     refused: refuse(state, { ...base, reason }, now, input.settings),
   });
-  if (isLockedOut(state, principalId, now)) return refused('locked');
+  if (device === undefined && isLockedOut(state, principalId, now))
+    return refused('locked');
   const attempt = {
     principalId,
     presented: input.presented,

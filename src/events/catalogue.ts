@@ -235,6 +235,9 @@ export const eventSchemas = {
     /** The identity directory of the login; its tie to credential directories holds for every
      * later step of the session. Absent in sessions recorded before it existed: any. */
     identityDirectoryId: Type.Optional(Id),
+    /** Started by a trusted device while the principal was locked out (src/authn/lockout.ts):
+     * does not reset the count of failures from elsewhere. */
+    throughLockout: Type.Optional(Type.Literal(true)),
   }),
   SessionEvidenceAdded: Type.Object({
     sessionId: Id,
