@@ -94,6 +94,39 @@ export const matchingSubnet = (
 };
 
 /**
+ * Which of `credentialIds` (the subnet credentials that proved a session's `location` evidence)
+ * contain `ip` now: live (not revoked, within validity) and holding the address in one of their
+ * ranges. Location is a property of each request, not of the session: a session token carried
+ * off the network must not take the network with it, just as an access token's subnets are
+ * checked at every use (tokens.ts). NIST SP 800-63B rev 4 section 7 binds a session to what its
+ * authentication established; OWASP ASVS 5.0 V7 (session management) asks that a session's
+ * context be re-verified where it matters. The credential is read again, not the ranges it had at
+ * login: revoking it (or its expiry) ends the evidence at once, at every site it replicates to.
+ * An unknown address (undefined) is inside nothing.
+ */
+export const subnetsContaining = (
+  read: Reader,
+  credentialIds: readonly string[],
+  ip: string | undefined,
+  now: number,
+): ReadonlySet<string> => {
+  const inside = new Set<string>();
+  if (ip === undefined || credentialIds.length === 0) return inside;
+  for (const id of new Set(credentialIds)) {
+    const r = read.get(
+      'SELECT cidrs, revoked, valid_until FROM subnet_credentials WHERE id = ?',
+      id,
+    );
+    if (!r || !isLive(r, now)) continue;
+    const ranges = (JSON.parse(String(r.cidrs)) as string[])
+      .map(parseCidr)
+      .filter((c) => c !== undefined);
+    if (cidrMatcher(ranges)(ip)) inside.add(id);
+  }
+  return inside;
+};
+
+/**
  * `location` evidence when the client address lies in a live subnet credential; otherwise `none`
  * (an address outside is not a failed attempt: nothing was presented). When nothing else is
  * presented (no password, no code), location counts only for a principal whose policy requires

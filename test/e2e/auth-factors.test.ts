@@ -272,7 +272,19 @@ describe('authentication factors end to end (scenarios 2-4, 6-10)', () => {
       (s.evidences as { evidence: string }[]).map((x) => x.evidence),
       ['location'],
     );
-    ok(await call('GET', '/v1/principals/svc/credentials', { token: String(s.token) }));
+    ok(
+      await call('GET', '/v1/principals/svc/credentials', {
+        token: String(s.token),
+        from: '10.9.4.4',
+      }),
+    );
+    // The session counts only from its subnet: location is checked at every use.
+    const away = await call('GET', '/v1/principals/svc/credentials', {
+      token: String(s.token),
+      from: '10.8.4.4',
+    });
+    assert.equal(away.status, 403, JSON.stringify(away.body));
+    assert.equal(away.body.code, 'EVIDENCE_REQUIRED');
     assert.equal((await login('svc', {}, '10.8.4.4')).status, 401, 'from elsewhere');
     assert.equal((await login('svc', {})).status, 401, 'from the proxy itself');
   });

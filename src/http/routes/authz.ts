@@ -1,6 +1,7 @@
 // Authorization over HTTP: the check API (single and batch), object listing, and the
 // administration of privileges, resource types, role directories, roles, grants and members.
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import { liveSession } from '../../authn/sessions.ts';
 import {
   addRoleMember,
@@ -19,6 +20,7 @@ import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
 import type { App } from '../app.ts';
 import { run } from '../command.ts';
+import { clientIp } from '../proxy.ts';
 import { errorResponses, GrantSchema, Id, Nullable, RoleSchema, Strict } from '../schemas.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 100 });
@@ -61,13 +63,32 @@ type CheckBodyT = { principalId?: string; sessionId?: string } & (
   | { resourceType: string; action: string; objectId?: string }
 );
 
-const subjectOf = (app: App, b: CheckBodyT): CheckInput['subject'] => {
+/**
+ * Where the session a check names is now, for its location evidence: known only when the check
+ * comes with that very session (its own request's address); asked by anyone else (a service on
+ * the session's behalf), authlog cannot see where the session's holder is, so location does not
+ * count and a role directory requiring it answers `missingEvidences: ['location']`. Trusting the
+ * last address the session was seen at would let a token stolen off-network pass at every other
+ * service, and answer differently at each node (NIST SP 800-63B rev 4 section 7; ASVS 5.0 V7).
+ */
+const whereIs = (request: FastifyRequest, sessionId: string): string | undefined =>
+  request.auth?.credential === 'session' && request.auth.via === sessionId
+    ? clientIp(request)
+    : undefined;
+
+const subjectOf = (app: App, b: CheckBodyT, request: FastifyRequest): CheckInput['subject'] => {
   if ((b.principalId === undefined) === (b.sessionId === undefined))
     throw new AppError('VALIDATION_FAILED', 'name exactly one of principalId and sessionId', {
       field: 'principalId',
     });
   if (b.principalId !== undefined) return { principalId: b.principalId };
-  const session = liveSession(app.node.read, b.sessionId!, Date.now(), app.sessions.activity);
+  const session = liveSession(
+    app.node.read,
+    b.sessionId!,
+    Date.now(),
+    app.sessions.activity,
+    whereIs(request, b.sessionId!),
+  );
   if (!session)
     throw new AppError('SESSION_NOT_FOUND', `no live session ${b.sessionId}`, {
       field: 'sessionId',
@@ -78,8 +99,8 @@ const subjectOf = (app: App, b: CheckBodyT): CheckInput['subject'] => {
   };
 };
 
-const toInput = (app: App, b: CheckBodyT): CheckInput => {
-  const subject = subjectOf(app, b);
+const toInput = (app: App, b: CheckBodyT, request: FastifyRequest): CheckInput => {
+  const subject = subjectOf(app, b, request);
   if ('privilege' in b) return { subject, privilege: b.privilege };
   // Two literals rather than a conditional spread, which V8 copies through a slow generic path.
   return b.objectId === undefined
@@ -93,7 +114,7 @@ export const authzRoutes = async (app: App) => {
   app.post(
     '/authz/check',
     { schema: { body: CheckBody, response: { 200: CheckAnswer, ...errorResponses } } },
-    (request) => app.node.authz.check(toInput(app, request.body)),
+    (request) => app.node.authz.check(toInput(app, request.body, request)),
   );
 
   app.post(
@@ -108,7 +129,7 @@ export const authzRoutes = async (app: App) => {
       },
     },
     (request) => ({
-      results: request.body.checks.map((c) => app.node.authz.check(toInput(app, c))),
+      results: request.body.checks.map((c) => app.node.authz.check(toInput(app, c, request))),
     }),
   );
 
