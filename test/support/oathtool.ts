@@ -1,7 +1,11 @@
-// Codes from OATH Toolkit's `oathtool` (Debian package `oathtool`), an implementation independent
-// of ours: a test that checks our verification against these codes cannot pass by agreeing with
-// itself.
+// Codes from OATH Toolkit's `oathtool` (Debian package `oathtool`; .ci/run installs it), an
+// implementation independent of ours: a test that checks our verification against these codes
+// cannot pass by agreeing with itself. Where oathtool is not installed (a machine with only
+// Node.js and npm), the `otpauth` package computes them: its own HOTP/TOTP code over node's HMAC,
+// sharing nothing with otplib, which authlog uses. Never our own code path. The first code a test
+// file asks for prints which oracle ran.
 import { execFileSync } from 'node:child_process';
+import { HOTP, Secret, TOTP } from 'otpauth';
 
 export const hasOathtool = (): boolean => {
   try {
@@ -12,11 +16,40 @@ export const hasOathtool = (): boolean => {
   }
 };
 
+const useOathtool = hasOathtool();
+
+/** Which independent implementation computes the codes. */
+export const otpOracle = useOathtool
+  ? 'oathtool (OATH Toolkit)'
+  : 'otpauth (npm; oathtool is not installed)';
+
+let announced = false;
+const announce = () => {
+  if (announced) return;
+  announced = true;
+  console.log(`OTP oracle: ${otpOracle}`);
+};
+
 type Options = { digits?: 6 | 8; algorithm?: 'sha1' | 'sha256' | 'sha512' };
 
+const otpauthOptions = (base32: string, o: Options) => ({
+  secret: Secret.fromBase32(base32.replace(/[\s=]/g, '').toUpperCase()),
+  digits: o.digits ?? 6,
+  algorithm: (o.algorithm ?? 'sha1').toUpperCase(),
+});
+
 /** The TOTP code at `atMs` (ms since epoch) for a base32 seed. */
-export const oathTotp = (base32: string, atMs: number, o: Options & { period?: number } = {}) =>
-  execFileSync(
+export const oathTotp = (
+  base32: string,
+  atMs: number,
+  o: Options & { period?: number } = {},
+): string => {
+  announce();
+  if (!useOathtool)
+    return new TOTP({ ...otpauthOptions(base32, o), period: o.period ?? 30 }).generate({
+      timestamp: atMs,
+    });
+  return execFileSync(
     'oathtool',
     [
       `--totp=${o.algorithm ?? 'sha1'}`,
@@ -31,14 +64,18 @@ export const oathTotp = (base32: string, atMs: number, o: Options & { period?: n
     ],
     { encoding: 'utf8' },
   ).trim();
+};
 
 /** The HOTP code for counter value `counter`. */
-export const oathHotp = (base32: string, counter: number, o: Options = {}) =>
-  execFileSync(
+export const oathHotp = (base32: string, counter: number, o: Options = {}): string => {
+  announce();
+  if (!useOathtool) return new HOTP(otpauthOptions(base32, o)).generate({ counter });
+  return execFileSync(
     'oathtool',
     ['--hotp', '-d', String(o.digits ?? 6), '-c', String(counter), '--base32', base32],
     { encoding: 'utf8' },
   ).trim();
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
