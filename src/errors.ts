@@ -3,6 +3,7 @@
 
 export const errorCatalogue = {
   VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
+  BODY_NOT_UTF8: { status: 400, title: 'The request body is not valid UTF-8' },
   UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
   FORBIDDEN: { status: 403, title: 'Not allowed' },
   CROSS_SITE_REQUEST: { status: 403, title: 'Cross-site request refused' },

@@ -46,14 +46,47 @@ export const MAX_OTP_PER_PRINCIPAL = 10;
 const base32 = new ScureBase32Plugin();
 export const seedToBase32 = (seed: Uint8Array): string => base32.encode(seed, { padding: false });
 
-/** A base32 seed as an authenticator app or a token vendor gives it (spaces and padding allowed). */
+/** A given seed is at least 128 bits (RFC 4226 section 4: "MUST be at least 128 bits", 160
+ * recommended) and at most 80 bytes (longer keys add nothing to HMAC-SHA1's security). */
+export const MIN_SEED_BYTES = 16;
+export const MAX_SEED_BYTES = 80;
+const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+/** Base32 lengths (without padding) that a whole number of bytes encodes to, with the number of
+ * padding characters each takes (RFC 4648 section 6: 8, 16, 24, 32 or 40 bits in the last
+ * quantum give 2, 4, 5, 7 or 8 characters). */
+const PADDING_FOR_REMAINDER: Readonly<Record<number, number>> = { 0: 0, 2: 6, 4: 4, 5: 3, 7: 1 };
+
+/**
+ * What is wrong with a base32 seed's form, or undefined when it is one: RFC 4648 section 6
+ * alphabet, a length a whole number of bytes encodes to, padding (if any) complete and only at
+ * the end, zero pad bits (canonical: section 3.5), 16 to 80 bytes. Only string checks, so nothing
+ * a client sends can make decoding throw. Spaces (as apps group seeds in fours) and lower case are
+ * accepted, as authenticator apps and token vendors show seeds that way.
+ */
+export const seedFormProblem = (raw: string): string | undefined => {
+  const compact = raw.replace(/[ \t]/g, '').toUpperCase();
+  const body = compact.replace(/=+$/, '');
+  const sizes = `base32 (RFC 4648) of ${MIN_SEED_BYTES} to ${MAX_SEED_BYTES} bytes`;
+  if (!/^[A-Z2-7]*$/.test(body)) return `must be ${sizes}: only A-Z and 2-7`;
+  const padding = PADDING_FOR_REMAINDER[body.length % 8];
+  if (padding === undefined) return `must be ${sizes}: its length encodes no whole number of bytes`;
+  if (compact.length !== body.length && compact.length !== body.length + padding)
+    return `must be ${sizes}: its padding does not match its length`;
+  const bytes = Math.floor((body.length * 5) / 8);
+  if (bytes < MIN_SEED_BYTES) return `must be ${sizes}: at least 128 bits (RFC 4226 section 4)`;
+  if (bytes > MAX_SEED_BYTES) return `must be ${sizes}: it is longer`;
+  const unusedBits = (body.length * 5) % 8;
+  const last = BASE32_ALPHABET.indexOf(body.at(-1) ?? 'A');
+  if ((last & ((1 << unusedBits) - 1)) !== 0)
+    return `must be ${sizes}: its last character has bits past the last byte`;
+  return undefined;
+};
+
+/** A base32 seed as an authenticator app or a token vendor gives it; refused unless well formed. */
 export const seedFromBase32 = (raw: string): Buffer => {
-  const t = raw.replace(/[\s=]/g, '').toUpperCase();
-  if (!/^[A-Z2-7]{26,128}$/.test(t)) throw invalid('secret', 'must be base32 of 16 to 80 bytes');
-  const bytes = Buffer.from(base32.decode(t));
-  if (bytes.length < 16 || bytes.length > 80)
-    throw invalid('secret', 'must be base32 of 16 to 80 bytes');
-  return bytes;
+  const problem = seedFormProblem(raw);
+  if (problem !== undefined) throw invalid('secret', problem);
+  return Buffer.from(base32.decode(raw.replace(/[ \t=]/g, '').toUpperCase()));
 };
 
 export type OtpParams = {
@@ -172,8 +205,9 @@ export type EnrollOtpInput = {
   readonly algorithm: OtpAlgorithm;
   readonly period: number | null;
   readonly counter: number | null;
-  /** Sealed by the caller (random IV: randomness stays out of decide). */
-  readonly seed: EncryptedSeed;
+  /** Sealed by the caller (random IV: randomness stays out of decide); or, for a seed the
+   * client gave that is not well formed, why (`seedFormProblem`), refused by decide in turn. */
+  readonly seed: EncryptedSeed | { readonly malformed: string };
   readonly directoryId?: string;
   readonly validUntil?: string;
 };
@@ -184,6 +218,13 @@ export const enrollOtp = (input: EnrollOtpInput): Command<{ credentialId: string
     const owner = credentialOwner(state, meta, input.principalId);
     // A new credential is a credential change: an elevated session (OWASP ASVS 3.7.1).
     requireElevation(meta);
+    // Input is judged only after who may enroll: an unelevated caller gets the same refusal
+    // whatever it sends, so the route is no oracle for what it would accept, and every refusal
+    // for lack of rights is recorded as such (OWASP ASVS 5.0 V8.2: authorization is enforced
+    // before the request is acted on). The seed's form is public (docs/http.md), so nothing is
+    // hidden from an authorized caller by answering it second.
+    const seed = input.seed;
+    if ('malformed' in seed) throw invalid('secret', seed.malformed);
     const directory = credentialDirectory(state, input.directoryId ?? OTP_DIRECTORY, 'otp');
     const name = text('name', input.name, 100);
     if (input.kind === 'totp' && (input.period === null || input.counter !== null))
@@ -206,7 +247,7 @@ export const enrollOtp = (input: EnrollOtpInput): Command<{ credentialId: string
       algorithm: input.algorithm,
       period: input.period,
       counter: input.counter,
-      seed: { ...input.seed },
+      seed: { ...seed },
       validUntil: parseValidUntil(input.validUntil, meta.now),
     };
     return {

@@ -30,6 +30,7 @@ import { clientErrorHandler } from './client-error.ts';
 import { enforceRouteConventions } from './conventions.ts';
 import { registerCookies } from './cookies.ts';
 import { csrfKey, registerCsrf } from './csrf.ts';
+import { registerDevices } from './devices.ts';
 import { defaultEdgeConfig, type EdgeConfig } from './edge-config.ts';
 import { gatewayUser } from './gateway.ts';
 import { registerSecurityHeaders } from './headers.ts';
@@ -91,6 +92,8 @@ declare module 'fastify' {
 }
 
 const AFTER = /^([a-z0-9][a-z0-9-]{0,62}):([0-9]{1,19})$/;
+/** Decodes UTF-8 or throws (no U+FFFD replacement); a leading BOM is dropped. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** Bodies are small JSON documents; a route that needs more says so with `bodyLimit`. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024;
 
@@ -131,6 +134,8 @@ export const buildApp = (options: AppOptions): App => {
   app.decorate('peers', options.peers ?? (() => []));
   app.decorate('peerTrust', trust);
   app.decorate('otpKeys', options.otpKeys ?? ephemeralKeyring());
+  // Device tokens verify on every node: their key derives from the OTP keys all nodes share.
+  registerDevices(app, app.otpKeys);
   app.addSchema(ProblemSchema);
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
 
@@ -180,6 +185,26 @@ export const buildApp = (options: AppOptions): App => {
     )
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send JSON as UTF-8');
     done();
+  });
+
+  // JSON bodies are decoded as UTF-8 with fatal errors before they are parsed: a body that is not
+  // UTF-8 is refused (BODY_NOT_UTF8), never read with U+FFFD in place of its bad bytes, which would
+  // store something the client did not send (RFC 8259 8.1: JSON exchanged between systems MUST be
+  // UTF-8; OWASP ASVS 5.0 V1.2 / V2.2: decode input in one canonical form, refuse what does not
+  // decode). A leading byte order mark is ignored, as RFC 8259 8.1 allows a parser to (it cannot
+  // reach a value). Parsing itself stays fastify's: secure-json-parse with the prototype- and
+  // constructor-poisoning refusals configured above.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      // parseAs 'buffer': always bytes here; a string would already be text.
+      text = typeof body === 'string' ? body : STRICT_UTF8.decode(body);
+    } catch {
+      done(new AppError('BODY_NOT_UTF8', 'send JSON encoded as UTF-8'), undefined);
+      return;
+    }
+    parseJson(request, text, done);
   });
 
   const waitMs = options.readYourWritesWaitMs ?? 2000;

@@ -86,8 +86,15 @@ export const factorRoutes = async (app: App) => {
             ),
             period: Type.Optional(Type.Integer({ minimum: 15, maximum: 300 })),
             counter: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 48 })),
-            /** A hardware token's seed, base32, instead of a generated one. */
-            secret: Type.Optional(Type.String({ minLength: 26, maxLength: 200 })),
+            /** A hardware token's seed, base32 (RFC 4648) of 16 to 80 bytes, instead of a
+             * generated one. Only its size is bounded here: its form is judged after the
+             * elevation check (enrollOtp), so that refusal does not depend on the input. */
+            secret: Type.Optional(
+              Type.String({
+                maxLength: 200,
+                description: 'base32 (RFC 4648) of 16 to 80 bytes; spaces and lower case allowed',
+              }),
+            ),
             validUntil: Type.Optional(IsoTime),
           },
           Strict,
@@ -110,7 +117,15 @@ export const factorRoutes = async (app: App) => {
     async (request, reply) => {
       const b = request.body;
       const kind = b.kind ?? 'totp';
-      const seed = b.secret === undefined ? randomBytes(SEED_BYTES) : seedFromBase32(b.secret);
+      // A given seed is checked for form here (strings only, nothing decoded) and refused by the
+      // command after its authorization checks (see enrollOtp).
+      const problem = b.secret === undefined ? undefined : seedFormProblem(b.secret);
+      const seed =
+        b.secret === undefined
+          ? randomBytes(SEED_BYTES)
+          : problem === undefined
+            ? seedFromBase32(b.secret)
+            : Buffer.alloc(0);
       const credentialId = newId();
       const digits = b.digits ?? 6;
       const algorithm = b.algorithm ?? 'sha1';
@@ -128,7 +143,10 @@ export const factorRoutes = async (app: App) => {
           algorithm,
           period,
           counter,
-          seed: encryptSeed(app.otpKeys, credentialId, seed),
+          seed:
+            problem === undefined
+              ? encryptSeed(app.otpKeys, credentialId, seed)
+              : { malformed: problem },
           ...(b.validUntil !== undefined ? { validUntil: b.validUntil } : {}),
         }),
       );
