@@ -39,7 +39,9 @@ describe('session activity', () => {
     // The sessions were started with the default idle timeout (30 min); touches every 5 min.
     const settings = defaultAuthConfig;
     const sessions = createSessions(ctx.node, settings, [passwordProvider], () => now);
-    const request = () => ({}) as FastifyRequest;
+    // The lookup reads the client address (location evidence counts only where it was proven).
+    const request = () =>
+      ({ ip: '127.0.0.1', socket: { remoteAddress: '127.0.0.1' } }) as FastifyRequest;
     assert.ok(sessions.lookup(idle, request()));
     assert.ok(sessions.lookup(busy, request()));
     assert.equal(sessions.activity.size, 2);
