@@ -9,6 +9,7 @@ import { type AuthConfig, parseAuthConfig } from './authn/auth-config.ts';
 import { NODE_ID_PATTERN } from './events/envelope.ts';
 import { type EdgeConfig, parseEdgeConfig } from './http/edge-config.ts';
 import { esdbConnectionProblems } from './store/esdb/connection-string.ts';
+import { originsInSqliteLog } from './store/sqlite/origins.ts';
 
 export type StoreConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
@@ -70,6 +71,46 @@ const readOrCreate = (path: string, make: () => string): string => {
   return value;
 };
 
+// The node id is the node's origin: its events are `origin-<id>`, numbered 1, 2, … by this node
+// alone. A data folder started under another id would write as a new origin and leave the old one
+// without a writer, so the folder remembers the id it first ran under (`<data>/node-id`, written
+// for generated and configured ids alike) and refuses any other.
+const rememberedNodeId = (file: string, problems: string[]): string | undefined => {
+  if (!existsSync(file)) return undefined;
+  const id = readFileSync(file, 'utf8').trim();
+  if (NODE_ID_PATTERN.test(id)) return id;
+  problems.push(`${file} does not hold a valid node id`);
+  return undefined;
+};
+
+/**
+ * The id of a data folder that does not remember one yet: AUTHLOG_NODE_ID, else a generated one,
+ * written to `file`. A folder from before ids were remembered may hold a log already; its origin is
+ * not guessed (a node that only pulled from one peer holds that peer's origin alone, and writing as
+ * it would fork the peer's history): the configured id must be one of the log's origins, and
+ * without one the node refuses to start, naming them. Only an SQLite log lives in the data folder;
+ * an EventStoreDB log is not read here.
+ */
+const rememberNodeId = (
+  file: string,
+  configured: string | undefined,
+  store: StoreConfig,
+  dataDir: string,
+): string => {
+  const origins = store.kind === 'sqlite' ? originsInSqliteLog(store.path) : [];
+  if (origins.length > 0 && (configured === undefined || !origins.includes(configured))) {
+    const held = origins.map((o) => JSON.stringify(o)).join(', ');
+    throw new ConfigError([
+      configured === undefined
+        ? `the data folder ${dataDir} does not remember its node id and its event log holds events of ${held}: set AUTHLOG_NODE_ID to the id this folder was started with (it is remembered from then on)`
+        : `the data folder ${dataDir} does not remember its node id and its event log holds events of ${held}, none of ${JSON.stringify(configured)}: set AUTHLOG_NODE_ID to the id this folder was started with; if this node never wrote an event, write ${JSON.stringify(configured)} into ${file} to confirm it`,
+    ]);
+  }
+  const id = configured ?? `node-${randomBytes(4).toString('hex')}`;
+  writeFileSync(file, `${id}\n`, { mode: 0o600, flag: 'wx' });
+  return id;
+};
+
 const parseKeys = (raw: string, problems: string[]): Record<string, string> => {
   const keys: Record<string, string> = {};
   for (const part of raw.split(',').filter(Boolean)) {
@@ -127,12 +168,18 @@ export const loadConfig = (
   } else if (storeKind !== 'sqlite')
     problems.push(`AUTHLOG_STORE must be sqlite or esdb, not ${JSON.stringify(storeKind)}`);
 
-  let nodeIdRaw = get('AUTHLOG_NODE_ID');
+  const nodeIdRaw = get('AUTHLOG_NODE_ID');
   if (nodeIdRaw !== undefined && !NODE_ID_PATTERN.test(nodeIdRaw)) {
     problems.push(
       `AUTHLOG_NODE_ID must be 1-63 lowercase letters, digits or dashes, not ${JSON.stringify(nodeIdRaw)}`,
     );
   }
+  const nodeIdFile = join(dataDir, 'node-id');
+  const remembered = rememberedNodeId(nodeIdFile, problems);
+  if (nodeIdRaw !== undefined && remembered !== undefined && nodeIdRaw !== remembered)
+    problems.push(
+      `AUTHLOG_NODE_ID is ${JSON.stringify(nodeIdRaw)} but the data folder ${dataDir} belongs to node ${JSON.stringify(remembered)} (${nodeIdFile}): a node's origin id never changes. Unset AUTHLOG_NODE_ID (or --node-id) to start as ${JSON.stringify(remembered)}, or start the new node on a data folder of its own`,
+    );
 
   const envToken = get('AUTHLOG_OPERATOR_TOKEN');
   const envKeys = get('AUTHLOG_TOTP_KEYS');
@@ -143,7 +190,7 @@ export const loadConfig = (
       problems.push('production mode needs AUTHLOG_OPERATOR_TOKEN (at least 32 random characters)');
     if (!envKeys)
       problems.push('production mode needs AUTHLOG_TOTP_KEYS (keyId:base64 of 32 random bytes)');
-    if (!nodeIdRaw)
+    if (!nodeIdRaw && remembered === undefined)
       problems.push(
         'production mode needs AUTHLOG_NODE_ID (unique per node, stable across restarts)',
       );
@@ -155,13 +202,7 @@ export const loadConfig = (
   if (problems.length > 0) throw new ConfigError(problems);
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  // A node id generated once and kept: the node's origin identity must never change.
-  nodeIdRaw ??= readOrCreate(
-    join(dataDir, 'node-id'),
-    () => `node-${randomBytes(4).toString('hex')}`,
-  );
-  if (!NODE_ID_PATTERN.test(nodeIdRaw))
-    throw new ConfigError([`${join(dataDir, 'node-id')} does not hold a valid node id`]);
+  const nodeId = remembered ?? rememberNodeId(nodeIdFile, nodeIdRaw, store, dataDir);
 
   let secrets: Secrets;
   let secretsSource = 'environment';
@@ -194,7 +235,7 @@ export const loadConfig = (
   const rmPath = get('AUTHLOG_READMODEL_PATH') ?? join(dataDir, 'readmodel.sqlite');
   return {
     mode,
-    nodeId: nodeIdRaw,
+    nodeId,
     dataDir,
     host,
     port,

@@ -1,6 +1,6 @@
 // `authlog serve` as users start it: answers /health within seconds, creates one administrator
-// on the first start only, refuses /v1 without the operator token, and in production refuses to
-// start without configured secrets.
+// on the first start only, refuses /v1 without the operator token, keeps the node id its data
+// folder first ran under, and in production refuses to start without configured secrets.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { removeDir, runCli, startServerProcess, tempDir } from '../support/process.ts';
@@ -40,6 +40,25 @@ describe('server process', () => {
 
     server = await startServerProcess({ dataDir: dir });
     assert.doesNotMatch(server.output(), /Created the administrator/);
+    await server.stop();
+  });
+
+  // Threat: a data folder restarted under another node id writes as a new origin, silently
+  // (issue 14, row 12). The folder remembers the id it first ran under.
+  it('a data folder keeps its node id: another one exits 2, none starts as the remembered one', async () => {
+    const dir = tempDir('server-node-id');
+    dirs.push(dir);
+    let server = await startServerProcess({ dataDir: dir, nodeId: 'acc-a' });
+    await server.stop();
+    const other = await runCli(['serve', '--port', '0'], {
+      AUTHLOG_DATA_DIR: dir,
+      AUTHLOG_NODE_ID: 'acc-b',
+    });
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(other.stderr, /AUTHLOG_NODE_ID is "acc-b" but the data folder .* node "acc-a"/);
+    assert.doesNotMatch(other.stderr, /at .*\.ts:\d+/, 'no stack trace');
+    server = await startServerProcess({ dataDir: dir });
+    assert.match(server.output(), /^authlog node acc-a /m);
     await server.stop();
   });
 
