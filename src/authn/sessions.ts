@@ -509,8 +509,7 @@ const sessionStep = (
   const refused = (reason: string) => ({
     refused: refuse(state, { ...base, reason }, now, input.settings),
   });
-  if (device === undefined && isLockedOut(state, principalId, now))
-    return refused('locked');
+  if (device === undefined && isLockedOut(state, principalId, now)) return refused('locked');
   const attempt = {
     principalId,
     presented: input.presented,

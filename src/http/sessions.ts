@@ -56,6 +56,16 @@ export const principalOfIdentity = (
   return identityHolding(node.read, directoryId, key)?.principalId;
 };
 
+/** The per-account throttle key of an identity that names nobody (as /v1/auth/login counts it). */
+export const accountKey = (identity: string, directoryId: string = INTERNAL_DIRECTORY): string => {
+  try {
+    return `${directoryId}:${identityName('identity', identity).key}`;
+  } catch {
+    // An impossible name is just an unknown one.
+    return `${directoryId}:${identity.slice(0, 256)}`;
+  }
+};
+
 /** How often the node-local maps are swept of entries that no longer matter. */
 const SWEEP_MS = 60_000;
 
@@ -116,9 +126,26 @@ export const createSessions = (
     };
   };
 
+  // Basic (scenario 5) is checked like a login on every request, so it is throttled like one
+  // (rate-limit.ts), before argon2 and before any event: an unknown client takes an attempt from
+  // its address's bucket and from the account's, shared with /v1/auth/login; a known device (a
+  // device token in `Authlog-Device`, or an address this principal used Basic from before) takes
+  // one from its own bucket and gets it back when it succeeds, so a busy application is not
+  // throttled and guessing from elsewhere cannot lock it out (devices.ts, lockout.ts).
   const basic: BasicLookup = async (identity, password, request) => {
     const ip = clientIp(request);
+    const { authThrottle: throttle, devices } = request.server;
     const principalId = principalOfIdentity(node, identity);
+    const device =
+      principalId === undefined
+        ? undefined
+        : (devices.presented(request, principalId) ?? devices.knownAddress(request, principalId));
+    const release = throttle.take(
+      request,
+      principalId !== undefined && device !== undefined
+        ? [`device:${principalId}:${device}`]
+        : [throttle.addressKey(request), `account:${principalId ?? accountKey(identity)}`],
+    );
     const meta = { actor: 'anonymous', correlationId: request.id, ip };
     if (principalId === undefined) {
       await verifyPassword(await dummyHash(), password);
@@ -147,10 +174,13 @@ export const createSessions = (
         prepared,
         provider: passwordProvider,
         settings,
+        device,
       }),
       meta,
     );
     if (!result.ok) return undefined;
+    if (device !== undefined) release();
+    devices.rememberAddress(request, principalId);
     return {
       principalId,
       credentialId: result.credentialId,
