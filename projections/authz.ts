@@ -36,6 +36,11 @@ export const BUILTIN_PRIVILEGES = {
   'authlog.roles.manage': 'Define roles, privileges and resource types; grant and revoke',
   'authlog.replicate': 'Read the replication feed (peers)',
   'authlog.audit.read': 'Read the audit trail',
+  'authlog.principals.read':
+    'Read principals with contact data, identities, sessions, lockout and credential lists; directories and policies',
+  'authlog.roles.read': 'Read roles with their grants and members',
+  'authlog.authz.check': 'Ask what any principal or session may do (resource servers)',
+  'authlog.node.read': "Read this node's status and digest, and the settled conflicts",
 } as const;
 
 export type Effect = 'grant' | 'inherit' | 'revoke';

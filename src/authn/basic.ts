@@ -1,11 +1,14 @@
 // `Authorization: Basic` for applications (scenario 5): identity and password on every request,
 // checked like a login (same providers, same lockout, same failure records), without a session.
 // A success writes nothing unless it resets a failure count (AuthenticationSucceeded), so a
-// well-behaved application adds no events per request.
+// well-behaved application adds no events per request. A known device (a signed device token, or
+// an address the principal used Basic from before: src/http/devices.ts) passes a lockout others
+// caused and its failures count against it alone (lockout.ts); its success through a lockout
+// resets nothing, so a busy application does not reset the count for whoever is guessing.
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import type { Command } from '../node/command.ts';
 import type { EvidenceProvider } from './evidence.ts';
-import { failureEvents, lockoutState } from './lockout.ts';
+import { failureEvents, lockoutState, trustedDevice } from './lockout.ts';
 import { allowedCredentialDirectories, getPrincipal } from './queries.ts';
 import type { AuthSettings, Prepared } from './sessions.ts';
 
@@ -21,14 +24,22 @@ export const basicAuthenticate = (input: {
   prepared: Prepared;
   provider: EvidenceProvider<unknown>;
   settings: AuthSettings;
+  /** A device that authenticated as this principal before, verified by the caller. */
+  device?: string | undefined;
 }): Command<BasicResult> => ({
   name: 'BasicAuthenticate',
   decide(state, meta) {
     const { now } = meta;
+    const device = trustedDevice(
+      state,
+      input.principalId,
+      input.device,
+      input.settings.lockoutThreshold,
+    );
     const fail = (reason: string) => ({
       events: failureEvents(
         state,
-        { principalId: input.principalId, reason, step: 'basic', identity: input.identity },
+        { principalId: input.principalId, reason, step: 'basic', identity: input.identity, device },
         now,
         input.settings,
       ),
@@ -37,7 +48,8 @@ export const basicAuthenticate = (input: {
     const p = getPrincipal(state, input.principalId);
     if (!p?.active || p.deleted) return fail('inactive');
     const lock = lockoutState(state, p.id, now);
-    if (lock.lockedUntil !== null) return fail('locked');
+    const locked = lock.lockedUntil !== null;
+    if (locked && device === undefined) return fail('locked');
     const outcome = input.provider.decide(
       {
         state,
@@ -54,7 +66,7 @@ export const basicAuthenticate = (input: {
     return {
       events: [
         ...outcome.events,
-        ...(lock.failures > 0
+        ...(lock.failures > 0 && !locked
           ? [
               {
                 type: 'AuthenticationSucceeded' as const,

@@ -221,6 +221,20 @@ export const requestPasswordReset = (input: {
   },
 });
 
+/**
+ * The principal a reset token would reset now, or TOKEN_INVALID (unknown, used, expired, issued
+ * before the password last changed, or its principal gone). The route asks before it pays for
+ * hashing the new password, so a guessed code costs no argon2 run (issue 14); the command asks
+ * again inside the writer queue.
+ */
+export const resetTokenPrincipal = (state: Reader, tokenHash: string, now: number): string => {
+  const t = liveToken(state, tokenHash, 'reset-password', now);
+  const p = getPrincipal(state, t.principalId);
+  if (!p || p.deleted || !p.active) throw invalidToken();
+  if (t.createdHlc <= passwordChangedHlc(state, p.id)) throw invalidToken();
+  return p.id;
+};
+
 export const completePasswordReset = (input: {
   tokenHash: string;
   /** argon2id PHC string of a password checkNewPassword accepted. */
@@ -230,10 +244,7 @@ export const completePasswordReset = (input: {
 }): Command<{ principalId: string; endedSessions: number }> => ({
   name: 'CompletePasswordReset',
   decide(state, meta) {
-    const t = liveToken(state, input.tokenHash, 'reset-password', meta.now);
-    const p = getPrincipal(state, t.principalId);
-    if (!p || p.deleted || !p.active) throw invalidToken();
-    if (t.createdHlc <= passwordChangedHlc(state, p.id)) throw invalidToken();
+    const p = { id: resetTokenPrincipal(state, input.tokenHash, meta.now) };
     // The password a login through the internal directory (where the address is) counts: the
     // one of the credential directories it is tied to, if it is tied.
     const allowed = allowedCredentialDirectories(state, INTERNAL_DIRECTORY);

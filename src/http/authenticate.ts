@@ -128,6 +128,23 @@ export const registerAuthentication = (
   const expected = Buffer.from(options.operatorToken);
   app.decorateRequest('auth', null);
 
+  // Guessed tokens (issue 14; OWASP ASVS 5.0 6.3.1, 6.3.3: every pathway throttled alike): a
+  // bearer or session token that resolves to nothing counts against the client's `token:` bucket
+  // (rate-limit.ts); once it is full, the client's tokens are not looked up at all — 429, so a
+  // guess that happens to hit cannot be told from one that misses. On a public route (login) the
+  // request is anonymous instead: a stale cookie must never keep anyone from logging in.
+  const throttle = app.authThrottle;
+  const tooManyTokens = (request: FastifyRequest): boolean => {
+    const keys = [throttle.tokenKey(request)];
+    if (!throttle.full(keys)) return false;
+    if (needsCredential(request)) throttle.check(request, keys);
+    return true;
+  };
+  const unknownToken = (request: FastifyRequest): 'invalid' => {
+    throttle.fail([throttle.tokenKey(request)]);
+    return 'invalid';
+  };
+
   type Identified = Authenticated | 'invalid' | null;
 
   // Synchronous unless a lookup is (Basic: argon2), so the common bearer request gets no promise.
@@ -148,6 +165,7 @@ export const registerAuthentication = (
             via: 'operator-token',
             credential: 'operator',
           };
+        if (tooManyTokens(request)) return null;
         const holder = options.tokens?.(token, request);
         if (holder)
           return {
@@ -157,9 +175,9 @@ export const registerAuthentication = (
             credential: 'token',
           };
         // An application's session token (login with `transport: bearer`).
-        if (!options.sessions) return 'invalid';
+        if (!options.sessions) return unknownToken(request);
         return andThen(options.sessions(token, request), (session) =>
-          session ? fromSession('bearer', session) : 'invalid',
+          session ? fromSession('bearer', session) : unknownToken(request),
         );
       }
       const basic = BASIC.exec(header);
@@ -179,8 +197,9 @@ export const registerAuthentication = (
         complete: gateway.complete,
       };
     }
+    if (tooManyTokens(request)) return null;
     return andThen(options.sessions(token, request), (session) =>
-      session ? fromSession('cookie', session) : 'invalid',
+      session ? fromSession('cookie', session) : unknownToken(request),
     );
   };
 

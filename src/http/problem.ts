@@ -78,7 +78,11 @@ export const sendProblem = (request: FastifyRequest, reply: FastifyReply, err: u
   problem.instance = request.url.split('?')[0]?.slice(0, 512);
   if (app.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer realm="authlog"');
   if (app.status === 503) reply.header('retry-after', '1');
-  if (app.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '60');
+  if (app.status === 429 && !reply.hasHeader('retry-after')) {
+    // A refusal thrown where no reply was at hand (Basic, during authentication) says its wait.
+    const wait = app.extensions?.retryAfterSeconds;
+    reply.header('retry-after', typeof wait === 'number' ? String(wait) : '60');
+  }
   fallbackHeaders(reply);
   return reply.status(app.status).type('application/problem+json').send(problem);
 };

@@ -1,7 +1,28 @@
 // Rate limits (DESIGN.md section 10; OWASP ASVS 2.2.1, 11.1.4): one global limit on every route
-// and a stricter one shared by all authentication routes, both per client address: IPv4 by
-// address, IPv6 by /64. The client address is the one `trustProxy` resolved, so a spoofed
-// X-Forwarded-For from an untrusted peer cannot move a client into a fresh bucket.
+// and one authentication throttle, per client address (IPv4 by address, IPv6 by /64) and per
+// account. The client address is the one `trustProxy` resolved, so a spoofed X-Forwarded-For from
+// an untrusted peer cannot move a client into a fresh bucket.
+//
+// The authentication throttle is ONE mechanism for every way to authenticate (issue 14): login,
+// OTP steps, elevation and password change (`countAuthAttempt`), `Authorization: Basic`, bearer
+// and session tokens that do not resolve, reset and verification codes. Each takes an attempt
+// from its buckets BEFORE any expensive work (argon2, an fsynced event), so the work an attacker
+// can cause is bounded by the buckets, not by how fast it sends. Buckets, each `authRateLimit`
+// (default 20 per minute):
+//   address:<client>   every request to an authentication route, and Basic from an unknown client
+//   account:<id>       attempts naming one account, from anywhere (the principal id, or the
+//                      directory and identity key when the identity names nobody)
+//   device:<id>:<dev>  attempts from a device that logged in to that account before (devices.ts):
+//                      instead of the account's bucket, so guessing from elsewhere cannot throttle
+//                      the owner (OWASP "Slow Down Online Guessing Attacks with Device Cookies")
+//   token:<client>     bearer or session tokens that resolve to nothing (failures only)
+// NIST SP 800-63B rev 4 3.2.2 asks for at most 100 consecutive failed attempts on an account;
+// the lockout (src/authn/lockout.ts) enforces that, these buckets bound the rate.
+//
+// @fastify/rate-limit keeps the global limit. It counts requests; the throttle needs attempts
+// taken from several buckets at once (all or none), given back when a known device succeeds, and
+// a look without counting (a guessed token must not be looked up once its client is over): a
+// fixed window per key, as the plugin's local store keeps it, with those three operations.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { AppError } from '../errors.ts';
@@ -10,6 +31,25 @@ import { hooksOf } from './headers.ts';
 import { clientKey } from './net.ts';
 import { clientIp } from './proxy.ts';
 
+/** The authentication throttle (see the head of this file). */
+export type AuthThrottle = {
+  /**
+   * Takes one attempt from every bucket in `keys`, all or none; throws RATE_LIMITED (with
+   * Retry-After) when one of them is full. Returns what gives them back (a known device's success).
+   */
+  take(request: FastifyRequest, keys: readonly string[], reply?: FastifyReply): () => void;
+  /** Throws RATE_LIMITED when one of the buckets is full; counts nothing. */
+  check(request: FastifyRequest, keys: readonly string[], reply?: FastifyReply): void;
+  /** Whether one of the buckets is full, without throwing or counting. */
+  full(keys: readonly string[]): boolean;
+  /** Counts a failure found after the fact (a token that resolved to nothing). */
+  fail(keys: readonly string[]): void;
+  /** `address:<client>`: the client's bucket shared by every authentication route. */
+  addressKey(request: FastifyRequest): string;
+  /** `token:<client>`: the client's failed bearer and session tokens. */
+  tokenKey(request: FastifyRequest): string;
+};
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Counts the request against the shared authentication limit too (see authRouteConfig). */
@@ -17,22 +57,63 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /**
-     * Counts one authentication attempt under `key` (e.g. `account:<identity key>`) against the
+     * Counts one authentication attempt under `key` (e.g. `account:<principal id>`) against the
      * authentication limit; throws RATE_LIMITED when over. For per-account limits, which need
      * the body and so cannot run before it is parsed.
      */
     countAuthAttempt(request: FastifyRequest, reply: FastifyReply, key: string): Promise<void>;
+    authThrottle: AuthThrottle;
   }
 }
 
 const keyOf = (request: FastifyRequest): string => clientKey(clientIp(request));
 
-const tooMany = (reply: FastifyReply, ttlMs: number): AppError => {
+const tooMany = (ttlMs: number, reply?: FastifyReply): AppError => {
   const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
-  reply.header('retry-after', String(seconds));
+  reply?.header('retry-after', String(seconds));
   return new AppError('RATE_LIMITED', `too many requests; retry in ${seconds}s`, {
     retryAfterSeconds: seconds,
   });
+};
+
+/** Keys kept at most; past it, finished windows go first, then the oldest. */
+const MAX_KEYS = 100_000;
+
+/** Fixed windows per key, in memory (per node, like the global limit). */
+export const attemptCounter = (limit: RateLimit, clock: () => number = Date.now) => {
+  const windows = new Map<string, { n: number; start: number }>();
+  const live = (key: string, now: number) => {
+    const w = windows.get(key);
+    return w && now - w.start < limit.windowMs ? w : undefined;
+  };
+  const prune = (now: number) => {
+    if (windows.size < MAX_KEYS) return;
+    for (const [key, w] of windows) if (now - w.start >= limit.windowMs) windows.delete(key);
+    for (const key of windows.keys()) {
+      if (windows.size < MAX_KEYS) break;
+      windows.delete(key);
+    }
+  };
+  /** The wait until every full bucket among `keys` has room, or 0. */
+  const waitMs = (keys: readonly string[], now: number): number => {
+    let wait = 0;
+    for (const key of keys) {
+      const w = live(key, now);
+      if (w && w.n >= limit.max) wait = Math.max(wait, w.start + limit.windowMs - now);
+    }
+    return wait;
+  };
+  const add = (keys: readonly string[], by: number, now: number) => {
+    for (const key of new Set(keys)) {
+      const w = live(key, now);
+      if (w) w.n = Math.max(0, w.n + by);
+      else if (by > 0) {
+        prune(now);
+        windows.set(key, { n: by, start: now });
+      }
+    }
+  };
+  return { waitMs, add, now: clock };
 };
 
 /** Requests of replication peers: their own bucket per principal, with its own limit. */
@@ -77,27 +158,37 @@ export const registerRateLimits = (
     },
   });
 
-  // One bucket for every authentication route: spreading guesses over login, OTP and elevation
-  // routes gains nothing. Made on first use, once the plugin above has loaded.
-  type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
-  const keys = new WeakMap<FastifyRequest, string>();
-  let byAddress: Limiter | undefined;
-  let byKey: Limiter | undefined;
-  const limiter = (keyGenerator: (request: FastifyRequest) => string): Limiter =>
-    app.createRateLimit({ max: limits.auth.max, timeWindow: limits.auth.windowMs, keyGenerator });
-  const check = async (request: FastifyRequest, reply: FastifyReply, limit: Limiter) => {
-    const r = await limit(request);
-    if (!r.isAllowed && r.isExceeded) {
-      request.log.warn({ key: r.key }, 'authentication rate limit exceeded');
-      throw tooMany(reply, r.ttl);
-    }
+  // One bucket per address for every authentication route: spreading guesses over login, OTP,
+  // elevation, codes and Basic gains nothing.
+  const counter = attemptCounter(limits.auth);
+  const refuse = (request: FastifyRequest, keys: readonly string[], reply?: FastifyReply) => {
+    const wait = counter.waitMs(keys, counter.now());
+    if (wait === 0) return;
+    request.log.warn({ keys }, 'authentication rate limit exceeded');
+    throw tooMany(wait, reply);
   };
+  const throttle: AuthThrottle = {
+    take(request, keys, reply) {
+      refuse(request, keys, reply);
+      counter.add(keys, 1, counter.now());
+      let given = false;
+      return () => {
+        if (given) return;
+        given = true;
+        counter.add(keys, -1, counter.now());
+      };
+    },
+    check: refuse,
+    full: (keys) => counter.waitMs(keys, counter.now()) > 0,
+    fail: (keys) => counter.add(keys, 1, counter.now()),
+    addressKey: (request) => `address:${keyOf(request)}`,
+    tokenKey: (request) => `token:${keyOf(request)}`,
+  };
+  app.decorate('authThrottle', throttle);
   app.decorate(
     'countAuthAttempt',
     async (request: FastifyRequest, reply: FastifyReply, key: string): Promise<void> => {
-      keys.set(request, key);
-      byKey ??= limiter((r) => `key:${keys.get(r) ?? keyOf(r)}`);
-      await check(request, reply, byKey);
+      throttle.take(request, [key], reply);
     },
   );
   // Requests for unknown paths (probing, token guessing against any /v1 path) count against the
@@ -112,8 +203,8 @@ export const registerRateLimits = (
   // The shared authentication limit, as a hook of the routes that ask for it only (decided when
   // the route is declared); it runs after every global onRequest hook, as before.
   const authLimit: onRequestHookHandler = (request, reply, done) => {
-    byAddress ??= limiter((r) => `address:${keyOf(r)}`);
-    check(request, reply, byAddress).then(() => done(), done);
+    throttle.take(request, [throttle.addressKey(request)], reply);
+    done();
   };
   app.addHook('onRoute', (route) => {
     if (route.config?.authRateLimit) route.onRequest = [...hooksOf(route.onRequest), authLimit];

@@ -20,6 +20,7 @@ import {
   RESET_PREFIX,
   registerSelf,
   requestPasswordReset,
+  resetTokenPrincipal,
   VERIFY_PREFIX,
   verifyEmail,
 } from '../../authn/self-service.ts';
@@ -76,6 +77,21 @@ export const accountRoutes = async (app: App) => {
   app.addHook('onClose', async () => {
     await pending;
   });
+
+  // Codes (reset, verification) are guessed like tokens: one that resolves to nothing counts
+  // against the client's `token:` bucket, shared with bearer and session tokens (rate-limit.ts),
+  // and a client whose bucket is full gets 429 before its code is looked up. The authentication
+  // route limit per address counts every request on top.
+  const guarded = async <R>(request: FastifyRequest, work: () => Promise<R> | R): Promise<R> => {
+    const keys = [app.authThrottle.tokenKey(request)];
+    app.authThrottle.check(request, keys);
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'TOKEN_INVALID') app.authThrottle.fail(keys);
+      throw err;
+    }
+  };
 
   const mailer = (): Outbox => {
     if (!outbox) throw new AppError('MAIL_UNAVAILABLE', 'this node has no outbox configured');
@@ -228,7 +244,9 @@ export const accountRoutes = async (app: App) => {
       },
     },
     async (request, reply) => {
-      await run(request, reply, verifyEmail({ tokenHash: hashSecret(request.body.token) }));
+      await guarded(request, () =>
+        run(request, reply, verifyEmail({ tokenHash: hashSecret(request.body.token) })),
+      );
       return { emailVerified: true };
     },
   );
@@ -305,15 +323,14 @@ export const accountRoutes = async (app: App) => {
     },
     async (request, reply) => {
       const normalized = checkNewPassword(request.body.password);
+      const tokenHash = hashSecret(request.body.token);
+      // The code first (cheap, throttled), then argon2: a guessed code costs no hashing.
+      await guarded(request, () => resetTokenPrincipal(app.node.read, tokenHash, Date.now()));
       const hash = await hashPassword(normalized);
       const result = await run(
         request,
         reply,
-        completePasswordReset({
-          tokenHash: hashSecret(request.body.token),
-          hash,
-          credentialId: newId(),
-        }),
+        completePasswordReset({ tokenHash, hash, credentialId: newId() }),
       );
       return { passwordChanged: true, endedSessions: result.endedSessions };
     },

@@ -13,7 +13,6 @@ import {
 } from '../../authn/credentials.ts';
 import type { Presented } from '../../authn/evidence.ts';
 import { lockoutState, unlockPrincipal } from '../../authn/lockout.ts';
-import { identityName } from '../../authn/normalize.ts';
 import {
   checkNewPassword,
   dummyHash,
@@ -21,7 +20,6 @@ import {
   verifyPassword,
 } from '../../authn/passwords.ts';
 import { listPolicies, setAuthPolicy } from '../../authn/policy.ts';
-import { MANAGE_PRINCIPALS } from '../../authn/principals.ts';
 import { allowedCredentialDirectories } from '../../authn/queries.ts';
 import {
   addEvidence,
@@ -36,15 +34,16 @@ import {
   sessionCredentialDirectories,
   sessionsOf,
 } from '../../authn/sessions.ts';
-import { requirePrivilege } from '../../authz/admin.ts';
+import { READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
 import type { App } from '../app.ts';
 import { run } from '../command.ts';
 import { clientIp } from '../proxy.ts';
 import { authRouteConfig } from '../rate-limit.ts';
+import { readerOf } from '../reader.ts';
 import { errorResponses, Id, Nullable, Strict } from '../schemas.ts';
-import { clearSessionCookies, deliverToken, principalOfIdentity } from '../sessions.ts';
+import { accountKey, clearSessionCookies, deliverToken, principalOfIdentity } from '../sessions.ts';
 
 const EvidenceName = Type.Union([
   Type.Literal('knowledge'),
@@ -80,6 +79,12 @@ const SessionWithToken = Type.Composite([
   Type.Object({
     token: Type.Optional(
       Type.String({ description: 'the session token, for `transport: bearer` only: shown once' }),
+    ),
+    deviceToken: Type.Optional(
+      Type.String({
+        description:
+          'a device token, for `transport: bearer` logins only: send it back as `Authlog-Device` (login, Basic) and this client is a known device (a lockout others caused does not stop it)',
+      }),
     ),
   }),
 ]);
@@ -133,12 +138,6 @@ export const ownSession = (request: FastifyRequest): SessionView => {
   return session;
 };
 
-const readerMeta = (request: FastifyRequest) => ({
-  actor: request.auth?.actor ?? 'anonymous',
-  now: Date.now(),
-  ...(request.auth?.evidences ? { evidences: request.auth.evidences } : {}),
-});
-
 export const authRoutes = async (app: App) => {
   const step = async (
     request: FastifyRequest,
@@ -147,7 +146,15 @@ export const authRoutes = async (app: App) => {
     body: { password?: string; otp?: string },
   ) => {
     const session = ownSession(request);
-    await app.countAuthAttempt(request, reply, `account:${session.principalId}`);
+    // A known device (devices.ts) counts against its own bucket and passes a lockout others caused.
+    const device = app.devices.presented(request, session.principalId);
+    await app.countAuthAttempt(
+      request,
+      reply,
+      device === undefined
+        ? `account:${session.principalId}`
+        : `device:${session.principalId}:${device}`,
+    );
     const ip = clientIp(request);
     const presented = presentedOf(body);
     const { sessions } = app;
@@ -167,6 +174,7 @@ export const authRoutes = async (app: App) => {
       prepared,
       providers: sessions.providers,
       settings: sessions.settings,
+      device,
     };
     const result: StepResult = await run(
       request,
@@ -204,17 +212,21 @@ export const authRoutes = async (app: App) => {
     },
     async (request, reply) => {
       const { identity, directory = INTERNAL_DIRECTORY, transport } = request.body;
-      let key = identity;
-      try {
-        key = identityName('identity', identity).key;
-      } catch {
-        // An impossible name is just an unknown one: same answer.
-      }
-      // Per-account throttling before any work (the edge already limits per address).
-      await app.countAuthAttempt(request, reply, `account:${directory}:${key}`);
+      const principalId = principalOfIdentity(app.node, identity, directory) ?? null;
+      // A device that logged in as this principal before (devices.ts: the device cookie, or the
+      // `Authlog-Device` header) counts against its own bucket and passes a lockout that failures
+      // from elsewhere caused; anyone else counts against the account (the edge already limits
+      // per address). Both before any work.
+      const device = principalId === null ? undefined : app.devices.presented(request, principalId);
+      await app.countAuthAttempt(
+        request,
+        reply,
+        device === undefined
+          ? `account:${principalId ?? accountKey(identity, directory)}`
+          : `device:${principalId}:${device}`,
+      );
       const ip = clientIp(request);
       const presented = presentedOf(request.body);
-      const principalId = principalOfIdentity(app.node, identity, directory) ?? null;
       const { sessions } = app;
       const prepared =
         principalId === null
@@ -244,6 +256,7 @@ export const authRoutes = async (app: App) => {
           principalId,
           identity,
           identityDirectoryId: directory,
+          device,
           presented,
           ip,
           prepared,
@@ -256,6 +269,8 @@ export const authRoutes = async (app: App) => {
       return {
         ...publicView(result.session),
         ...deliverToken(request, reply, { sessionId, transport }, token),
+        // A fresh device token at every login (OWASP device cookies): this client is known now.
+        ...app.devices.deliver(reply, result.session.principalId, transport),
       };
     },
   );
@@ -395,8 +410,7 @@ export const authRoutes = async (app: App) => {
       },
     },
     async (request) => {
-      if (request.params.id !== request.auth?.actor)
-        requirePrivilege(app.node.read, readerMeta(request), MANAGE_PRINCIPALS);
+      requireRead(app.node.authz, readerOf(request), READ_PRINCIPALS, request.params.id);
       return {
         items: sessionsOf(app.node.read, request.params.id, Date.now(), app.sessions.activity).map(
           publicView,
@@ -437,7 +451,7 @@ export const authRoutes = async (app: App) => {
       },
     },
     async (request) => {
-      requirePrivilege(app.node.read, readerMeta(request), MANAGE_PRINCIPALS);
+      requireRead(app.node.authz, readerOf(request), READ_PRINCIPALS, request.params.id);
       return lockoutState(app.node.read, request.params.id, Date.now());
     },
   );
@@ -502,7 +516,10 @@ export const authRoutes = async (app: App) => {
         response: { 200: Type.Object({ items: Type.Array(PolicySchema) }), ...authProblems },
       },
     },
-    async () => ({ items: listPolicies(app.node.read) }),
+    async (request) => {
+      requireRead(app.node.authz, readerOf(request), READ_PRINCIPALS);
+      return { items: listPolicies(app.node.read) };
+    },
   );
 
   app.put(
@@ -548,7 +565,10 @@ export const authRoutes = async (app: App) => {
         response: { 200: Type.Object({ items: Type.Array(DirectorySchema) }), ...authProblems },
       },
     },
-    async () => ({ items: listCredentialDirectories(app.node.read) }),
+    async (request) => {
+      requireRead(app.node.authz, readerOf(request), READ_PRINCIPALS);
+      return { items: listCredentialDirectories(app.node.read) };
+    },
   );
 
   app.post(

@@ -16,11 +16,13 @@ import {
 } from '../../authz/commands.ts';
 import type { CheckInput } from '../../authz/engine.ts';
 import { getRole, grantsOf, listRoles, membersOf } from '../../authz/queries.ts';
+import { CHECK_ANY, READ_ROLES, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
 import type { App } from '../app.ts';
 import { run } from '../command.ts';
 import { clientIp } from '../proxy.ts';
+import { readerOf } from '../reader.ts';
 import { errorResponses, GrantSchema, Id, Nullable, RoleSchema, Strict } from '../schemas.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 100 });
@@ -81,7 +83,13 @@ const subjectOf = (app: App, b: CheckBodyT, request: FastifyRequest): CheckInput
     throw new AppError('VALIDATION_FAILED', 'name exactly one of principalId and sessionId', {
       field: 'principalId',
     });
-  if (b.principalId !== undefined) return { principalId: b.principalId };
+  // What someone else may do is theirs to know, or a resource server's (src/authz/reads.ts): asked
+  // before the session is looked up, so the answer tells nothing of sessions one may not ask about.
+  if (b.principalId !== undefined) {
+    requireRead(app.node.authz, readerOf(request), CHECK_ANY, b.principalId);
+    return { principalId: b.principalId };
+  }
+  if (request.auth?.via !== b.sessionId) requireRead(app.node.authz, readerOf(request), CHECK_ANY);
   const session = liveSession(
     app.node.read,
     b.sessionId!,
@@ -149,6 +157,7 @@ export const authzRoutes = async (app: App) => {
     },
     async (request) => {
       const { principalId, resourceType, action } = request.query;
+      requireRead(app.node.authz, readerOf(request), CHECK_ANY, principalId);
       return app.node.authz.objects({ principalId }, resourceType, action);
     },
   );
@@ -219,9 +228,10 @@ export const authzRoutes = async (app: App) => {
         response: { 200: Type.Object({ items: Type.Array(RoleSchema) }), ...errorResponses },
       },
     },
-    async () => ({
-      items: listRoles(app.node.read),
-    }),
+    async (request) => {
+      requireRead(app.node.authz, readerOf(request), READ_ROLES);
+      return { items: listRoles(app.node.read) };
+    },
   );
 
   app.get(
@@ -239,6 +249,7 @@ export const authzRoutes = async (app: App) => {
       },
     },
     async (request) => {
+      requireRead(app.node.authz, readerOf(request), READ_ROLES);
       const role = getRole(app.node.read, request.params.id);
       if (!role) throw new AppError('ROLE_NOT_FOUND', `no role ${request.params.id}`);
       return {

@@ -1,10 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import { changeIdentityDirectory, defineIdentityDirectory } from '../../authn/principals.ts';
 import { getDirectory, listDirectories } from '../../authn/queries.ts';
+import { READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
 import type { App } from '../app.ts';
 import { run } from '../command.ts';
+import { readerOf } from '../reader.ts';
 import { errorResponses, Id, Nullable, Strict } from '../schemas.ts';
 
 const Directory = Type.Object({
@@ -27,7 +29,10 @@ export const directoryRoutes = async (app: App) => {
         response: { 200: Type.Object({ items: Type.Array(Directory) }), ...errorResponses },
       },
     },
-    async () => ({ items: listDirectories(app.node.read) }),
+    async (request) => {
+      requireRead(app.node.authz, readerOf(request), READ_PRINCIPALS);
+      return { items: listDirectories(app.node.read) };
+    },
   );
 
   app.post(

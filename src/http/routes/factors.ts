@@ -4,27 +4,27 @@
 // `authlog.principals.manage` (checked in the commands).
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
 import { generateURI } from 'otplib';
 import { listFactorCredentials } from '../../authn/factors.ts';
 import {
   confirmOtp,
   enrollOtp,
   SEED_BYTES,
+  seedFormProblem,
   seedFromBase32,
   seedToBase32,
 } from '../../authn/otp.ts';
-import { MANAGE_PRINCIPALS } from '../../authn/principals.ts';
 import { getPrincipal } from '../../authn/queries.ts';
 import { encryptSeed, type Keyring } from '../../authn/seed-crypto.ts';
 import { allowSubnet } from '../../authn/subnets.ts';
 import { revokeCredential } from '../../authn/tokens.ts';
+import { READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
-import { SYSTEM_ACTOR } from '../../events/envelope.ts';
 import { newId } from '../../node/node.ts';
 import type { App } from '../app.ts';
 import { run } from '../command.ts';
 import { authRouteConfig } from '../rate-limit.ts';
+import { readerOf } from '../reader.ts';
 import { errorResponses, Id, Nullable, Strict } from '../schemas.ts';
 
 declare module 'fastify' {
@@ -54,18 +54,6 @@ const CredentialSchema = Type.Object({
   validUntil: Nullable(Type.String()),
   revoked: Type.Boolean(),
 });
-
-/** Reading someone else's credentials takes the same privilege as managing them. */
-const requireSelfOrManager = (app: App, request: FastifyRequest, principalId: string) => {
-  const actor = request.auth?.actor;
-  if (actor === undefined) throw new AppError('UNAUTHENTICATED', 'send a credential');
-  if (actor === SYSTEM_ACTOR || actor === principalId) return;
-  const r = app.node.authz.check({ subject: { principalId: actor }, privilege: MANAGE_PRINCIPALS });
-  if (!r.allow)
-    throw new AppError('FORBIDDEN', `${MANAGE_PRINCIPALS} is required: ${r.reason}`, {
-      privilege: MANAGE_PRINCIPALS,
-    });
-};
 
 export const factorRoutes = async (app: App) => {
   app.post(
@@ -261,7 +249,7 @@ export const factorRoutes = async (app: App) => {
       },
     },
     async (request) => {
-      requireSelfOrManager(app, request, request.params.id);
+      requireRead(app.node.authz, readerOf(request), READ_PRINCIPALS, request.params.id);
       if (!getPrincipal(app.node.read, request.params.id))
         throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${request.params.id}`);
       return { items: listFactorCredentials(app.node.read, request.params.id) };

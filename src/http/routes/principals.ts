@@ -10,10 +10,12 @@ import {
   removeIdentity,
 } from '../../authn/principals.ts';
 import { getIdentity, getPrincipal, identitiesOf, listPrincipals } from '../../authn/queries.ts';
+import { mayRead, READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
 import type { App } from '../app.ts';
 import { run } from '../command.ts';
+import { readerOf } from '../reader.ts';
 import {
   errorResponses,
   Id,
@@ -50,7 +52,18 @@ export const principalRoutes = async (app: App) => {
         },
       },
     },
-    async (request) => listPrincipals(app.node.read, request.query),
+    async (request) => {
+      const who = readerOf(request);
+      if (mayRead(app.node.authz, who, READ_PRINCIPALS))
+        return listPrincipals(app.node.read, request.query);
+      // Without the read privilege a principal sees itself only.
+      const self = getPrincipal(app.node.read, who.actor);
+      const visible =
+        self !== undefined &&
+        (request.query.after === undefined || self.id > request.query.after) &&
+        (request.query.includeDeleted || !self.deleted);
+      return { items: visible ? [self] : [], next: null };
+    },
   );
 
   app.get(
@@ -64,6 +77,7 @@ export const principalRoutes = async (app: App) => {
       },
     },
     async (request) => {
+      requireRead(app.node.authz, readerOf(request), READ_PRINCIPALS, request.params.id);
       const p = getPrincipal(app.node.read, request.params.id);
       if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${request.params.id}`);
       return { ...p, identities: identitiesOf(app.node.read, p.id) };
@@ -250,7 +264,10 @@ export const principalRoutes = async (app: App) => {
       },
     },
     async (request) => {
+      const who = readerOf(request);
       const i = getIdentity(app.node.read, request.params.id);
+      // Someone else's identity, or none: the same refusal, so it tells nothing.
+      if (i?.principalId !== who.actor) requireRead(app.node.authz, who, READ_PRINCIPALS);
       if (!i) throw new AppError('IDENTITY_NOT_FOUND', `no identity ${request.params.id}`);
       return i;
     },

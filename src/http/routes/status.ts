@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { listConflicts } from '../../authn/queries.ts';
+import { READ_NODE, requireRead } from '../../authz/reads.ts';
 import type { App } from '../app.ts';
+import { readerOf } from '../reader.ts';
 import { ConflictsSchema, errorResponses, NodeStatusSchema, Strict } from '../schemas.ts';
 
 export const statusRoutes = async (app: App) => {
@@ -17,11 +19,14 @@ export const statusRoutes = async (app: App) => {
         },
       },
     },
-    async (request) => ({
-      ...app.node.status(),
-      store: app.node.store.kind,
-      ...(request.query.digest ? { digest: app.node.digest() } : {}),
-    }),
+    async (request) => {
+      requireRead(app.node.authz, readerOf(request), READ_NODE);
+      return {
+        ...app.node.status(),
+        store: app.node.store.kind,
+        ...(request.query.digest ? { digest: app.node.digest() } : {}),
+      };
+    },
   );
 
   app.get(
@@ -36,6 +41,9 @@ export const statusRoutes = async (app: App) => {
         },
       },
     },
-    async () => ({ items: listConflicts(app.node.read) }),
+    async (request) => {
+      requireRead(app.node.authz, readerOf(request), READ_NODE);
+      return { items: listConflicts(app.node.read) };
+    },
   );
 };
