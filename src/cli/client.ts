@@ -66,7 +66,7 @@ const nodeUrl = (raw: string): URL => {
  * secrets.json. Read directly: loadConfig would create folders and secrets as a side effect.
  * No message here ever includes the token.
  */
-const operatorToken = (opts: ConnectionOptions, env: Env): string => {
+export const operatorToken = (opts: { readonly dataDir?: string }, env: Env): string => {
   const fromEnv = env.AUTHLOG_OPERATOR_TOKEN;
   if (fromEnv !== undefined && fromEnv !== '') {
     if (!TOKEN.test(fromEnv))

@@ -8,7 +8,7 @@ export const withDataOptions = (command: Command): Command =>
     .option('--data-dir <dir>', 'data folder (AUTHLOG_DATA_DIR, default ./data)')
     .option(
       '--node-id <id>',
-      'node id (AUTHLOG_NODE_ID; generated and kept in the data folder if unset)',
+      'node id (AUTHLOG_NODE_ID; the data folder keeps the first one, generated if unset, and refuses another)',
     );
 
 export const configOverrides = (opts: {

@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { Env } from '../config.ts';
 import { normalizePeerUrl, readPeersFile, writePeersFile } from '../replication/peers.ts';
+import { operatorToken } from './client.ts';
 import { CliError, EXIT } from './errors.ts';
 import { print, printJson, safe, table } from './output.ts';
 
@@ -17,6 +19,17 @@ const readToken = (file: string | undefined): string => {
   if (!/^[A-Za-z0-9._~+/=-]{16,512}$/.test(token))
     throw new CliError('the token file does not hold a bearer token', EXIT.usage);
   return token;
+};
+
+/**
+ * The token `verify` presents: --token-file; else the operator token as every other command
+ * takes it (AUTHLOG_OPERATOR_TOKEN, else the data folder's secrets.json), except that a set
+ * AUTHLOG_PEER_TOKEN, the replication token the nodes' pullers use, comes before the data folder.
+ */
+export const verifyToken = (opts: { tokenFile?: string; dataDir?: string }, env: Env): string => {
+  if (opts.tokenFile) return readToken(opts.tokenFile);
+  if (!env.AUTHLOG_OPERATOR_TOKEN && env.AUTHLOG_PEER_TOKEN) return env.AUTHLOG_PEER_TOKEN;
+  return operatorToken(opts, env);
 };
 
 type Remote = { node: string; vector: Record<string, string>; buffered: number; digest: string };
@@ -105,17 +118,26 @@ export const peerCommand = (program: Command) => {
     .requiredOption('--peer <url...>', 'node URLs to compare (two or more)')
     .option(
       '--token-file <file>',
-      'token valid on every node (replicate privilege); default AUTHLOG_PEER_TOKEN',
+      "token valid on every node (replicate privilege); default: the operator token (AUTHLOG_OPERATOR_TOKEN), else AUTHLOG_PEER_TOKEN, else the data folder's",
+    )
+    .option(
+      '--data-dir <dir>',
+      "a node's data folder, for its operator token when no token is set (AUTHLOG_DATA_DIR, default ./data)",
     )
     .option('--timeout <seconds>', 'how long to wait for equal version vectors', '30')
     .option('--json', 'JSON output')
     .action(
-      async (opts: { peer: string[]; tokenFile?: string; timeout: string; json?: boolean }) => {
+      async (opts: {
+        peer: string[];
+        tokenFile?: string;
+        dataDir?: string;
+        timeout: string;
+        json?: boolean;
+      }) => {
         const urls = opts.peer.map((u) => normalizePeerUrl(u) ?? '');
         if (urls.length < 2 || urls.some((u) => u === ''))
           throw new CliError('give two or more http(s) URLs with --peer', EXIT.usage);
-        const token = opts.tokenFile ? readToken(opts.tokenFile) : process.env.AUTHLOG_PEER_TOKEN;
-        if (!token) throw new CliError('set AUTHLOG_PEER_TOKEN or --token-file', EXIT.usage);
+        const token = verifyToken(opts, process.env);
         const timeout = Number(opts.timeout);
         if (!Number.isFinite(timeout) || timeout < 0 || timeout > 3600)
           throw new CliError('--timeout must be 0 to 3600 seconds', EXIT.usage);

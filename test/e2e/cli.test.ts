@@ -208,4 +208,25 @@ describe('authlog CLI', () => {
     const directories = await ok('directory', 'list');
     assert.match(directories, /^partners\s+partners\s+held/m);
   });
+
+  it('verify takes the operator token like every other command (the data folder, or the variable)', async () => {
+    const peers = ['--peer', server.url, '--peer', server.url];
+    const fromFolder = await okJson<{ verdict: string; nodes: { node: string }[] }>(
+      'verify',
+      ...peers,
+    );
+    assert.equal(fromFolder.verdict, 'OK');
+    assert.deepEqual(
+      fromFolder.nodes.map((n) => n.node),
+      ['cli-a', 'cli-a'],
+    );
+    const fromEnv = await runCli(['verify', ...peers], {
+      AUTHLOG_OPERATOR_TOKEN: server.token,
+      AUTHLOG_DATA_DIR: '/nonexistent',
+    });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    const none = await runCli(['verify', ...peers], { AUTHLOG_DATA_DIR: '/nonexistent' });
+    refused(none, 2);
+    assert.match(none.stderr, /no operator token: set AUTHLOG_OPERATOR_TOKEN/);
+  });
 });
