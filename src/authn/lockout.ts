@@ -37,10 +37,12 @@ import { getPrincipal } from './queries.ts';
 
 /** Failures that count towards a lockout: a wrong secret, not attempts refused for other reasons
  * nor those of a trusted device (counted against the device). */
-const COUNTED = "reason NOT IN ('locked', 'unknown-identity', 'inactive') AND reason NOT LIKE 'device:%'";
+const COUNTED =
+  "reason NOT IN ('locked', 'unknown-identity', 'inactive') AND reason NOT LIKE 'device:%'";
 
 /** The recorded reason of a trusted device's failure. */
-export const deviceReason = (device: string, reason: string): string => `device:${device}:${reason}`;
+export const deviceReason = (device: string, reason: string): string =>
+  `device:${device}:${reason}`;
 
 export type LockoutView = {
   readonly lockedUntil: string | null;
