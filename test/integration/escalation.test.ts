@@ -252,6 +252,43 @@ describe('no escalation or takeover by a partial administrator', () => {
     assert.equal(tied.status, 200, tied.text);
   });
 
+  it('row 5: a principal with no role reads itself and nothing else', async () => {
+    const alice = await session('alice', false);
+    const list = await call(alice, 'GET', '/v1/principals');
+    assert.equal(list.status, 200, list.text);
+    assert.deepEqual(
+      (list.body.items as { id: string }[]).map((p) => p.id),
+      [ids.alice],
+    );
+    const own = await call(alice, 'GET', `/v1/principals/${ids.alice}`);
+    assert.equal(own.status, 200, own.text);
+    for (const path of [
+      `/v1/principals/${ids.root}`,
+      `/v1/principals/no-such-one`,
+      `/v1/principals/${ids.root}/credentials`,
+      `/v1/principals/${ids.root}/sessions`,
+      `/v1/principals/${ids.root}/lockout`,
+      '/v1/roles',
+      `/v1/roles/${ADMINISTRATORS_ROLE}`,
+      '/v1/auth/policies',
+      '/v1/identity-directories',
+      '/v1/credential-directories',
+      '/v1/conflicts',
+      `/v1/authz/objects?principalId=${ids.root}&resourceType=doc&action=select`,
+    ])
+      await refused(call(alice, 'GET', path), 'FORBIDDEN');
+    await refused(
+      call(alice, 'POST', '/v1/authz/check', { principalId: ids.root, privilege: 'authlog.admin' }),
+      'FORBIDDEN',
+    );
+    const self = await call(alice, 'POST', '/v1/authz/check', {
+      principalId: ids.alice,
+      privilege: 'authlog.admin',
+    });
+    assert.equal(self.status, 200, self.text);
+    assert.equal(self.body.allow, false);
+  });
+
   it('the audit trail names every grant an allowed change conferred', async () => {
     const rm = await session('rm');
     await op('POST', '/v1/roles', { roleId: 'team', name: 'team' }, 201);
