@@ -1,8 +1,12 @@
-// Identity directories and identities. An identity name is a unique claim within its directory
-// (after normalization): the earliest live claim by (HLC, event id) holds it, concurrent later
-// ones are `conflict` and cannot log in. Removal is terminal; deleting a principal removes its
+// Identity directories and identities. An identity name is a unique claim within its directory,
+// held on its confusable skeleton (UTS #39; src/events/skeleton.ts), so `admin` and `аdmin` (with a
+// Cyrillic а) claim the same thing: the earliest live claim by (HLC, event id) holds it, concurrent
+// later ones are `conflict` and cannot log in. Logins find a name by its key (NFKC, case folded),
+// never by its skeleton. Removal is terminal; deleting a principal removes its
 // identities (and an identity added concurrently to a deleted principal is born removed), which
 // releases their names.
+
+import { skeletonOf } from '../src/events/skeleton.ts';
 import { type Projection, type SqlRow, type Statement, sql } from '../src/readmodel/projection.ts';
 import {
   type ClaimTable,
@@ -20,7 +24,7 @@ export const INTERNAL_DIRECTORY = 'internal';
 export const identityClaims: ClaimTable = {
   table: 'identities',
   idColumn: 'id',
-  keyColumns: ['directory_id', 'key'],
+  keyColumns: ['directory_id', 'skeleton'],
   live: 'removed = 0',
   hlcColumn: 'hlc',
   eventColumn: 'event_id',
@@ -30,7 +34,7 @@ export const identityClaims: ClaimTable = {
 export const directoryClaims: ClaimTable = {
   table: 'identity_directories',
   idColumn: 'id',
-  keyColumns: ['key'],
+  keyColumns: ['skeleton'],
   live: '1',
   hlcColumn: 'name_hlc',
   eventColumn: 'name_event',
@@ -46,11 +50,11 @@ const recomputeIdentities = (rows: readonly SqlRow[]): Statement[] => {
   const seen = new Set<string>();
   const out: Statement[] = [];
   for (const r of rows) {
-    if (typeof r.directory_id !== 'string' || typeof r.key !== 'string') continue;
-    const k = `${r.directory_id}\0${r.key}`;
+    if (typeof r.directory_id !== 'string' || typeof r.skeleton !== 'string') continue;
+    const k = `${r.directory_id}\0${r.skeleton}`;
     if (seen.has(k)) continue;
     seen.add(k);
-    out.push(claimRecompute(identityClaims, [r.directory_id, r.key]));
+    out.push(claimRecompute(identityClaims, [r.directory_id, r.skeleton]));
   }
   return out;
 };
@@ -60,30 +64,34 @@ export const identities: Projection = {
   ddl: [
     `CREATE TABLE identity_directories (
       id TEXT PRIMARY KEY,
-      name TEXT NOT NULL, key TEXT NOT NULL, name_hlc TEXT NOT NULL, name_event TEXT NOT NULL, name_status TEXT NOT NULL,
+      name TEXT NOT NULL, key TEXT NOT NULL, skeleton TEXT NOT NULL,
+      name_hlc TEXT NOT NULL, name_event TEXT NOT NULL, name_status TEXT NOT NULL,
       description TEXT NOT NULL, description_hlc TEXT NOT NULL,
       credential_directories TEXT, credential_directories_hlc TEXT NOT NULL,
       created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL
     ) WITHOUT ROWID`,
-    'CREATE INDEX identity_directories_key ON identity_directories (key, name_hlc, name_event)',
+    'CREATE INDEX identity_directories_key ON identity_directories (key)',
+    'CREATE INDEX identity_directories_skeleton ON identity_directories (skeleton, name_hlc, name_event)',
     `CREATE TABLE identities (
       id TEXT PRIMARY KEY,
       directory_id TEXT NOT NULL, principal_id TEXT NOT NULL,
-      name TEXT NOT NULL, key TEXT NOT NULL,
+      name TEXT NOT NULL, key TEXT NOT NULL, skeleton TEXT NOT NULL,
       hlc TEXT NOT NULL, event_id TEXT NOT NULL,
       removed INTEGER NOT NULL, removed_hlc TEXT,
       status TEXT NOT NULL,
       created_by TEXT NOT NULL, origin TEXT NOT NULL
     ) WITHOUT ROWID`,
-    'CREATE INDEX identities_key ON identities (directory_id, key, hlc, event_id)',
+    'CREATE INDEX identities_key ON identities (directory_id, key)',
+    'CREATE INDEX identities_skeleton ON identities (directory_id, skeleton, hlc, event_id)',
     'CREATE INDEX identities_principal ON identities (principal_id)',
   ],
   seed: [
     sql(
-      `INSERT INTO identity_directories (id, name, key, name_hlc, name_event, name_status, description,
+      `INSERT INTO identity_directories (id, name, key, skeleton, name_hlc, name_event, name_status, description,
         description_hlc, credential_directories_hlc, created_hlc, created_by, origin)
-       VALUES (?, 'internal', 'internal', ?, '', 'held', 'Names managed by authlog itself', ?, ?, ?, 'system', 'genesis')`,
+       VALUES (?, 'internal', 'internal', ?, ?, '', 'held', 'Names managed by authlog itself', ?, ?, ?, 'system', 'genesis')`,
       INTERNAL_DIRECTORY,
+      skeletonOf(INTERNAL_DIRECTORY),
       GENESIS_HLC,
       GENESIS_HLC,
       GENESIS_HLC,
@@ -92,30 +100,30 @@ export const identities: Projection = {
   ],
   conflicts: [
     `SELECT 'unique-identity', 'identity:' || i.directory_id || ':' || i.key, i.id,
-       (SELECT w.id FROM identities w WHERE w.directory_id = i.directory_id AND w.key = i.key AND w.status = 'held'),
+       (SELECT w.id FROM identities w WHERE w.directory_id = i.directory_id AND w.skeleton = i.skeleton AND w.status = 'held'),
        i.name, i.hlc
      FROM identities i WHERE i.status = 'conflict'`,
     `SELECT 'unique-directory', 'directory:' || d.key, d.id,
-       (SELECT w.id FROM identity_directories w WHERE w.key = d.key AND w.name_status = 'held'),
+       (SELECT w.id FROM identity_directories w WHERE w.skeleton = d.skeleton AND w.name_status = 'held'),
        d.name, d.name_hlc
      FROM identity_directories d WHERE d.name_status = 'conflict'`,
   ],
   handlers: {
     // Directory ids may be client-chosen: a creation merges as register writes (see principals).
     IdentityDirectoryDefined: (e, read) => {
-      const { directoryId, name, key, description } = e.data;
+      const { directoryId, name, key, skeleton, description } = e.data;
       const before = read.get(
-        'SELECT key, created_hlc, origin FROM identity_directories WHERE id = ?',
+        'SELECT skeleton, created_hlc, origin FROM identity_directories WHERE id = ?',
         directoryId,
       );
-      const keys = new Set([before?.key, key].filter((k) => typeof k === 'string'));
+      const keys = new Set([before?.skeleton, skeleton].filter((k) => typeof k === 'string'));
       return [
         createOrMerge(
           {
             table: 'identity_directories',
             key: { id: directoryId },
             lww: [
-              { hlcColumn: 'name_hlc', values: { name, key, name_event: e.id } },
+              { hlcColumn: 'name_hlc', values: { name, key, skeleton, name_event: e.id } },
               { hlcColumn: 'description_hlc', values: { description } },
               {
                 hlcColumn: 'credential_directories_hlc',
@@ -145,20 +153,23 @@ export const identities: Projection = {
       ];
     },
     IdentityDirectoryChanged: (e, read) => {
-      const { directoryId, name, key, description, credentialDirectoryIds } = e.data;
+      const { directoryId, name, key, skeleton, description, credentialDirectoryIds } = e.data;
       const regs: LwwRegister[] = [];
       if (credentialDirectoryIds !== undefined)
         regs.push({
           hlcColumn: 'credential_directories_hlc',
           values: { credential_directories: credentialDirectories(credentialDirectoryIds) },
         });
-      if (name !== undefined && key !== undefined)
-        regs.push({ hlcColumn: 'name_hlc', values: { name, key, name_event: e.id } });
+      if (name !== undefined && key !== undefined && skeleton !== undefined)
+        regs.push({ hlcColumn: 'name_hlc', values: { name, key, skeleton, name_event: e.id } });
       if (description !== undefined)
         regs.push({ hlcColumn: 'description_hlc', values: { description } });
       if (regs.length === 0) return [];
-      const before = read.get('SELECT key FROM identity_directories WHERE id = ?', directoryId);
-      const keys = new Set([before?.key, key].filter((k) => typeof k === 'string'));
+      const before = read.get(
+        'SELECT skeleton FROM identity_directories WHERE id = ?',
+        directoryId,
+      );
+      const keys = new Set([before?.skeleton, skeleton].filter((k) => typeof k === 'string'));
       return [
         lwwUpdate('identity_directories', { id: directoryId }, regs, e.hlc),
         ...[...keys].map((k) => claimRecompute(directoryClaims, [k])),
@@ -168,9 +179,9 @@ export const identities: Projection = {
       const { identityId, directoryId, principalId, pii } = e.data;
       return [
         sql(
-          `INSERT INTO identities (id, directory_id, principal_id, name, key, hlc, event_id, removed, removed_hlc,
-             status, created_by, origin)
-           SELECT ?, ?, ?, ?, ?, ?, ?, COALESCE(p.deleted, 0), p.deleted_hlc, 'held', ?, ?
+          `INSERT INTO identities (id, directory_id, principal_id, name, key, skeleton, hlc, event_id, removed,
+             removed_hlc, status, created_by, origin)
+           SELECT ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(p.deleted, 0), p.deleted_hlc, 'held', ?, ?
            FROM (SELECT 1) LEFT JOIN principals p ON p.id = ?
            WHERE 1 ON CONFLICT (id) DO NOTHING`,
           identityId,
@@ -178,24 +189,25 @@ export const identities: Projection = {
           principalId,
           pii.name,
           pii.key,
+          pii.skeleton,
           e.hlc,
           e.id,
           e.actor,
           e.origin,
           principalId,
         ),
-        claimRecompute(identityClaims, [directoryId, pii.key]),
+        claimRecompute(identityClaims, [directoryId, pii.skeleton]),
       ];
     },
     IdentityRemoved: (e, read) => [
       terminalSet('identities', { id: e.data.identityId }, 'removed', 'removed_hlc', e.hlc),
       ...recomputeIdentities(
-        read.all('SELECT directory_id, key FROM identities WHERE id = ?', e.data.identityId),
+        read.all('SELECT directory_id, skeleton FROM identities WHERE id = ?', e.data.identityId),
       ),
     ],
     PrincipalDeleted: (e, read) => {
       const rows = read.all(
-        'SELECT directory_id, key FROM identities WHERE principal_id = ?',
+        'SELECT directory_id, skeleton FROM identities WHERE principal_id = ?',
         e.data.principalId,
       );
       if (rows.length === 0) return [];

@@ -6,7 +6,7 @@
 // Payloads are checked against the catalogue before they are stored.
 import { monotonicFactory } from 'ulid';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
-import { identityName } from '../../src/authn/normalize.ts';
+import { claimedName } from '../../src/authn/normalize.ts';
 import { CURRENT_SCHEMA, type DomainEvent } from '../../src/events/catalogue.ts';
 import {
   type Envelope,
@@ -134,14 +134,14 @@ export const generateLog = async (options: GenerateOptions): Promise<LogStats> =
         const owner = pick(principals);
         const id = `${origin}.i${counter.toString(36)}`;
         liveIdentities.push(id);
-        const { name, key } = identityName('name', `${pick(FIRST)}.${counter}`);
+        const { name, key, skeleton } = claimedName('name', `${pick(FIRST)}.${counter}`);
         return {
           type: 'IdentityAdded',
           data: {
             identityId: id,
             directoryId: INTERNAL_DIRECTORY,
             principalId: owner.id,
-            pii: { name, key },
+            pii: { name, key, skeleton },
           },
         };
       }

@@ -17,7 +17,7 @@ import {
   getDirectory,
   getIdentity,
   getPrincipal,
-  identityHolding,
+  identityLookalike,
   type PrincipalView,
   principalByEmailKey,
 } from './queries.ts';
@@ -74,11 +74,12 @@ const identityEvent = (
   }
   if (getIdentity(state, input.identityId))
     throw new AppError('ID_TAKEN', `identity id ${input.identityId} is in use`);
-  const { name, key } = normalize.identityName('name', input.name);
-  if (identityHolding(state, input.directoryId, key)) {
+  // Taken also by a name that looks the same (UTS #39 skeleton: `аdmin` next to `admin`).
+  const { name, key, skeleton } = normalize.claimedName('name', input.name);
+  if (identityLookalike(state, input.directoryId, skeleton)) {
     throw new AppError(
       'IDENTITY_NAME_TAKEN',
-      `the name is taken in directory ${input.directoryId}`,
+      `the name, or one that looks like it, is taken in directory ${input.directoryId}`,
       { field: 'name' },
     );
   }
@@ -88,7 +89,7 @@ const identityEvent = (
       identityId: input.identityId,
       directoryId: input.directoryId,
       principalId,
-      pii: { name, key },
+      pii: { name, key, skeleton },
     },
   };
 };
@@ -307,8 +308,8 @@ export const defineIdentityDirectory = (input: {
     const directoryId = normalize.id('directoryId', input.directoryId);
     if (getDirectory(state, directoryId))
       throw new AppError('ID_TAKEN', `directory id ${directoryId} is in use`);
-    const { name, key } = normalize.identityName('name', input.name);
-    if (directoryHolding(state, key))
+    const { name, key, skeleton } = normalize.claimedName('name', input.name);
+    if (directoryHolding(state, skeleton))
       throw new AppError('DIRECTORY_NAME_TAKEN', 'an identity directory has this name', {
         field: 'name',
       });
@@ -324,6 +325,7 @@ export const defineIdentityDirectory = (input: {
             directoryId,
             name,
             key,
+            skeleton,
             description,
             ...(credentialDirectoryIds ? { credentialDirectoryIds } : {}),
           },

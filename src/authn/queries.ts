@@ -130,6 +130,21 @@ export const identityHolding = (
   return row && identityView(row);
 };
 
+/** The live identity a new name would be confused with in a directory: the one holding its
+ * confusable skeleton (UTS #39), if any. */
+export const identityLookalike = (
+  read: Reader,
+  directoryId: string,
+  skeleton: string,
+): IdentityView | undefined => {
+  const row = read.get(
+    "SELECT id, directory_id, principal_id, name, status, removed FROM identities WHERE directory_id = ? AND skeleton = ? AND status = 'held'",
+    directoryId,
+    skeleton,
+  );
+  return row && identityView(row);
+};
+
 const DIRECTORY_COLUMNS = 'id, name, description, name_status, credential_directories';
 
 const directoryView = (row: SqlRow): DirectoryView => ({
@@ -148,10 +163,11 @@ export const getDirectory = (read: Reader, id: string): DirectoryView | undefine
   return row && directoryView(row);
 };
 
-export const directoryHolding = (read: Reader, key: string): string | undefined => {
+/** The directory whose name a new one would be confused with (same skeleton, UTS #39), if any. */
+export const directoryHolding = (read: Reader, skeleton: string): string | undefined => {
   const row = read.get(
-    "SELECT id FROM identity_directories WHERE key = ? AND name_status = 'held'",
-    key,
+    "SELECT id FROM identity_directories WHERE skeleton = ? AND name_status = 'held'",
+    skeleton,
   );
   return row ? s(row, 'id') : undefined;
 };

@@ -82,8 +82,11 @@ export const eventSchemas = {
   IdentityDirectoryDefined: Type.Object({
     directoryId: Id,
     name: Text(100),
-    /** Normalized name: the unique-claim key among directories. */
+    /** Normalized name (NFKC, case folded): what the directory is looked up by. */
     key: Text(100),
+    /** The key's confusable skeleton (UTS #39; src/events/skeleton.ts): the unique-claim key
+     * among directories. Since schema 2; older events are upcast. */
+    skeleton: Text(1024),
     description: Text(1000),
     /** The credential directories its identities may use; absent or null: any. */
     credentialDirectoryIds: Type.Optional(Nullable(Type.Array(Id, { maxItems: 16 }))),
@@ -92,6 +95,8 @@ export const eventSchemas = {
     directoryId: Id,
     name: Type.Optional(Text(100)),
     key: Type.Optional(Text(100)),
+    /** With `name` and `key`, whenever the name changes. */
+    skeleton: Type.Optional(Text(1024)),
     description: Type.Optional(Text(1000)),
     credentialDirectoryIds: Type.Optional(Nullable(Type.Array(Id, { maxItems: 16 }))),
   }),
@@ -102,8 +107,11 @@ export const eventSchemas = {
     principalId: Id,
     pii: Type.Object({
       name: Text(256),
-      /** Name after NFKC normalization and case folding: unique within the directory. */
+      /** Name after NFKC normalization and case folding: what logins look it up by. */
       key: Text(256),
+      /** The key's confusable skeleton (UTS #39): unique within the directory, so no two live
+       * names in it look alike. Since schema 2; older events are upcast. */
+      skeleton: Text(1024),
     }),
   }),
   IdentityRemoved: Type.Object({ identityId: Id }),
@@ -378,5 +386,6 @@ export const eventTypes = Object.keys(eventSchemas) as EventType[];
 
 export const isEventType = (t: string): t is EventType => Object.hasOwn(eventSchemas, t);
 
-/** Current payload schema version of every event type; bump it with an upcaster. */
-export const CURRENT_SCHEMA = 1;
+/** Current payload schema version of every event type; bump it with an upcaster.
+ * 2: identity and identity-directory names carry their confusable skeleton. */
+export const CURRENT_SCHEMA = 2;

@@ -9,6 +9,7 @@
 // log holding the old shape.
 import type { JsonObject, JsonValue } from '../store/port.ts';
 import { CURRENT_SCHEMA } from './catalogue.ts';
+import { skeletonOfCarriedKey } from './skeleton.ts';
 
 type Upcaster = (data: JsonObject) => JsonObject;
 
@@ -38,9 +39,29 @@ const principalRegisteredV0: Upcaster = (d) => {
   };
 };
 
+/**
+ * Version 1 names carry their key (NFKC, case folded) but not its confusable skeleton, the unique
+ * claim key since version 2 (src/events/skeleton.ts). The skeleton is computed from the key the
+ * origin carried, not from the name, so only NFD and the pinned confusables map are applied here,
+ * and a key holding a character this node's Unicode does not know is refused (the node stops
+ * with an error naming the event) rather than given a skeleton another node might not compute.
+ * Names accepted before version 2 are not checked against its script rules: they stay valid, and
+ * a lookalike pair among them becomes a listed conflict like any concurrent claim.
+ */
+const withSkeleton = (d: JsonObject): JsonObject =>
+  typeof d.key === 'string' ? { ...d, skeleton: skeletonOfCarriedKey(d.key) } : d;
+const identityAddedV1: Upcaster = (d) => {
+  const pii = d.pii;
+  if (pii === null || typeof pii !== 'object' || Array.isArray(pii)) return d;
+  return { ...d, pii: withSkeleton(pii) };
+};
+
 /** `upcasters[type][v]` takes a payload of schema version v to version v + 1. */
 export const upcasters: Readonly<Record<string, Readonly<Record<number, Upcaster>>>> = {
   PrincipalRegistered: { 0: principalRegisteredV0 },
+  IdentityAdded: { 1: identityAddedV1 },
+  IdentityDirectoryDefined: { 1: withSkeleton },
+  IdentityDirectoryChanged: { 1: withSkeleton },
 };
 
 export class UpcastError extends Error {
