@@ -16,8 +16,8 @@ import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { requireAccess, requirePrivilege, type Target } from './admin.ts';
-import { requireHoldsAll, roleChangeConfers } from './conferral.ts';
+import { requireAccess, requirePrivilege } from './admin.ts';
+import { requireHoldsAll, roleChangeConfers, targetOfGrant } from './conferral.ts';
 import {
   effectiveGrants,
   getRole,
@@ -252,7 +252,6 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
       throw new AppError('ROLE_PROTECTED', 'the administrators role always holds authlog.admin');
     const { effect } = input;
     let event: DomainEvent;
-    let target: Target;
     let grant: { scope: string; name: string; objectId: string };
     if ('privilege' in input) {
       if (privilegeDescription(state, input.privilege) === undefined)
@@ -263,7 +262,6 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
         type: 'RolePrivilegeSet',
         data: { roleId: role.id, privilege: input.privilege, effect },
       };
-      target = { privilege: input.privilege };
       grant = { scope: 'privilege', name: input.privilege, objectId: '' };
     } else {
       const actions = resourceTypeActions(state, input.resourceType);
@@ -283,7 +281,6 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
           type: 'RoleModelPermissionSet',
           data: { roleId: role.id, resourceType, action, effect },
         };
-        target = { resourceType, action };
         grant = { scope: 'model', name: `${resourceType}:${action}`, objectId: '' };
       } else {
         const objectId = normalize.text('objectId', input.objectId, 200);
@@ -291,14 +288,13 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
           type: 'ObjectPermissionSet',
           data: { roleId: role.id, resourceType, action, objectId, effect },
         };
-        target = { resourceType, action, objectId };
         grant = { scope: 'object', name: `${resourceType}:${action}`, objectId };
       }
     }
     // Nobody grants or revokes what they do not hold; `inherit` can widen too (it lifts a revoke
     // the role had over a grant of its parent), so what the new effect adds to the role and the
     // roles below it is checked for every effect.
-    if (effect !== 'inherit') requireAccess(state, meta, target);
+    if (effect !== 'inherit') requireAccess(state, meta, targetOfGrant(grant));
     requireHoldsAll(
       state,
       meta,

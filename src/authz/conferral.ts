@@ -155,9 +155,31 @@ export const roleChangeConfers = (state: Reader, change: RoleChange): GrantView[
   const parent = new Map<string, string | null>();
   for (const r of state.all('SELECT id, effective_parent AS p FROM roles WHERE deleted = 0'))
     parent.set(String(r.id), typeof r.p === 'string' ? r.p : null);
+  const parentAfter = new Map(parent);
+  if ('parentId' in change) parentAfter.set(change.roleId, change.parentId);
+  const chainOf = (roleId: string, parentOf: ReadonlyMap<string, string | null>): string[] => {
+    const chain: string[] = [];
+    for (let id: string | null = roleId; id !== null && !chain.includes(id); ) {
+      chain.push(id);
+      id = parentOf.get(id) ?? null;
+    }
+    return chain;
+  };
+  // The role and every role whose chain passes through it, before or after the change.
+  const affected = [...parent.keys()].filter(
+    (id) =>
+      chainOf(id, parent).includes(change.roleId) ||
+      chainOf(id, parentAfter).includes(change.roleId),
+  );
+  // Only the grants of roles on those chains matter (object permissions can be many).
+  const onChains = new Set(
+    affected.flatMap((id) => [...chainOf(id, parent), ...chainOf(id, parentAfter)]),
+  );
   const own = new Map<string, Map<string, GrantView>>();
   for (const g of state.all(
-    "SELECT role_id, scope, name, object_id, effect FROM role_grants WHERE effect <> 'inherit'",
+    `SELECT role_id, scope, name, object_id, effect FROM role_grants
+     WHERE effect <> 'inherit' AND role_id IN (SELECT value FROM json_each(?))`,
+    JSON.stringify([...onChains]),
   )) {
     const view = {
       scope: String(g.scope),
@@ -170,47 +192,26 @@ export const roleChangeConfers = (state: Reader, change: RoleChange): GrantView[
     map.set(grantKey(view), view);
     own.set(roleId, map);
   }
-  const effective = (
-    roleId: string,
-    parentOf: ReadonlyMap<string, string | null>,
-    grantsOf: ReadonlyMap<string, ReadonlyMap<string, GrantView>>,
-  ): Map<string, GrantView> => {
-    const chain: string[] = [];
-    for (let id: string | null = roleId; id !== null && !chain.includes(id); ) {
-      chain.push(id);
-      id = parentOf.get(id) ?? null;
-    }
-    const merged = new Map<string, GrantView>();
-    for (const id of chain.reverse()) for (const [k, g] of grantsOf.get(id) ?? []) merged.set(k, g);
-    for (const [k, g] of merged) if (g.effect !== 'grant') merged.delete(k);
-    return merged;
-  };
-
-  const parentAfter = new Map(parent);
   const ownAfter = new Map(own);
-  if ('parentId' in change) parentAfter.set(change.roleId, change.parentId);
-  else {
+  if ('grant' in change) {
     const map = new Map(own.get(change.roleId));
     const g = { ...change.grant };
     if (g.effect === 'inherit') map.delete(grantKey(g));
     else map.set(grantKey(g), g);
     ownAfter.set(change.roleId, map);
   }
-  // The role and every role whose chain passes through it, before or after the change.
-  const below = (parentOf: ReadonlyMap<string, string | null>) =>
-    [...parentOf.keys()].filter((id) => {
-      const seen = new Set<string>();
-      for (
-        let at: string | null = id;
-        at !== null && !seen.has(at);
-        at = parentOf.get(at) ?? null
-      ) {
-        if (at === change.roleId) return true;
-        seen.add(at);
-      }
-      return false;
-    });
-  const affected = new Set([...below(parent), ...below(parentAfter)]);
+  // Along the chain from the root down, a role's own grant or revoke overrides what it inherits.
+  const effective = (
+    roleId: string,
+    parentOf: ReadonlyMap<string, string | null>,
+    grantsOf: ReadonlyMap<string, ReadonlyMap<string, GrantView>>,
+  ): Map<string, GrantView> => {
+    const merged = new Map<string, GrantView>();
+    for (const id of chainOf(roleId, parentOf).reverse())
+      for (const [k, g] of grantsOf.get(id) ?? []) merged.set(k, g);
+    for (const [k, g] of merged) if (g.effect !== 'grant') merged.delete(k);
+    return merged;
+  };
   const added = new Map<string, GrantView>();
   for (const roleId of affected) {
     const before = effective(roleId, parent, own);
