@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { projections } from '../../projections/index.ts';
 import { claimedName, identityName } from '../../src/authn/normalize.ts';
 import { CURRENT_SCHEMA } from '../../src/events/catalogue.ts';
@@ -166,6 +167,41 @@ describe('lookalike identity names at one site', () => {
       assert.equal(r.statusCode, 401, `${identity}: ${r.body}`);
       assert.equal(r.json().code, 'AUTHENTICATION_FAILED');
     }
+  });
+});
+
+describe('any name a client sends', () => {
+  let ctx: Ctx;
+  before(async () => {
+    ctx = await startApp('any-name');
+  });
+  after(() => ctx.close());
+
+  it('is 201, 400 or 409 (never 5xx), and no two live names of a directory share a skeleton', async () => {
+    const lookalikes = fc.constantFrom(...'aаɑαdԁmrnｍ0oоο1lIіӏ.@_-é\u0301\u3164 ');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string({ unit: 'grapheme', maxLength: 12 }),
+          fc.string({ unit: lookalikes, minLength: 1, maxLength: 6 }),
+        ),
+        async (name) => {
+          const r = await register(ctx, name);
+          assert.ok([201, 400, 409].includes(r.statusCode), `${JSON.stringify(name)}: ${r.body}`);
+          if (r.statusCode !== 201) assert.equal(r.json().field, 'name', r.body);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    const dupes = ctx.node.read.all(
+      `SELECT directory_id, skeleton, COUNT(*) AS n FROM identities WHERE status = 'held'
+       GROUP BY directory_id, skeleton HAVING n > 1`,
+    );
+    assert.deepEqual(dupes, []);
+    const held = Number(
+      ctx.node.read.get("SELECT COUNT(*) AS n FROM identities WHERE status = 'held'")?.n,
+    );
+    assert.ok(held > 5, `only ${held} names accepted: the property tested little`);
   });
 });
 
