@@ -17,7 +17,7 @@ import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { requireAccess, requirePrivilege } from './admin.ts';
-import { requireHoldsAll, roleChangeConfers, targetOfGrant } from './conferral.ts';
+import { requireHoldsAll, roleChangeTouches, targetOfGrant } from './conferral.ts';
 import {
   effectiveGrants,
   getRole,
@@ -202,13 +202,13 @@ export const updateRole = (input: {
       if (input.parentId === role.id)
         throw new AppError('ROLE_CYCLE', 'a role cannot be its own parent', { field: 'parentId' });
       checkParent(state, role.id, input.parentId);
-      // A new parent hands its grants to the role and every role below it (issue 14 row 1: a
-      // roles.manage holder made its own role a child of administrators).
+      // A new parent hands its grants to the role and every role below it, and the old one's go
+      // (issue 14 row 1: a roles.manage holder made its own role a child of administrators).
       requireElevation(meta);
       requireHoldsAll(
         state,
         meta,
-        roleChangeConfers(state, { roleId: role.id, parentId: input.parentId }),
+        roleChangeTouches(state, { roleId: role.id, parentId: input.parentId }),
       );
       Object.assign(data.data, { parentId: input.parentId });
     }
@@ -292,13 +292,13 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
       }
     }
     // Nobody grants or revokes what they do not hold; `inherit` can widen too (it lifts a revoke
-    // the role had over a grant of its parent), so what the new effect adds to the role and the
-    // roles below it is checked for every effect.
+    // the role had over a grant of its parent) or narrow (it drops the role's own grant), so what
+    // the new effect adds or takes, for the role and the roles below it, is checked for every one.
     if (effect !== 'inherit') requireAccess(state, meta, targetOfGrant(grant));
     requireHoldsAll(
       state,
       meta,
-      roleChangeConfers(state, { roleId: role.id, grant: { ...grant, effect } }),
+      roleChangeTouches(state, { roleId: role.id, grant: { ...grant, effect } }),
     );
     return { events: [event], result: { effect } };
   },

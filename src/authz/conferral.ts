@@ -7,9 +7,11 @@
 //   the actor must hold every grant the change confers on any affected principal.
 //
 // What a change confers is computed here, from the read model the command decides against:
-// - a membership, either way: every grant the role holds, its own and inherited;
-// - a grant's effect or a role's parent: the effective grants the change adds to that role and to
-//   every role below it (inheritance included), by evaluating the role graph before and after;
+// - a membership, either way, or deleting a role: every grant the role holds, its own and
+//   inherited (taking away is a lock-out, held to the same bar as handing out);
+// - a grant's effect or a role's parent: the effective grants the change adds to, or takes from,
+//   that role and every role below it (inheritance included), by evaluating the role graph before
+//   and after;
 // - a change to how other principals authenticate (their password, OTP, subnets, tokens, email or
 //   phone, identities, active flag, lockout, policy, the identity or credential directory they log
 //   in through): everything those principals hold, since whoever controls their authentication
@@ -146,12 +148,13 @@ export type RoleChange =
     };
 
 /**
- * The grants `change` adds to the effective grants of its role or of any role below it. The role
+ * The grants `change` adds to, or takes from, the effective grants of its role or of any role
+ * below it: what it confers, and what it strips (a lock-out, held to the same bar). The role
  * graph is read once (live roles and their explicit grants) and evaluated before and after, with
  * the engine's semantics: along the chain from the root down, a role's own grant or revoke
  * overrides what it inherits.
  */
-export const roleChangeConfers = (state: Reader, change: RoleChange): GrantView[] => {
+export const roleChangeTouches = (state: Reader, change: RoleChange): GrantView[] => {
   const parent = new Map<string, string | null>();
   for (const r of state.all('SELECT id, effective_parent AS p FROM roles WHERE deleted = 0'))
     parent.set(String(r.id), typeof r.p === 'string' ? r.p : null);
@@ -212,11 +215,12 @@ export const roleChangeConfers = (state: Reader, change: RoleChange): GrantView[
     for (const [k, g] of merged) if (g.effect !== 'grant') merged.delete(k);
     return merged;
   };
-  const added = new Map<string, GrantView>();
+  const touched = new Map<string, GrantView>();
   for (const roleId of affected) {
     const before = effective(roleId, parent, own);
-    for (const [k, g] of effective(roleId, parentAfter, ownAfter))
-      if (!before.has(k)) added.set(k, g);
+    const after = effective(roleId, parentAfter, ownAfter);
+    for (const [k, g] of after) if (!before.has(k)) touched.set(k, g);
+    for (const [k, g] of before) if (!after.has(k)) touched.set(k, g);
   }
-  return [...added.values()];
+  return [...touched.values()];
 };
