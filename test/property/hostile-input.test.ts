@@ -16,6 +16,7 @@ import {
   hostilePathValue,
   hostileQueries,
   type JsonSchema,
+  notUtf8Bodies,
   type Operation,
   operationsOf,
   sample,
@@ -95,6 +96,13 @@ const hostileRequests = (
       bodies,
       bodies,
       bodies,
+      // Issue 14 row 7: bytes that are not UTF-8 were stored as U+FFFD.
+      notUtf8Bodies(body ?? '{}').map(({ kind, bytes }) => ({
+        ...base,
+        kind,
+        url,
+        payload: bytes,
+      })),
       fc.constantFrom(...WRONG_CONTENT_TYPES).map((type) => ({
         kind: 'content type: not JSON',
         method: op.method,
@@ -218,12 +226,13 @@ describe('hostile input on every route of the OpenAPI document', () => {
           assert.match(String(r.headers['content-type']), /^application\/problem\+json/, what);
           const problem = r.json();
           assert.equal(problem.status, r.statusCode, what);
-          assert.match(problem.code, /^[A-Z][A-Z_]+$/, what);
+          assert.match(problem.code, /^[A-Z][A-Z0-9_]+$/, what);
           assert.equal(
             problem.type,
             `urn:authlog:problem:${problem.code.toLowerCase().replaceAll('_', '-')}`,
           );
           assert.doesNotMatch(r.body, INTERNALS, `${what}: internals leaked: ${r.body}`);
+          if (req.kind === 'body: not UTF-8') assert.equal(problem.code, 'BODY_NOT_UTF8', what);
           assert.equal(applied(), before, `${what} changed state`);
         }),
         { numRuns: op.body ? 240 : 100, includeErrorInReport: true },

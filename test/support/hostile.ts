@@ -24,7 +24,7 @@ export type HostileRequest = {
   readonly method: string;
   readonly url: string;
   readonly headers: Record<string, string>;
-  readonly payload?: string;
+  readonly payload?: string | Buffer;
 };
 
 type OpenApi = {
@@ -412,6 +412,30 @@ export const hostileHeaders = (
         },
       })),
   );
+
+/** Byte sequences that are not UTF-8 (Unicode 3.9 Table 3-7): a lone continuation byte, overlong
+ * forms, an encoded surrogate, past U+10FFFF, a truncated sequence, Latin-1, issue 14 row 7's. */
+export const NOT_UTF8 = [
+  [0x80],
+  [0xc0, 0xaf],
+  [0xe0, 0x80, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xe2, 0x82],
+  [0xe9],
+  [0xc3, 0x28, 0xff, 0xfe],
+].map((b) => Buffer.from(b));
+
+/** A body with bytes that are not UTF-8 inserted anywhere (inside a string, between tokens). */
+export const notUtf8Bodies = (text: string): fc.Arbitrary<{ kind: string; bytes: Buffer }> =>
+  fc.tuple(fc.constantFrom(...NOT_UTF8), fc.nat()).map(([bad, at]) => {
+    const bytes = Buffer.from(text, 'utf8');
+    const i = at % (bytes.length + 1);
+    return {
+      kind: 'body: not UTF-8',
+      bytes: Buffer.concat([bytes.subarray(0, i), bad, bytes.subarray(i)]),
+    };
+  });
 
 export const WRONG_CONTENT_TYPES = [
   'application/x-www-form-urlencoded',
