@@ -4,7 +4,11 @@
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { ANONYMOUS } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
-import { requireDominates, requireDominatesDirectory } from '../authz/conferral.ts';
+import {
+  requireDominates,
+  requireDominatesDirectory,
+  requireMayChooseId,
+} from '../authz/conferral.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
@@ -101,6 +105,8 @@ export type RegisterPrincipalInput = {
   readonly fullName?: string;
   readonly email?: string;
   readonly phone?: string;
+  /** The client chose `principalId` (src/authz/conferral.ts `requireMayChooseId`). */
+  readonly idChosen?: boolean;
   /** Optionally a first identity, in the same atomic change. */
   readonly identity?: {
     readonly identityId: string;
@@ -115,6 +121,7 @@ export const registerPrincipal = (
   name: 'RegisterPrincipal',
   decide(state, meta) {
     requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    if (input.idChosen) requireMayChooseId(state, meta);
     const principalId = normalize.id('principalId', input.principalId);
     if (getPrincipal(state, principalId))
       throw new AppError('ID_TAKEN', `principal id ${principalId} is in use`);
@@ -301,10 +308,13 @@ export const defineIdentityDirectory = (input: {
   description?: string;
   /** Only credentials of these credential directories count for its identities; absent: any. */
   credentialDirectoryIds?: readonly string[] | null;
+  /** The client chose `directoryId` (src/authz/conferral.ts `requireMayChooseId`). */
+  idChosen?: boolean;
 }): Command<{ directoryId: string }> => ({
   name: 'DefineIdentityDirectory',
   decide(state, meta) {
     requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    if (input.idChosen) requireMayChooseId(state, meta);
     const directoryId = normalize.id('directoryId', input.directoryId);
     if (getDirectory(state, directoryId))
       throw new AppError('ID_TAKEN', `directory id ${directoryId} is in use`);

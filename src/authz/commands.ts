@@ -17,7 +17,12 @@ import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { requireAccess, requirePrivilege } from './admin.ts';
-import { requireHoldsAll, roleChangeTouches, targetOfGrant } from './conferral.ts';
+import {
+  requireHoldsAll,
+  requireMayChooseId,
+  roleChangeTouches,
+  targetOfGrant,
+} from './conferral.ts';
 import {
   effectiveGrants,
   getRole,
@@ -114,10 +119,13 @@ export const defineRoleDirectory = (input: {
   directoryId: string;
   name: string;
   requiredEvidences?: readonly string[];
+  /** The client chose `directoryId` (src/authz/conferral.ts `requireMayChooseId`). */
+  idChosen?: boolean;
 }): Command<{ directoryId: string }> => ({
   name: 'DefineRoleDirectory',
   decide(state, meta) {
     requirePrivilege(state, meta, MANAGE_ROLES);
+    if (input.idChosen) requireMayChooseId(state, meta);
     const directoryId = normalize.id('directoryId', input.directoryId);
     if (roleDirectory(state, directoryId))
       throw new AppError('ID_TAKEN', `role directory ${directoryId} exists`);
@@ -150,10 +158,13 @@ export const createRole = (input: {
   name: string;
   directoryId?: string;
   parentId?: string | null;
+  /** The client chose `roleId` (src/authz/conferral.ts `requireMayChooseId`). */
+  idChosen?: boolean;
 }): Command<{ roleId: string }> => ({
   name: 'CreateRole',
   decide(state, meta) {
     requirePrivilege(state, meta, MANAGE_ROLES);
+    if (input.idChosen) requireMayChooseId(state, meta);
     const roleId = normalize.id('roleId', input.roleId);
     if (getRole(state, roleId)) throw new AppError('ID_TAKEN', `role id ${roleId} is in use`);
     const directoryId = input.directoryId ?? DEFAULT_ROLE_DIRECTORY;

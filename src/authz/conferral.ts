@@ -23,6 +23,7 @@ import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { CommandMeta } from '../node/command.ts';
 import type { Reader, SqlValue } from '../readmodel/projection.ts';
 import { accessChecker, type Target } from './admin.ts';
+import { ADMIN_PRIVILEGE } from './engine.ts';
 import { effectiveGrants, type GrantView } from './queries.ts';
 
 export const targetOfGrant = (g: {
@@ -138,6 +139,17 @@ export const requireDominatesUsersOf = (
     ),
   );
 };
+
+/**
+ * An id chosen by the client may name a principal, role or directory created at the same time at
+ * another site, and the two creations merge into one (`createOrMerge`, listed as a duplicate
+ * creation): a principal registered here with an attacker's email and password becomes the one an
+ * administrator was made of there, a role made here with its creator as member becomes the one
+ * granted `authlog.admin` there. No check at this site can see that, so only an administrator
+ * chooses ids; everyone else gets a generated ULID, which no other site can make.
+ */
+export const requireMayChooseId = (state: Reader, meta: CommandMeta): void =>
+  accessChecker(state, meta)({ privilege: ADMIN_PRIVILEGE });
 
 /** A change to one role of the graph: a new (effective) parent, or one grant's new effect. */
 export type RoleChange =

@@ -101,14 +101,15 @@ describe('no escalation or takeover by a partial administrator', () => {
     await refused(call(rm, 'PATCH', '/v1/roles/rm2', { parentId: 'mid' }), 'FORBIDDEN');
     assert.equal(await allows(ids.rm!, 'authlog.admin'), false);
     // A role under its own: confers nothing it lacks, so it is allowed.
-    const made = await call(rm, 'POST', '/v1/roles', { roleId: 'helpers', name: 'helpers' });
+    const made = await call(rm, 'POST', '/v1/roles', { name: 'helpers' });
+    const helpers = String(made.body.roleId);
     assert.equal(made.status, 201, made.text);
-    const moved = await call(rm, 'PATCH', '/v1/roles/helpers', { parentId: 'rm2' });
+    const moved = await call(rm, 'PATCH', `/v1/roles/${helpers}`, { parentId: 'rm2' });
     assert.equal(moved.status, 200, moved.text);
     // Unelevated, not even that.
     const plain = await session('rm', false);
     await refused(
-      call(plain, 'PATCH', '/v1/roles/helpers', { parentId: null }),
+      call(plain, 'PATCH', `/v1/roles/${helpers}`, { parentId: null }),
       'ELEVATION_REQUIRED',
     );
   });
@@ -250,6 +251,34 @@ describe('no escalation or takeover by a partial administrator', () => {
       credentialDirectoryIds: ['password'],
     });
     assert.equal(tied.status, 200, tied.text);
+  });
+
+  // A chosen id may name a principal or role created at the same time at another site; the two
+  // creations merge (createOrMerge), and the merged one holds what the other was given there: an
+  // administrator made of the principal pm registered with its own email and password, or
+  // authlog.admin granted to the role rm created with itself as member.
+  it('only administrators choose ids that another site may be creating too', async () => {
+    const pm = await session('pm');
+    const rm = await session('rm');
+    await refused(
+      call(pm, 'POST', '/v1/principals', { principalId: 'alice-twin', briefName: 'twin' }),
+      'FORBIDDEN',
+    );
+    await refused(call(rm, 'POST', '/v1/roles', { roleId: 'ops', name: 'ops' }), 'FORBIDDEN');
+    await refused(
+      call(rm, 'POST', '/v1/role-directories', { directoryId: 'gated', name: 'gated' }),
+      'FORBIDDEN',
+    );
+    await refused(
+      call(pm, 'POST', '/v1/identity-directories', { directoryId: 'ext', name: 'ext' }),
+      'FORBIDDEN',
+    );
+    const generated = await call(pm, 'POST', '/v1/principals', { briefName: 'twin' });
+    assert.equal(generated.status, 201, generated.text);
+    assert.match(String(generated.body.principalId), /^[0-9A-HJKMNP-TV-Z]{26}$/);
+    const root = await session('root');
+    const chosen = await call(root, 'POST', '/v1/roles', { roleId: 'ops', name: 'ops' });
+    assert.equal(chosen.status, 201, chosen.text);
   });
 
   it('row 5: a principal with no role reads itself and nothing else', async () => {

@@ -215,7 +215,11 @@ export const authzRoutes = async (app: App) => {
       const result = await run(
         request,
         reply,
-        defineRoleDirectory({ ...request.body, directoryId: request.body.directoryId ?? newId() }),
+        defineRoleDirectory({
+          ...request.body,
+          directoryId: request.body.directoryId ?? newId(),
+          idChosen: request.body.directoryId !== undefined,
+        }),
       );
       return reply.status(201).send(result);
     },
@@ -280,7 +284,11 @@ export const authzRoutes = async (app: App) => {
       const result = await run(
         request,
         reply,
-        createRole({ ...request.body, roleId: request.body.roleId ?? newId() }),
+        createRole({
+          ...request.body,
+          roleId: request.body.roleId ?? newId(),
+          idChosen: request.body.roleId !== undefined,
+        }),
       );
       return reply.status(201).send(result);
     },

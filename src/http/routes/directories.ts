@@ -61,6 +61,7 @@ export const directoryRoutes = async (app: App) => {
         defineIdentityDirectory({
           ...request.body,
           directoryId: request.body.directoryId ?? newId(),
+          idChosen: request.body.directoryId !== undefined,
         }),
       );
       return reply.status(201).send(result);

@@ -127,6 +127,7 @@ export const principalRoutes = async (app: App) => {
         registerPrincipal({
           ...rest,
           principalId: principalId ?? newId(),
+          idChosen: principalId !== undefined,
           ...(identity ? { identity: { ...identity, identityId: newId() } } : {}),
         }),
       );
