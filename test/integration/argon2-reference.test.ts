@@ -24,7 +24,7 @@ const STANDARD = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$
 const oracle = argon2Oracle();
 
 describe('argon2id hashes are standard PHC strings', () => {
-  it('a hash authlog wrote is the string an independent implementation writes', async (t) => {
+  it('row 11: a hash authlog wrote is the string an independent implementation writes', async (t) => {
     t.diagnostic(`argon2 oracle: ${oracle.name}`);
     const normalized = checkNewPassword(PASSWORD);
     assert.ok(normalized.includes('fi'), 'NFKC applied');

@@ -88,7 +88,7 @@ describe('one throttle for every way to authenticate', () => {
   });
   after(() => ctx.close());
 
-  it('30 Basic guesses for unknown identities from one address: 429 after the login limit, one argon2 run and one event each before it', async () => {
+  it('row 4: 30 Basic guesses for unknown identities from one address: 429 after the login limit, one argon2 run and one event each before it', async () => {
     const before = (await h.events('AuthenticationFailed')).length;
     const statuses: number[] = [];
     for (let i = 0; i < 30; i++)

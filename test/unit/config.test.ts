@@ -136,7 +136,7 @@ describe('the node id a data folder remembers', () => {
     return d;
   };
 
-  it('a folder first started with AUTHLOG_NODE_ID is that node when restarted without it', () => {
+  it('row 12: a folder first started with AUTHLOG_NODE_ID is that node when restarted without it', () => {
     const d = dir();
     assert.equal(loadConfig({ AUTHLOG_DATA_DIR: d, AUTHLOG_NODE_ID: 'acc-a' }).nodeId, 'acc-a');
     assert.equal(readFileSync(join(d, 'node-id'), 'utf8').trim(), 'acc-a');
