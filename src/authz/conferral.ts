@@ -58,64 +58,55 @@ export const requireHoldsAll = (
   }
 };
 
-/** Every grant held by the live roles of the principals `principalsSql` selects (a SELECT of
- * principal ids, with `params`), the actor itself left out. */
-const grantsHeldBy = (
+/** The actor must hold every grant held by the live roles of the principals `principalsSql`
+ * selects (a SELECT of principal ids, with `params`); the actor's own are left out. */
+const requireDominatesAll = (
   state: Reader,
-  actor: string,
+  meta: CommandMeta,
   principalsSql: string,
-  params: readonly SqlValue[],
-): GrantView[] => {
+  ...params: SqlValue[]
+): void => {
+  if (meta.actor === SYSTEM_ACTOR) return;
   const roles = state.all(
     `SELECT DISTINCT m.role_id AS id FROM memberships m
        JOIN roles r ON r.id = m.role_id AND r.deleted = 0
      WHERE m.granted = 1 AND m.principal_id <> ? AND m.principal_id IN (${principalsSql})
      ORDER BY m.role_id`,
-    actor,
+    meta.actor,
     ...params,
   );
-  return roles.flatMap((r) => effectiveGrants(state, String(r.id)));
-};
-
-/** The actor must hold everything `principalId` holds (a hold on its authentication). */
-export const requireDominates = (state: Reader, meta: CommandMeta, principalId: string): void => {
-  if (meta.actor === SYSTEM_ACTOR || meta.actor === principalId) return;
-  requireHoldsAll(state, meta, grantsHeldBy(state, meta.actor, 'SELECT ?', [principalId]));
-};
-
-/** The actor must hold everything the direct members of `roleId` hold (a role's policy). */
-export const requireDominatesMembers = (state: Reader, meta: CommandMeta, roleId: string): void => {
-  if (meta.actor === SYSTEM_ACTOR) return;
   requireHoldsAll(
     state,
     meta,
-    grantsHeldBy(
-      state,
-      meta.actor,
-      'SELECT principal_id FROM memberships WHERE role_id = ? AND granted = 1',
-      [roleId],
-    ),
+    roles.flatMap((r) => effectiveGrants(state, String(r.id))),
   );
 };
+
+/** The actor must hold everything `principalId` holds (a hold on its authentication). */
+export const requireDominates = (state: Reader, meta: CommandMeta, principalId: string): void =>
+  requireDominatesAll(state, meta, 'SELECT ?', principalId);
+
+/** The actor must hold everything the direct members of `roleId` hold (a role's policy). */
+export const requireDominatesMembers = (state: Reader, meta: CommandMeta, roleId: string): void =>
+  requireDominatesAll(
+    state,
+    meta,
+    'SELECT principal_id FROM memberships WHERE role_id = ? AND granted = 1',
+    roleId,
+  );
 
 /** The actor must hold everything held by anyone who logs in with an identity of `directoryId`. */
 export const requireDominatesDirectory = (
   state: Reader,
   meta: CommandMeta,
   directoryId: string,
-): void => {
-  if (meta.actor === SYSTEM_ACTOR) return;
-  requireHoldsAll(
+): void =>
+  requireDominatesAll(
     state,
     meta,
-    grantsHeldBy(
-      state,
-      meta.actor,
-      'SELECT principal_id FROM identities WHERE directory_id = ? AND removed = 0',
-      [directoryId],
-    ),
+    'SELECT principal_id FROM identities WHERE directory_id = ? AND removed = 0',
+    directoryId,
   );
-};
 
 /** The actor must hold everything held by anyone who may log in with credential directory
  * `directoryId` (an identity in a directory that admits it: tied to it, or to any): the evidence
@@ -124,21 +115,15 @@ export const requireDominatesUsersOf = (
   state: Reader,
   meta: CommandMeta,
   directoryId: string,
-): void => {
-  if (meta.actor === SYSTEM_ACTOR) return;
-  requireHoldsAll(
+): void =>
+  requireDominatesAll(
     state,
     meta,
-    grantsHeldBy(
-      state,
-      meta.actor,
-      `SELECT i.principal_id FROM identities i JOIN identity_directories d ON d.id = i.directory_id
-       WHERE i.removed = 0 AND (d.credential_directories IS NULL
-         OR EXISTS (SELECT 1 FROM json_each(d.credential_directories) WHERE value = ?))`,
-      [directoryId],
-    ),
+    `SELECT i.principal_id FROM identities i JOIN identity_directories d ON d.id = i.directory_id
+     WHERE i.removed = 0 AND (d.credential_directories IS NULL
+       OR EXISTS (SELECT 1 FROM json_each(d.credential_directories) WHERE value = ?))`,
+    directoryId,
   );
-};
 
 /**
  * An id chosen by the client may name a principal, role or directory created at the same time at
