@@ -5,7 +5,7 @@
 // other; see docs/http.md). A verified address is a grow-only set of (principal, email key) with
 // the earliest HLC, so every order of the same events gives the same rows.
 import { type Projection, sql } from '../src/readmodel/projection.ts';
-import { terminalSet } from '../src/replication/registers.ts';
+import { terminalSet } from '../src/readmodel/registers.ts';
 
 export const accountTokens: Projection = {
   name: 'account-tokens',

@@ -29,7 +29,7 @@ import { eventTypes } from '../src/events/catalogue.ts';
 import { type Envelope, SYSTEM_ACTOR } from '../src/events/envelope.ts';
 import type { Handlers, Projection, Statement } from '../src/readmodel/projection.ts';
 import { sql } from '../src/readmodel/projection.ts';
-import { encodeVector } from '../src/replication/version-vector.ts';
+import { encodeVector } from '../src/clock/version-vector.ts';
 
 /** Events that do not use administrative authority: sign-in bookkeeping and the trail itself.
  * (Type names only: they are inlined into SQL.) */

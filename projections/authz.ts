@@ -23,7 +23,7 @@ import {
   restrictiveValue,
   restrictiveWrite,
   terminalSet,
-} from '../src/replication/registers.ts';
+} from '../src/readmodel/registers.ts';
 import { GENESIS_HLC } from './principals.ts';
 
 export const DEFAULT_ROLE_DIRECTORY = 'default';

@@ -17,7 +17,7 @@ import {
   type LwwRegister,
   lwwUpdate,
   terminalSet,
-} from '../src/replication/registers.ts';
+} from '../src/readmodel/registers.ts';
 import { GENESIS_HLC } from './principals.ts';
 
 /** Well-known credential directories, seeded identically on every node. */

@@ -4,7 +4,7 @@
 // or counter used is a max register, so a code used at one site is refused at every site once
 // the use has replicated; revocation (CredentialRevoked) is terminal.
 import { type Projection, sql } from '../src/readmodel/projection.ts';
-import { maxUpdate, terminalSet } from '../src/replication/registers.ts';
+import { maxUpdate, terminalSet } from '../src/readmodel/registers.ts';
 
 export const factors: Projection = {
   name: 'factors',

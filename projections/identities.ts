@@ -16,7 +16,7 @@ import {
   type LwwRegister,
   lwwUpdate,
   terminalSet,
-} from '../src/replication/registers.ts';
+} from '../src/readmodel/registers.ts';
 import { GENESIS_HLC } from './principals.ts';
 
 export const INTERNAL_DIRECTORY = 'internal';

@@ -13,7 +13,7 @@ import {
   restrictiveValue,
   restrictiveWrite,
   terminalSet,
-} from '../src/replication/registers.ts';
+} from '../src/readmodel/registers.ts';
 
 export const ANONYMOUS = 'anonymous';
 export const GENESIS_HLC = '0000000000000000@genesis';

@@ -17,7 +17,7 @@ import {
   lwwUpdate,
   restrictiveValue,
   restrictiveWrite,
-} from '../src/replication/registers.ts';
+} from '../src/readmodel/registers.ts';
 
 const LOCKOUT = 'principal.lockout';
 

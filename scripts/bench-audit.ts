@@ -21,7 +21,7 @@ import { openReadModel } from '../src/readmodel/database.ts';
 import type { Reader } from '../src/readmodel/projection.ts';
 import { createReader } from '../src/readmodel/reader.ts';
 import { rebuildReadModel } from '../src/readmodel/rebuild.ts';
-import { hlcWallMs } from '../src/replication/hlc.ts';
+import { hlcWallMs } from '../src/clock/hlc.ts';
 import { generateLog } from './bench/generate.ts';
 import { openLog } from './bench/ours.ts';
 import { envInt, note, perSecond, progress, round, scratchDir } from './bench/util.ts';

@@ -11,7 +11,7 @@ import { hashSecret, issueAccessToken, newTokenSecret } from '../src/authn/token
 import { addRoleMember, createRole, setGrant } from '../src/authz/commands.ts';
 import { buildApp } from '../src/http/app.ts';
 import { startNode } from '../src/node/node.ts';
-import { seqOf } from '../src/replication/version-vector.ts';
+import { seqOf } from '../src/clock/version-vector.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { ReplicaCommand, ReplicaReport } from './bench/replica.ts';
 import { envInt, note, now, perSecond, round, scratchDir } from './bench/util.ts';

@@ -16,7 +16,7 @@ import {
   SYSTEM_ACTOR,
   toEventData,
 } from '../../src/events/envelope.ts';
-import { encodeHlc } from '../../src/replication/hlc.ts';
+import { encodeHlc } from '../../src/clock/hlc.ts';
 import type { EventData, EventStore } from '../../src/store/port.ts';
 
 export const ORIGINS = ['node-a', 'node-b', 'node-c'] as const;

@@ -9,7 +9,7 @@ import { projections } from '../../projections/index.ts';
 import { startNode } from '../../src/node/node.ts';
 import { rebuildReadModel } from '../../src/readmodel/rebuild.ts';
 import { type Puller, startPuller } from '../../src/replication/puller.ts';
-import { seqOf } from '../../src/replication/version-vector.ts';
+import { seqOf } from '../../src/clock/version-vector.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { now } from './util.ts';
 

@@ -14,7 +14,7 @@
 import { AppError } from '../errors.ts';
 import { ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { hlcWallMs } from '../replication/hlc.ts';
+import { hlcWallMs } from '../clock/hlc.ts';
 import {
   type EventStore,
   type Position,

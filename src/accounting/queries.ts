@@ -11,7 +11,7 @@
 // node's arrival order (arrival.ts) does.
 import { AppError } from '../errors.ts';
 import type { Reader, SqlValue } from '../readmodel/projection.ts';
-import { hlcWallMs, isHlc } from '../replication/hlc.ts';
+import { hlcWallMs, isHlc } from '../clock/hlc.ts';
 import type { Family } from './describe.ts';
 
 export type AuditFilter = {

@@ -14,7 +14,7 @@ import type { EventPayload } from '../events/catalogue.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { CommandMeta } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
-import { hlcWallMs } from '../replication/hlc.ts';
+import { hlcWallMs } from '../clock/hlc.ts';
 import { type CredentialDirectoryView, getCredentialDirectory } from './credentials.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { getPrincipal, type PrincipalView } from './queries.ts';

@@ -3,7 +3,7 @@
 
 import { AppError, invalid } from '../errors.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
-import { hlcWallMs } from '../replication/hlc.ts';
+import { hlcWallMs } from '../clock/hlc.ts';
 
 export type IdentityView = {
   readonly id: string;

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
-import { hlcWallMs } from '../replication/hlc.ts';
+import { hlcWallMs } from '../clock/hlc.ts';
 import { openStore } from '../store/open.ts';
 import { type Position, positionToString, type RecordedEvent } from '../store/port.ts';
 import { CliError, EXIT } from './errors.ts';

@@ -1,8 +1,8 @@
 // The envelope: replication and accounting metadata every event carries besides type and data.
 // In memory seq and deps are bigint; in the store and on the wire they are decimal strings.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { isHlc } from '../replication/hlc.ts';
-import { decodeVector, encodeVector, type VersionVector } from '../replication/version-vector.ts';
+import { isHlc } from '../clock/hlc.ts';
+import { decodeVector, encodeVector, type VersionVector } from '../clock/version-vector.ts';
 import type { EventData, JsonObject, RecordedEvent } from '../store/port.ts';
 import {
   CURRENT_SCHEMA,

@@ -24,7 +24,7 @@ import { authenticateToken } from '../authn/tokens.ts';
 import { AppError } from '../errors.ts';
 import type { AuthlogNode } from '../node/node.ts';
 import type { PeerStatus } from '../replication/puller.ts';
-import { seqOf } from '../replication/version-vector.ts';
+import { seqOf } from '../clock/version-vector.ts';
 import { registerAuthentication, type SessionLookup } from './authenticate.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { enforceRouteConventions } from './conventions.ts';

@@ -4,7 +4,7 @@
 // another node sharing the store) are applied here.
 import type { Logger } from 'pino';
 import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
-import { seqOf, type VersionVector } from '../replication/version-vector.ts';
+import { seqOf, type VersionVector } from '../clock/version-vector.ts';
 import {
   type EventStore,
   positionFromString,

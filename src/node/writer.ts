@@ -18,8 +18,8 @@ import {
   toEventData,
 } from '../events/envelope.ts';
 import type { Projector } from '../readmodel/projector.ts';
-import type { Clock } from '../replication/hlc.ts';
-import { seqOf } from '../replication/version-vector.ts';
+import type { Clock } from '../clock/hlc.ts';
+import { seqOf } from '../clock/version-vector.ts';
 import { ConcurrencyError, StoreUnavailableError } from '../store/errors.ts';
 import type { EventStore } from '../store/port.ts';
 import type { Command, CommandMeta } from './command.ts';

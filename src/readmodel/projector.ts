@@ -4,7 +4,7 @@
 // The applied version vector and checkpoints are written in the same transaction as the rows.
 import type { EventType } from '../events/catalogue.ts';
 import type { Envelope } from '../events/envelope.ts';
-import { coversAll, seqOf, type VersionVector } from '../replication/version-vector.ts';
+import { coversAll, seqOf, type VersionVector } from '../clock/version-vector.ts';
 import type { ReadModel } from './database.ts';
 import type { Handler, Reader, SqlValue, Step } from './projection.ts';
 import { createReader, statementCache } from './reader.ts';

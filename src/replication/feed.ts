@@ -13,7 +13,7 @@ import {
   type RecordedEvent,
   storedJson,
 } from '../store/port.ts';
-import { encodeVector } from './version-vector.ts';
+import { encodeVector } from '../clock/version-vector.ts';
 
 /** One page of the feed as JSON text: `{ events, next, vector }`, where `events` are
  * `{ id, type, data, metadata }`, `next` is the cursor for the next request (after the last

@@ -9,9 +9,9 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
 import { type Envelope, fromRecorded } from '../events/envelope.ts';
 import type { AuthlogNode } from '../node/node.ts';
-import { hlcWallMs } from './hlc.ts';
+import { hlcWallMs } from '../clock/hlc.ts';
 import { ingest } from './ingest.ts';
-import { decodeVector, seqOf } from './version-vector.ts';
+import { decodeVector, seqOf } from '../clock/version-vector.ts';
 
 export type Peer = { readonly url: string; readonly token: string };
 

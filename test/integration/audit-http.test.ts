@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ArrivalPage } from '../../src/accounting/arrival.ts';
 import type { AuditEntry, AuditPage } from '../../src/accounting/queries.ts';
-import { hlcWallMs } from '../../src/replication/hlc.ts';
+import { hlcWallMs } from '../../src/clock/hlc.ts';
 import { auth, startApp } from '../support/app.ts';
 
 describe('GET /v1/audit', () => {

@@ -27,7 +27,7 @@ import { skeletonOf, skeletonOfCarriedKey } from '../../src/events/skeleton.ts';
 import { upcast } from '../../src/events/upcast.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
 import { rebuildReadModel } from '../../src/readmodel/rebuild.ts';
-import { encodeHlc } from '../../src/replication/hlc.ts';
+import { encodeHlc } from '../../src/clock/hlc.ts';
 import type { EventData, JsonObject } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { auth, startApp } from '../support/app.ts';

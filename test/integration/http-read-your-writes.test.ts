@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { registerPrincipal } from '../../src/authn/principals.ts';
-import { seqOf } from '../../src/replication/version-vector.ts';
+import { seqOf } from '../../src/clock/version-vector.ts';
 import { auth, startApp } from '../support/app.ts';
 
 describe('authlog-after', () => {

@@ -12,7 +12,7 @@ import { registerPrincipal } from '../../src/authn/principals.ts';
 import { type Config, ConfigError, loadConfig } from '../../src/config.ts';
 import { type RunningServer, startServer } from '../../src/http/server.ts';
 import { plainHttpPeers, writePeersFile } from '../../src/replication/peers.ts';
-import { coversAll } from '../../src/replication/version-vector.ts';
+import { coversAll } from '../../src/clock/version-vector.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
 const TOKEN = 'tls-test-operator-token-0123456789abcdef';

@@ -13,7 +13,7 @@ import { fromRecorded, MalformedEventError, originStream } from '../../src/event
 import { upcast } from '../../src/events/upcast.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
 import { rebuildReadModel } from '../../src/readmodel/rebuild.ts';
-import { encodeHlc } from '../../src/replication/hlc.ts';
+import { encodeHlc } from '../../src/clock/hlc.ts';
 import type { EventData, JsonObject } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 

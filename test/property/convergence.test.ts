@@ -28,7 +28,7 @@ import {
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
-import { compare } from '../../src/replication/version-vector.ts';
+import { compare } from '../../src/clock/version-vector.ts';
 import {
   healAll,
   historyStep,

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type Edge, resolveParentGraph } from '../../src/replication/registers.ts';
+import { type Edge, resolveParentGraph } from '../../src/readmodel/registers.ts';
 
 const nodes = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
 const edges = fc

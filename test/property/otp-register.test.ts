@@ -17,7 +17,7 @@ import type { AuthlogNode } from '../../src/node/node.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
 import { digest } from '../../src/readmodel/digest.ts';
 import { createProjector } from '../../src/readmodel/projector.ts';
-import { maxUpdate } from '../../src/replication/registers.ts';
+import { maxUpdate } from '../../src/readmodel/registers.ts';
 import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
 import { oathHotp } from '../support/oathtool.ts';
 

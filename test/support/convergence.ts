@@ -10,7 +10,7 @@ import type { AuthlogNode } from '../../src/node/node.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
 import { digest } from '../../src/readmodel/digest.ts';
 import { createProjector } from '../../src/readmodel/projector.ts';
-import type { VersionVector } from '../../src/replication/version-vector.ts';
+import type { VersionVector } from '../../src/clock/version-vector.ts';
 import { pull } from './in-process.ts';
 
 export type Step =

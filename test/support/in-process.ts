@@ -4,7 +4,7 @@
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import { type AuthlogNode, startNode } from '../../src/node/node.ts';
 import { ingest } from '../../src/replication/ingest.ts';
-import { coversAll, seqOf, type VersionVector } from '../../src/replication/version-vector.ts';
+import { coversAll, seqOf, type VersionVector } from '../../src/clock/version-vector.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 export const startMemoryNode = async (nodeId: string): Promise<AuthlogNode> => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createClock, decodeHlc, encodeHlc } from '../../src/replication/hlc.ts';
+import { createClock, decodeHlc, encodeHlc } from '../../src/clock/hlc.ts';
 
 describe('hybrid logical clock', () => {
   it('encodes so that string order is (wall, counter, node) order', () => {

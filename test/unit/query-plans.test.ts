@@ -8,7 +8,7 @@ import { directoryClaims, identityClaims } from '../../projections/identities.ts
 import { projections } from '../../projections/index.ts';
 import { emailClaims } from '../../projections/principals.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
-import { type ClaimTable, claimRecompute } from '../../src/replication/registers.ts';
+import { type ClaimTable, claimRecompute } from '../../src/readmodel/registers.ts';
 
 describe('query plans of per-event statements', () => {
   it('claim recomputes search by index, never scan their table', () => {

@@ -8,7 +8,7 @@ import {
   encodeVector,
   merge,
   type VersionVector,
-} from '../../src/replication/version-vector.ts';
+} from '../../src/clock/version-vector.ts';
 
 const vv = fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.bigInt({ min: 0n, max: 20n }), {
   maxKeys: 3,

@@ -4,7 +4,7 @@
 // writes that no other write dominates, and that derivation does not depend on arrival order.
 // The property test in test/property/convergence.test.ts holds them to that.
 import type { Envelope } from '../events/envelope.ts';
-import { type SqlValue, type Statement, sql } from '../readmodel/projection.ts';
+import { type SqlValue, type Statement, sql } from './projection.ts';
 
 type Key = Readonly<Record<string, SqlValue>>;
 
