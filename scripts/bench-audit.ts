@@ -9,7 +9,7 @@
 // removed. The last line of output is one JSON object with every figure.
 import { statSync } from 'node:fs';
 import { projections, projectionsWithoutAudit } from '../projections/index.ts';
-import type { Family } from '../src/accounting/describe.ts';
+import type { Family } from '../projections/audit-describe.ts';
 import {
   type AuditFilter,
   type AuditOrder,
@@ -20,7 +20,7 @@ import { replayUntil } from '../src/accounting/replay.ts';
 import { openReadModel } from '../src/readmodel/database.ts';
 import type { Reader } from '../src/readmodel/projection.ts';
 import { createReader } from '../src/readmodel/reader.ts';
-import { rebuildReadModel } from '../src/readmodel/rebuild.ts';
+import { rebuildReadModel } from '../src/node/rebuild.ts';
 import { hlcWallMs } from '../src/clock/hlc.ts';
 import { generateLog } from './bench/generate.ts';
 import { openLog } from './bench/ours.ts';

@@ -13,7 +13,7 @@
 // rebuild runs before and after ours, so a change in background load hits both alike.
 import { projections, projectionsWithoutAudit } from '../projections/index.ts';
 import { digest } from '../src/readmodel/digest.ts';
-import { rebuildReadModel } from '../src/readmodel/rebuild.ts';
+import { rebuildReadModel } from '../src/node/rebuild.ts';
 import type { EventStore, Position } from '../src/store/port.ts';
 import { generateLog, type LogStats } from './bench/generate.ts';
 import {

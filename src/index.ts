@@ -25,7 +25,7 @@ export {
   setGrant,
   updateRole,
 } from './authz/commands.ts';
-export type { Authz, CheckInput, CheckResult, ObjectsResult, Subject } from './authz/engine.ts';
+export type { Authz, CheckInput, CheckResult, ObjectsResult, Subject } from '../projections/authz-engine.ts';
 export { AppError, type ErrorCode } from './errors.ts';
 export type { Command, CommandMeta } from './node/command.ts';
 export { type AuthlogNode, newId, startNode } from './node/node.ts';

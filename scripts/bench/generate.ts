@@ -6,7 +6,7 @@
 // Payloads are checked against the catalogue before they are stored.
 import { monotonicFactory } from 'ulid';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
-import { claimedName } from '../../src/authn/normalize.ts';
+import { claimedName } from '../../src/events/normalize.ts';
 import { CURRENT_SCHEMA, type DomainEvent } from '../../src/events/catalogue.ts';
 import {
   type Envelope,

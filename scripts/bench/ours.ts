@@ -8,7 +8,7 @@ import { type AuthlogNode, startNode } from '../../src/node/node.ts';
 import { openReadModel, type ReadModel } from '../../src/readmodel/database.ts';
 import type { Projection } from '../../src/readmodel/projection.ts';
 import { createProjector, type Outcome } from '../../src/readmodel/projector.ts';
-import { finishRebuildTarget, REBUILD_TARGET } from '../../src/readmodel/rebuild.ts';
+import { finishRebuildTarget, REBUILD_TARGET } from '../../src/node/rebuild.ts';
 import { type EventStore, type Position, positionToString } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { RawRow } from './raw.ts';

@@ -12,7 +12,7 @@
 import { AppError } from '../errors.ts';
 import type { Reader, SqlValue } from '../readmodel/projection.ts';
 import { hlcWallMs, isHlc } from '../clock/hlc.ts';
-import type { Family } from './describe.ts';
+import type { Family } from '../../projections/audit-describe.ts';
 
 export type AuditFilter = {
   readonly subject?: string;

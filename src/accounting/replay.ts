@@ -19,7 +19,7 @@ import {
   type RebuildProgress,
   type RebuildResult,
   rebuildReadModel,
-} from '../readmodel/rebuild.ts';
+} from '../node/rebuild.ts';
 import type { EventStore, ReadAllOptions, RecordedEvent } from '../store/port.ts';
 import { hlcFloor } from './queries.ts';
 

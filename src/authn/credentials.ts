@@ -8,8 +8,8 @@ import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
-import { requireElevation } from './elevation.ts';
-import * as normalize from './normalize.ts';
+import { requireElevation } from '../authz/elevation.ts';
+import * as normalize from '../events/normalize.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { getPrincipal } from './queries.ts';
 

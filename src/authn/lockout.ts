@@ -31,7 +31,7 @@ import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import type { AuthConfig } from './auth-config.ts';
-import { requireElevation } from './elevation.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { getPrincipal } from './queries.ts';
 

@@ -15,7 +15,7 @@ import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
-import { requireElevation } from './elevation.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import { directoryAllowed, type EvidenceProvider, type Method } from './evidence.ts';
 import {
   credentialDirectory,
@@ -25,7 +25,7 @@ import {
   OTP_DIRECTORY,
   validUntil as parseValidUntil,
 } from './factors.ts';
-import { text } from './normalize.ts';
+import { text } from '../events/normalize.ts';
 import { decryptSeed, type EncryptedSeed, type Keyring } from './seed-crypto.ts';
 
 export type OtpKind = 'totp' | 'hotp';

@@ -12,7 +12,7 @@ import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { requireElevation } from './elevation.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { getPrincipal } from './queries.ts';
 

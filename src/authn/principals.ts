@@ -13,8 +13,8 @@ import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { requireElevation } from './elevation.ts';
-import * as normalize from './normalize.ts';
+import { requireElevation } from '../authz/elevation.ts';
+import * as normalize from '../events/normalize.ts';
 import {
   credentialDirectoryList,
   directoryHolding,

@@ -20,7 +20,7 @@ import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import type { AuthConfig } from './auth-config.ts';
 import { passwordChangedHlc } from './credentials.ts';
-import { requireElevation } from './elevation.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import type { EvidenceContext, EvidenceProvider, Presented, Proof } from './evidence.ts';
 import { type Failure, failureEvents, isLockedOut, trustedDevice } from './lockout.ts';
 import { elevationEvidences, policyOf, requiredEvidences } from './policy.ts';

@@ -5,10 +5,10 @@
 // cannot choose it (OWASP ASVS 4.0 1.4.x / 12.x trust boundaries). Location alone is never a
 // secret: on its own it identifies a service on a private network (scenario 6), not a person.
 import { invalid } from '../errors.ts';
-import { cidrMatcher, formatCidr, parseCidr } from '../http/net.ts';
+import { cidrMatcher, formatCidr, parseCidr } from './net.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { requireElevation } from './elevation.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import { directoryAllowed, type EvidenceProvider } from './evidence.ts';
 import {
   credentialDirectory,
@@ -18,7 +18,7 @@ import {
   validUntil as parseValidUntil,
   SUBNET_DIRECTORY,
 } from './factors.ts';
-import { text } from './normalize.ts';
+import { text } from '../events/normalize.ts';
 import { requiredEvidences } from './policy.ts';
 
 export const MAX_SUBNETS = 16;

@@ -6,11 +6,11 @@ import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
 import { AppError, invalid } from '../errors.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
-import { parseAddress, parseCidr } from '../http/net.ts';
+import { parseAddress, parseCidr } from './net.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { requireElevation } from './elevation.ts';
-import { text } from './normalize.ts';
+import { requireElevation } from '../authz/elevation.ts';
+import { text } from '../events/normalize.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { getPrincipal } from './queries.ts';
 

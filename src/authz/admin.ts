@@ -5,7 +5,7 @@ import { AppError } from '../errors.ts';
 import { MAX_INHERITANCE, SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { ADMIN_PRIVILEGE, createAuthz, type GrantKind } from './engine.ts';
+import { ADMIN_PRIVILEGE, createAuthz, type GrantKind } from '../../projections/authz-engine.ts';
 
 /** Throws FORBIDDEN unless the actor may do `what`. A fresh engine: decisions see uncommitted
  * state of the batch they are in, so nothing may be cached across them. */

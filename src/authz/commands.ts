@@ -9,8 +9,8 @@ import {
   DEFAULT_ROLE_DIRECTORY,
   type Effect,
 } from '../../projections/authz.ts';
-import { requireElevation } from '../authn/elevation.ts';
-import * as normalize from '../authn/normalize.ts';
+import { requireElevation } from './elevation.ts';
+import * as normalize from '../events/normalize.ts';
 import { getPrincipal } from '../authn/queries.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';

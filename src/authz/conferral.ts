@@ -23,7 +23,7 @@ import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { CommandMeta } from '../node/command.ts';
 import type { Reader, SqlValue } from '../readmodel/projection.ts';
 import { accessChecker, type Target } from './admin.ts';
-import { ADMIN_PRIVILEGE } from './engine.ts';
+import { ADMIN_PRIVILEGE } from '../../projections/authz-engine.ts';
 import { effectiveGrants, type GrantView } from './queries.ts';
 
 export const targetOfGrant = (g: {

@@ -7,7 +7,7 @@
 // them through `authlog.admin`.
 import { AppError } from '../errors.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
-import type { Authz } from './engine.ts';
+import type { Authz } from '../../projections/authz-engine.ts';
 
 /** Principals with contact data and identities, their sessions, lockout and credential lists,
  * identity and credential directories, authentication policies. */

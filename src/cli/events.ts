@@ -1,10 +1,10 @@
 // `authlog events tail`: the newest events of the log, optionally following new ones. Reads the
 // store directly (read-only), so it works whether or not the node is running.
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
+import { loadConfig } from '../boot/config.ts';
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import { hlcWallMs } from '../clock/hlc.ts';
-import { openStore } from '../store/open.ts';
+import { openStore } from '../boot/open-store.ts';
 import { type Position, positionToString, type RecordedEvent } from '../store/port.ts';
 import { CliError, EXIT } from './errors.ts';
 import { configOverrides, withDataOptions } from './options.ts';

@@ -2,7 +2,7 @@
 // The `authlog` command. Exit codes: 0 success, 1 the operation failed (the server said no, or
 // the check found a problem), 2 bad usage or configuration, 3 the node could not be reached.
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../boot/config.ts';
 import { auditCommand } from './audit.ts';
 import { credentialCommand } from './credential.ts';
 import { directoryCommand } from './directory.ts';

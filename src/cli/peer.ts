@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Env } from '../config.ts';
-import { normalizePeerUrl, readPeersFile, writePeersFile } from '../replication/peers.ts';
+import type { Env } from '../boot/config.ts';
+import { normalizePeerUrl, readPeersFile, writePeersFile } from '../boot/peers.ts';
 import { operatorToken } from './client.ts';
 import { CliError, EXIT } from './errors.ts';
 import { print, printJson, safe, table } from './output.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
+import { loadConfig } from '../boot/config.ts';
 import { configOverrides, withDataOptions } from './options.ts';
 
 export const serveCommand = (program: Command) =>
@@ -23,7 +23,7 @@ export const serveCommand = (program: Command) =>
         process.umask(0o077);
         const config = loadConfig(process.env, configOverrides(opts));
         // Loaded here, not at the top: other commands should not pay for (or break on) the server.
-        const { startServer } = await import('../http/server.ts');
+        const { startServer } = await import('../boot/server.ts');
         const server = await startServer(config, {
           bootstrapAdmin: opts.bootstrapAdmin && process.env.AUTHLOG_BOOTSTRAP_ADMIN !== 'false',
         });

@@ -14,7 +14,7 @@ import {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { registerDenialAudit } from '../accounting/denials.ts';
+import { registerDenialAudit } from './denials.ts';
 import { type AuthConfig, defaultAuthConfig } from '../authn/auth-config.ts';
 import type { EvidenceProvider } from '../authn/evidence.ts';
 import { setArgon2Params } from '../authn/passwords.ts';

@@ -24,7 +24,7 @@ import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Keyring } from '../authn/seed-crypto.ts';
 import { hostCookie, setHostCookie } from './cookies.ts';
-import { clientKey } from './net.ts';
+import { clientKey } from '../authn/net.ts';
 import { clientIp } from './proxy.ts';
 
 export const DEVICE_COOKIE = 'authlog-device';

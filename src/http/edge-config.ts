@@ -1,6 +1,6 @@
 // Settings of the HTTP edge (proxies, gateways, rate limits, origins, CSRF key), read from the
 // environment by loadConfig() and validated there with the other settings, every problem named.
-import { formatCidr, parseCidrList } from './net.ts';
+import { formatCidr, parseCidrList } from '../authn/net.ts';
 
 export type RateLimit = { readonly max: number; readonly windowMs: number };
 

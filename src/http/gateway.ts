@@ -7,7 +7,7 @@
 // / 4.0 V9 trust boundaries: never trust identity headers from arbitrary clients).
 import type { FastifyRequest } from 'fastify';
 import { GATEWAY_DIRECTORY } from '../authn/factors.ts';
-import { identityName } from '../authn/normalize.ts';
+import { identityName } from '../events/normalize.ts';
 import { requiredEvidences } from '../authn/policy.ts';
 import { getPrincipal, identityHolding } from '../authn/queries.ts';
 import type { Reader } from '../readmodel/projection.ts';

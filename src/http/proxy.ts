@@ -5,7 +5,7 @@
 // its own list (AUTHLOG_GATEWAY_CIDRS), and always against the socket peer: a forwarded address
 // never makes a request come from the gateway (DESIGN.md section 7, scenario 10).
 import type { FastifyRequest } from 'fastify';
-import { type Address, addressText, cidrMatcher, parseAddress, parseCidr } from './net.ts';
+import { type Address, addressText, cidrMatcher, parseAddress, parseCidr } from '../authn/net.ts';
 
 export type PeerTrust = {
   readonly isTrustedProxy: (address: string | undefined) => boolean;

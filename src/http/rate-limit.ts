@@ -28,7 +28,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { AppError } from '../errors.ts';
 import type { RateLimit } from './edge-config.ts';
 import { hooksOf } from './headers.ts';
-import { clientKey } from './net.ts';
+import { clientKey } from '../authn/net.ts';
 import { clientIp } from './proxy.ts';
 
 /** The authentication throttle (see the head of this file). */

@@ -8,7 +8,7 @@ import type { AuthConfig } from '../authn/auth-config.ts';
 import { basicAuthenticate } from '../authn/basic.ts';
 import type { EvidenceProvider } from '../authn/evidence.ts';
 import { recordFailure } from '../authn/lockout.ts';
-import { identityName } from '../authn/normalize.ts';
+import { identityName } from '../events/normalize.ts';
 import { passwordProvider } from '../authn/password-provider.ts';
 import { dummyHash, verifyPassword } from '../authn/passwords.ts';
 import { allowedCredentialDirectories, identityHolding } from '../authn/queries.ts';

@@ -4,7 +4,7 @@ import { randomFillSync } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { monotonicFactory } from 'ulid';
 import { projections as allProjections } from '../../projections/index.ts';
-import { type Authz, createAuthz } from '../authz/engine.ts';
+import { type Authz, createAuthz } from '../../projections/authz-engine.ts';
 import { originStream } from '../events/envelope.ts';
 import { type OpenReadModelOptions, openReadModel, type ReadModel } from '../readmodel/database.ts';
 import { digest } from '../readmodel/digest.ts';

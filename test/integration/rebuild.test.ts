@@ -10,7 +10,7 @@ import { projections } from '../../projections/index.ts';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { startNode } from '../../src/node/node.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
-import { rebuildReadModel } from '../../src/readmodel/rebuild.ts';
+import { rebuildReadModel } from '../../src/node/rebuild.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 type SchemaRow = { type: string; name: string; sql: string | null };

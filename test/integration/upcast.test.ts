@@ -12,7 +12,7 @@ import { CURRENT_SCHEMA } from '../../src/events/catalogue.ts';
 import { fromRecorded, MalformedEventError, originStream } from '../../src/events/envelope.ts';
 import { upcast } from '../../src/events/upcast.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
-import { rebuildReadModel } from '../../src/readmodel/rebuild.ts';
+import { rebuildReadModel } from '../../src/node/rebuild.ts';
 import { encodeHlc } from '../../src/clock/hlc.ts';
 import type { EventData, JsonObject } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { setPassword } from '../../src/authn/credentials.ts';
-import * as normalize from '../../src/authn/normalize.ts';
+import * as normalize from '../../src/events/normalize.ts';
 import { checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
 import {
   completePasswordReset,

@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createDenialLimiter } from '../../src/accounting/denials.ts';
+import { createDenialLimiter } from '../../src/http/denials.ts';
 import {
   allowedByOf,
   familyOf,
   genericSummary,
   subjectsOf,
   summaryOf,
-} from '../../src/accounting/describe.ts';
+} from '../../projections/audit-describe.ts';
 import {
   CSV_COLUMNS,
   csvCell,

@@ -5,7 +5,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseAuthConfig } from '../../src/authn/auth-config.ts';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/boot/config.ts';
 import { openDatabase } from '../../src/store/sqlite/schema.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { loadConfig } from '../../src/config.ts';
-import { loadPeers } from '../../src/replication/peers.ts';
+import { loadConfig } from '../../src/boot/config.ts';
+import { loadPeers } from '../../src/boot/peers.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
 type Service = {

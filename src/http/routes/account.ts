@@ -7,7 +7,7 @@
 // the status nor the timing tells. The mail goes to the outbox (src/authn/outbox.ts).
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import * as normalize from '../../authn/normalize.ts';
+import * as normalize from '../../events/normalize.ts';
 import { fileOutbox, type Outbox } from '../../authn/outbox.ts';
 import { changeOwnPassword } from '../../authn/password-change.ts';
 import { passwordProvider } from '../../authn/password-provider.ts';

@@ -8,9 +8,9 @@
 import type { Static } from '@sinclair/typebox';
 import { checkArrivalQuery, followAudit, isArrivalCursor } from '../../accounting/arrival.ts';
 import { recordAuditRead } from '../../accounting/commands.ts';
-import type { Family } from '../../accounting/describe.ts';
+import type { Family } from '../../../projections/audit-describe.ts';
 import { type AuditQuery, checkAuditQuery, queryAudit } from '../../accounting/queries.ts';
-import { AuditPageSchema, AuditQuerySchema } from '../../accounting/schemas.ts';
+import { AuditPageSchema, AuditQuerySchema } from '../audit-schemas.ts';
 import { AppError } from '../../errors.ts';
 import { isEventType } from '../../events/catalogue.ts';
 import type { App } from '../app.ts';

@@ -14,7 +14,7 @@ import {
   setGrant,
   updateRole,
 } from '../../authz/commands.ts';
-import type { CheckInput } from '../../authz/engine.ts';
+import type { CheckInput } from '../../../projections/authz-engine.ts';
 import { getRole, grantsOf, listRoles, membersOf } from '../../authz/queries.ts';
 import { CHECK_ANY, READ_ROLES, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';

@@ -8,7 +8,7 @@
 // personal data only where an auditor needs it: the login name of an added identity. Names,
 // e-mail addresses and phone numbers stay in the events' `pii` sub-objects.
 
-import type { AuthorityUse } from '../events/envelope.ts';
+import type { AuthorityUse } from '../src/events/envelope.ts';
 
 export type Family =
   | 'principal'

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { ORIGIN_STREAM_PREFIX } from '../../events/envelope.ts';
+import { ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 
 /**
  * The origins whose streams an SQLite event log holds, read without writing to it (start-up asks

@@ -1,7 +1,7 @@
 // Input normalization and validation for names and contact data. Keys used for uniqueness are
 // computed here, at the origin, and carried in events (see events/catalogue.ts).
 import { invalid } from '../errors.ts';
-import { skeletonOf } from '../events/skeleton.ts';
+import { skeletonOf } from './skeleton.ts';
 
 // Control, format (incl. bidi overrides and zero-width), surrogate, private-use and unassigned
 // code points have no place in names: they enable spoofing and log injection (OWASP ASVS 5.1.4).

@@ -9,9 +9,9 @@ import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
-import { clientIp } from '../http/proxy.ts';
-import { Id } from '../http/schemas.ts';
-import { recordAccessDenied } from './commands.ts';
+import { clientIp } from './proxy.ts';
+import { Id } from './schemas.ts';
+import { recordAccessDenied } from '../accounting/commands.ts';
 
 export type DenialLimiter = {
   /** Whether to record this denial, and how many of the actor's were dropped before it. */

@@ -3,7 +3,7 @@
 // result is the same read model as the incrementally built one (same digest).
 import { closeSync, fsyncSync, openSync, renameSync } from 'node:fs';
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
-import { STORE_CHECKPOINT } from '../node/catch-up.ts';
+import { STORE_CHECKPOINT } from './catch-up.ts';
 import { type EventStore, type Position, positionToString } from '../store/port.ts';
 import {
   createQueryIndexes,
@@ -11,10 +11,10 @@ import {
   openReadModel,
   type ReadModel,
   removeReadModelFiles,
-} from './database.ts';
-import { digest } from './digest.ts';
-import type { Projection } from './projection.ts';
-import { createProjector } from './projector.ts';
+} from '../readmodel/database.ts';
+import { digest } from '../readmodel/digest.ts';
+import type { Projection } from '../readmodel/projection.ts';
+import { createProjector } from '../readmodel/projector.ts';
 
 export type RebuildProgress = {
   readonly events: number;

@@ -5,11 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { type AuthConfig, parseAuthConfig } from './authn/auth-config.ts';
-import { NODE_ID_PATTERN } from './events/envelope.ts';
-import { type EdgeConfig, parseEdgeConfig } from './http/edge-config.ts';
-import { esdbConnectionProblems } from './store/esdb/connection-string.ts';
-import { originsInSqliteLog } from './store/sqlite/origins.ts';
+import { type AuthConfig, parseAuthConfig } from '../authn/auth-config.ts';
+import { NODE_ID_PATTERN } from '../events/envelope.ts';
+import { type EdgeConfig, parseEdgeConfig } from '../http/edge-config.ts';
+import { esdbConnectionProblems } from '../store/esdb/connection-string.ts';
+import { originsInSqliteLog } from './origins.ts';
 
 export type StoreConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
