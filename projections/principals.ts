@@ -1,7 +1,15 @@
 // Principals: profile fields are LWW registers, `active` a restrictive register (disabled wins
 // over a concurrent enable), `deleted` terminal, and the email a unique claim among principals.
+
+import { hlcWallMs } from '../src/clock/hlc.ts';
 import type { EventPayload } from '../src/events/catalogue.ts';
-import { type Projection, type Statement, sql } from '../src/readmodel/projection.ts';
+import {
+  type Projection,
+  type Reader,
+  type SqlRow,
+  type Statement,
+  sql,
+} from '../src/readmodel/projection.ts';
 import {
   type ClaimTable,
   claimRecompute,
@@ -174,4 +182,73 @@ export const principals: Projection = {
       ];
     },
   },
+};
+
+// Queries on the principals read model: every read of its table goes through these, with one
+// typed row mapper (PrincipalView).
+const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
+const strOrNull = (row: SqlRow, col: string): string | null =>
+  row[col] == null ? null : String(row[col]);
+const iso = (hlc: string): string => new Date(hlcWallMs(hlc)).toISOString();
+
+export type PrincipalView = {
+  readonly id: string;
+  readonly kind: string;
+  readonly briefName: string;
+  readonly fullName: string;
+  readonly email: string | null;
+  readonly emailStatus: string | null;
+  readonly phone: string | null;
+  readonly active: boolean;
+  readonly deleted: boolean;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly origin: string;
+};
+
+const principalView = (r: SqlRow): PrincipalView => ({
+  id: str(r, 'id'),
+  kind: str(r, 'kind'),
+  briefName: str(r, 'brief_name'),
+  fullName: str(r, 'full_name'),
+  email: strOrNull(r, 'email'),
+  emailStatus: strOrNull(r, 'email_status'),
+  phone: strOrNull(r, 'phone'),
+  active: Number(r.active) === 1,
+  deleted: Number(r.deleted) === 1,
+  createdAt: iso(str(r, 'created_hlc')),
+  createdBy: str(r, 'created_by'),
+  origin: str(r, 'origin'),
+});
+
+const PRINCIPAL_COLUMNS =
+  'id, kind, brief_name, full_name, email, email_status, phone, active, deleted, created_hlc, created_by, origin';
+
+export const getPrincipal = (read: Reader, id: string): PrincipalView | undefined => {
+  const row = read.get(`SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE id = ?`, id);
+  return row && principalView(row);
+};
+
+export type Page<T> = { readonly items: T[]; readonly next: string | null };
+
+export const listPrincipals = (
+  read: Reader,
+  options: { after?: string; limit: number; includeDeleted?: boolean },
+): Page<PrincipalView> => {
+  const rows = read.all(
+    `SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE id > ? AND (? OR deleted = 0) ORDER BY id LIMIT ?`,
+    options.after ?? '',
+    options.includeDeleted ? 1 : 0,
+    options.limit + 1,
+  );
+  const items = rows.slice(0, options.limit).map(principalView);
+  return { items, next: rows.length > options.limit ? (items.at(-1)?.id ?? null) : null };
+};
+
+export const principalByEmailKey = (read: Reader, key: string): string | undefined => {
+  const row = read.get(
+    "SELECT id FROM principals WHERE email_key = ? AND email_status = 'held'",
+    key,
+  );
+  return row ? str(row, 'id') : undefined;
 };

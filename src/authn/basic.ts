@@ -6,10 +6,11 @@
 // caused and its failures count against it alone (lockout.ts); its success through a lockout
 // resets nothing, so a busy application does not reset the count for whoever is guessing.
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
+import { getPrincipal } from '../../projections/principals.ts';
 import type { Command } from '../node/command.ts';
 import type { EvidenceProvider } from './evidence.ts';
 import { failureEvents, lockoutState, trustedDevice } from './lockout.ts';
-import { allowedCredentialDirectories, getPrincipal } from './queries.ts';
+import { allowedCredentialDirectories } from './queries.ts';
 import type { AuthSettings, Prepared } from './sessions.ts';
 
 export type BasicResult =

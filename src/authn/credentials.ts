@@ -2,16 +2,16 @@
 // `credential set-password` is Talos' create_basic_credential: an administrator gives a principal
 // a password (hashed outside the writer queue; only the argon2id PHC string reaches the event).
 import { PASSWORD_DIRECTORY } from '../../projections/credentials.ts';
+import { getPrincipal } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates, requireDominatesUsersOf } from '../authz/conferral.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
+import * as normalize from '../events/normalize.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
-import { requireElevation } from '../authz/elevation.ts';
-import * as normalize from '../events/normalize.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
-import { getPrincipal } from './queries.ts';
 
 type Kind = EventPayload<'CredentialDirectoryDefined'>['kind'];
 type EvidenceKind = EventPayload<'CredentialDirectoryDefined'>['evidences'][number];

@@ -7,17 +7,17 @@ import {
   OTP_DIRECTORY,
   SUBNET_DIRECTORY,
 } from '../../projections/credentials.ts';
+import { getPrincipal, type PrincipalView } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
+import { hlcWallMs } from '../clock/hlc.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { CommandMeta } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
-import { hlcWallMs } from '../clock/hlc.ts';
 import { type CredentialDirectoryView, getCredentialDirectory } from './credentials.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
-import { getPrincipal, type PrincipalView } from './queries.ts';
 
 /** Seeded credential directories (rows on every node): OTP gives `ownership`, subnet gives
  * `location`, the trusted gateway gives `trust`. */

@@ -24,16 +24,17 @@
 //   writes no `AuthenticationSucceeded`; otherwise a busy application would reset the doubling
 //   for whoever is guessing. Unknown clients' failures while locked are still recorded (reason
 //   `locked`): the audit trail shows every attempt on a locked account.
+
+import { getPrincipal } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import type { AuthConfig } from './auth-config.ts';
-import { requireElevation } from '../authz/elevation.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
-import { getPrincipal } from './queries.ts';
 
 /** Failures that count towards a lockout: a wrong secret, not attempts refused for other reasons
  * nor those of a trusted device (counted against the device). */

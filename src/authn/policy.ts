@@ -6,15 +6,16 @@
 // - Scenario 6, a service from a subnet with no other credential: require [location]; its
 //   subnet credential alone proves it.
 // Without any policy a session needs at least one evidence (whatever proved the principal).
+
+import { getPrincipal } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates, requireDominatesMembers } from '../authz/conferral.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { requireElevation } from '../authz/elevation.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
-import { getPrincipal } from './queries.ts';
 
 type EvidenceKind = EventPayload<'AuthPolicySet'>['require'][number];
 export type PolicyScope = EventPayload<'AuthPolicySet'>['scope'];

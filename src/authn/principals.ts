@@ -2,28 +2,30 @@
 // against the node's read model, so one site never creates a conflict by itself; what two sites
 // do concurrently is settled by the registers in the projections.
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
-import { ANONYMOUS } from '../../projections/principals.ts';
+import {
+  ANONYMOUS,
+  getPrincipal,
+  type PrincipalView,
+  principalByEmailKey,
+} from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import {
   requireDominates,
   requireDominatesDirectory,
   requireMayChooseId,
 } from '../authz/conferral.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
+import * as normalize from '../events/normalize.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { requireElevation } from '../authz/elevation.ts';
-import * as normalize from '../events/normalize.ts';
 import {
   credentialDirectoryList,
   directoryHolding,
   getDirectory,
   getIdentity,
-  getPrincipal,
   identityLookalike,
-  type PrincipalView,
-  principalByEmailKey,
 } from './queries.ts';
 
 export const MANAGE_PRINCIPALS = 'authlog.principals.manage';

@@ -1,9 +1,9 @@
 // Read-side queries over principals and identities. The same functions serve decide functions
 // (on the writer's connection) and HTTP/CLI reads (on the reader's connection).
 
+import { hlcWallMs } from '../clock/hlc.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
-import { hlcWallMs } from '../clock/hlc.ts';
 
 export type IdentityView = {
   readonly id: string;
@@ -13,21 +13,6 @@ export type IdentityView = {
   /** held: usable; conflict: lost a concurrent claim to the same name; released: removed. */
   readonly status: 'held' | 'conflict' | 'released';
   readonly removed: boolean;
-};
-
-export type PrincipalView = {
-  readonly id: string;
-  readonly kind: string;
-  readonly briefName: string;
-  readonly fullName: string;
-  readonly email: string | null;
-  readonly emailStatus: string | null;
-  readonly phone: string | null;
-  readonly active: boolean;
-  readonly deleted: boolean;
-  readonly createdAt: string;
-  readonly createdBy: string;
-  readonly origin: string;
 };
 
 export type DirectoryView = {
@@ -44,21 +29,6 @@ const sOrNull = (row: SqlRow, col: string): string | null =>
   row[col] == null ? null : String(row[col]);
 const iso = (hlc: string): string => new Date(hlcWallMs(hlc)).toISOString();
 
-const principalView = (r: SqlRow): PrincipalView => ({
-  id: s(r, 'id'),
-  kind: s(r, 'kind'),
-  briefName: s(r, 'brief_name'),
-  fullName: s(r, 'full_name'),
-  email: sOrNull(r, 'email'),
-  emailStatus: sOrNull(r, 'email_status'),
-  phone: sOrNull(r, 'phone'),
-  active: Number(r.active) === 1,
-  deleted: Number(r.deleted) === 1,
-  createdAt: iso(s(r, 'created_hlc')),
-  createdBy: s(r, 'created_by'),
-  origin: s(r, 'origin'),
-});
-
 const identityView = (r: SqlRow): IdentityView => ({
   id: s(r, 'id'),
   directoryId: s(r, 'directory_id'),
@@ -67,38 +37,6 @@ const identityView = (r: SqlRow): IdentityView => ({
   status: s(r, 'status') as IdentityView['status'],
   removed: Number(r.removed) === 1,
 });
-
-const PRINCIPAL_COLUMNS =
-  'id, kind, brief_name, full_name, email, email_status, phone, active, deleted, created_hlc, created_by, origin';
-
-export const getPrincipal = (read: Reader, id: string): PrincipalView | undefined => {
-  const row = read.get(`SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE id = ?`, id);
-  return row && principalView(row);
-};
-
-export type Page<T> = { readonly items: T[]; readonly next: string | null };
-
-export const listPrincipals = (
-  read: Reader,
-  options: { after?: string; limit: number; includeDeleted?: boolean },
-): Page<PrincipalView> => {
-  const rows = read.all(
-    `SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE id > ? AND (? OR deleted = 0) ORDER BY id LIMIT ?`,
-    options.after ?? '',
-    options.includeDeleted ? 1 : 0,
-    options.limit + 1,
-  );
-  const items = rows.slice(0, options.limit).map(principalView);
-  return { items, next: rows.length > options.limit ? (items.at(-1)?.id ?? null) : null };
-};
-
-export const principalByEmailKey = (read: Reader, key: string): string | undefined => {
-  const row = read.get(
-    "SELECT id FROM principals WHERE email_key = ? AND email_status = 'held'",
-    key,
-  );
-  return row ? s(row, 'id') : undefined;
-};
 
 export const identitiesOf = (read: Reader, principalId: string): IdentityView[] =>
   read

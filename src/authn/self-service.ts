@@ -21,6 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { PASSWORD_DIRECTORY } from '../../projections/credentials.ts';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
+import { getPrincipal, principalByEmailKey } from '../../projections/principals.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
@@ -29,12 +30,7 @@ import type { Reader } from '../readmodel/projection.ts';
 import { getCredentialDirectory, passwordChangedHlc } from './credentials.ts';
 import { passwordCredentialFor } from './password-provider.ts';
 import { registerPrincipal } from './principals.ts';
-import {
-  allowedCredentialDirectories,
-  getPrincipal,
-  identityHolding,
-  principalByEmailKey,
-} from './queries.ts';
+import { allowedCredentialDirectories, identityHolding } from './queries.ts';
 import { openSessionIds } from './sessions.ts';
 import { hashSecret } from './tokens.ts';
 

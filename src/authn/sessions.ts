@@ -12,20 +12,21 @@
 // adds more; until the session holds what its policy requires it is incomplete (policy.ts).
 import { randomBytes } from 'node:crypto';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
+import { getPrincipal } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import type { AuthConfig } from './auth-config.ts';
 import { passwordChangedHlc } from './credentials.ts';
-import { requireElevation } from '../authz/elevation.ts';
 import type { EvidenceContext, EvidenceProvider, Presented, Proof } from './evidence.ts';
 import { type Failure, failureEvents, isLockedOut, trustedDevice } from './lockout.ts';
 import { elevationEvidences, policyOf, requiredEvidences } from './policy.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
-import { allowedCredentialDirectories, getPrincipal } from './queries.ts';
+import { allowedCredentialDirectories } from './queries.ts';
 import { subnetsContaining } from './subnets.ts';
 import { hashSecret } from './tokens.ts';
 

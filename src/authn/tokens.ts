@@ -2,17 +2,17 @@
 // always expiring, optionally bound to subnets, revocable (OWASP ASVS 3.5, NIST SP 800-63B 5.1.1:
 // a look-up secret of at least 64 bits of entropy drawn from an approved random generator).
 import { createHash, randomBytes } from 'node:crypto';
+import { getPrincipal } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
+import { requireElevation } from '../authz/elevation.ts';
 import { AppError, invalid } from '../errors.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
-import { parseAddress, parseCidr } from './net.ts';
+import { text } from '../events/normalize.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { requireElevation } from '../authz/elevation.ts';
-import { text } from '../events/normalize.ts';
+import { parseAddress, parseCidr } from './net.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
-import { getPrincipal } from './queries.ts';
 
 export const TOKEN_PREFIX = 'alt_';
 const DAY = 86_400_000;

@@ -9,11 +9,10 @@ import {
   DEFAULT_ROLE_DIRECTORY,
   type Effect,
 } from '../../projections/authz.ts';
-import { requireElevation } from './elevation.ts';
-import * as normalize from '../events/normalize.ts';
-import { getPrincipal } from '../authn/queries.ts';
+import { getPrincipal } from '../../projections/principals.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
+import * as normalize from '../events/normalize.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { requireAccess, requirePrivilege } from './admin.ts';
@@ -23,6 +22,7 @@ import {
   roleChangeTouches,
   targetOfGrant,
 } from './conferral.ts';
+import { requireElevation } from './elevation.ts';
 import {
   effectiveGrants,
   getRole,

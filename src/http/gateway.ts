@@ -6,10 +6,11 @@
 // gives that request `trust` evidence, nothing more: no session, no elevation (OWASP ASVS 1.4.2
 // / 4.0 V9 trust boundaries: never trust identity headers from arbitrary clients).
 import type { FastifyRequest } from 'fastify';
+import { getPrincipal } from '../../projections/principals.ts';
 import { GATEWAY_DIRECTORY } from '../authn/factors.ts';
-import { identityName } from '../events/normalize.ts';
 import { requiredEvidences } from '../authn/policy.ts';
-import { getPrincipal, identityHolding } from '../authn/queries.ts';
+import { identityHolding } from '../authn/queries.ts';
+import { identityName } from '../events/normalize.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { trustedRemoteUser } from './proxy.ts';
 

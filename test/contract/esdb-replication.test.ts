@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
+import { getPrincipal } from '../../projections/principals.ts';
 import { changeProfile, registerPrincipal } from '../../src/authn/principals.ts';
-import { getPrincipal } from '../../src/authn/queries.ts';
 import { AppError } from '../../src/errors.ts';
 import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';

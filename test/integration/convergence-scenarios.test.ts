@@ -2,6 +2,7 @@
 // (no exchange between the writes) and then exchange everything.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { getPrincipal } from '../../projections/principals.ts';
 import { defineCredentialDirectory } from '../../src/authn/credentials.ts';
 import {
   activatePrincipal,
@@ -12,7 +13,7 @@ import {
   deletePrincipal,
   registerPrincipal,
 } from '../../src/authn/principals.ts';
-import { getPrincipal, identitiesOf, listConflicts } from '../../src/authn/queries.ts';
+import { identitiesOf, listConflicts } from '../../src/authn/queries.ts';
 import {
   addRoleMember,
   createRole,

@@ -7,12 +7,11 @@
 // the status nor the timing tells. The mail goes to the outbox (src/authn/outbox.ts).
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import * as normalize from '../../events/normalize.ts';
+import { principalByEmailKey } from '../../../projections/principals.ts';
 import { fileOutbox, type Outbox } from '../../authn/outbox.ts';
 import { changeOwnPassword } from '../../authn/password-change.ts';
 import { passwordProvider } from '../../authn/password-provider.ts';
 import { checkNewPassword, hashPassword } from '../../authn/passwords.ts';
-import { principalByEmailKey } from '../../authn/queries.ts';
 import {
   completePasswordReset,
   mailAddressOf,
@@ -27,6 +26,7 @@ import {
 import { prepareEvidence, sessionCredentialDirectories } from '../../authn/sessions.ts';
 import { hashSecret } from '../../authn/tokens.ts';
 import { AppError } from '../../errors.ts';
+import * as normalize from '../../events/normalize.ts';
 import type { Command } from '../../node/command.ts';
 import { newId } from '../../node/node.ts';
 import type { App } from '../app.ts';

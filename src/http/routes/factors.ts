@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { generateURI } from 'otplib';
+import { getPrincipal } from '../../../projections/principals.ts';
 import { listFactorCredentials } from '../../authn/factors.ts';
 import {
   confirmOtp,
@@ -14,7 +15,6 @@ import {
   seedFromBase32,
   seedToBase32,
 } from '../../authn/otp.ts';
-import { getPrincipal } from '../../authn/queries.ts';
 import { encryptSeed, type Keyring } from '../../authn/seed-crypto.ts';
 import { allowSubnet } from '../../authn/subnets.ts';
 import { revokeCredential } from '../../authn/tokens.ts';
