@@ -10,7 +10,7 @@
 import * as argon2 from 'argon2';
 import pino from 'pino';
 import { setPassword } from '../../src/authn/credentials.ts';
-import { argon2Params, hashPassword } from '../../src/authn/passwords.ts';
+import { ARGON2_FLOOR, hashPassword } from '../../src/authn/passwords.ts';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { SYSTEM_ACTOR } from '../../src/events/envelope.ts';
 import { buildApp } from '../../src/http/app.ts';
@@ -58,7 +58,7 @@ const main = async () => {
   // Every user gets its own principal, identity and credential; they share one hash (its salt
   // changes nothing in the cost of a verification, and hashing 500 passwords would only slow
   // the set-up).
-  const phc = await hashPassword(PASSWORD);
+  const phc = await hashPassword(PASSWORD, ARGON2_FLOOR);
   note(`setting up ${users} users with a password (argon2id ${phc.split('$')[3]})`);
   const meta = { actor: SYSTEM_ACTOR };
   for (let i = 0; i < users; i++) {
@@ -100,7 +100,7 @@ const main = async () => {
       process.disconnect();
     }
   });
-  const p = argon2Params();
+  const p = ARGON2_FLOOR;
   send({ type: 'listening', url, params: `m=${p.memoryCost},t=${p.timeCost},p=${p.parallelism}` });
 };
 

@@ -11,6 +11,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { DomainEvent, Evidence } from '../events/catalogue.ts';
 import type { Reader } from '../readmodel/projection.ts';
+import type { Argon2Params } from './passwords.ts';
 
 export type EvidenceKind = Static<typeof Evidence>;
 
@@ -34,6 +35,9 @@ export type EvidenceContext = {
    * the client logged in through is tied to them (DESIGN.md section 7). Undefined: any. */
   readonly credentialDirectories?: ReadonlySet<string> | undefined;
 };
+
+/** What `prepare` gets besides the context: the parameters a rehash uses (`config.auth.argon2`). */
+export type PrepareContext = EvidenceContext & { readonly argon2: Argon2Params };
 
 /** Whether a credential of `directoryId` may count in this context. */
 export const directoryAllowed = (context: EvidenceContext, directoryId: string): boolean =>
@@ -59,7 +63,7 @@ export type Outcome = Proof | 'none' | 'failed';
 export type EvidenceProvider<P = unknown> = {
   readonly method: Method;
   /** Slow work outside the writer queue; its result is handed to `decide`. */
-  prepare?(context: EvidenceContext): Promise<P>;
+  prepare?(context: PrepareContext): Promise<P>;
   /** Inside the command's decide: the final, serialized check. Pure: no clock, no I/O. */
   decide(context: EvidenceContext, prepared: P | undefined): Outcome;
 };

@@ -1,7 +1,7 @@
 // The password evidence provider: knowledge. Verification (argon2id, slow) happens in `prepare`,
 // outside the writer queue; `decide` checks that the credential it verified is still the live
 // one, inside its validity window, and records a rehash when the hash's parameters are not the
-// current ones or it is not a standard PHC string (OWASP Password Storage Cheat Sheet, "upgrading
+// configured ones (handed to `prepare`) or it is not a standard PHC string (OWASP Password Storage Cheat Sheet, "upgrading
 // the work factor"; ASVS 5.0 V11.4.2).
 // A password presented for a principal without one is verified against a dummy hash, so the
 // answer takes as long as for a real one (no enumeration of who has a password).
@@ -46,13 +46,13 @@ export const passwordProvider: EvidenceProvider<Prepared> = {
     if (password === undefined) return { kind: 'none' };
     const credential = credentialFor(context);
     if (!credential) {
-      await verifyPassword(await dummyHash(), password);
+      await verifyPassword(await dummyHash(context.argon2), password);
       return { kind: 'none' };
     }
     const ok = await verifyPassword(credential.hash, password);
     const rehash =
-      ok && needsRehash(credential.hash)
-        ? await hashPassword(password.normalize('NFKC'))
+      ok && needsRehash(credential.hash, context.argon2)
+        ? await hashPassword(password.normalize('NFKC'), context.argon2)
         : undefined;
     return { kind: 'verified', credentialId: credential.id, hash: credential.hash, ok, rehash };
   },

@@ -69,23 +69,19 @@ export const belowFloor = (p: Argon2Params): boolean =>
   p.timeCost < ARGON2_FLOOR.timeCost ||
   p.parallelism < ARGON2_FLOOR.parallelism;
 
-let current: Argon2Params = ARGON2_FLOOR;
-
-/** The parameters new hashes use (configuration: AUTHLOG_ARGON2, never below the floor). */
-export const argon2Params = (): Argon2Params => current;
-export const setArgon2Params = (p: Argon2Params): void => {
+/** Refuses parameters below the floor: what an app is built with (`config.auth.argon2`) passes
+ * here once, and is then handed to every hash it makes (no module-level setting, so two apps in
+ * one process hash with their own). */
+export const checkArgon2Params = (p: Argon2Params): Argon2Params => {
   if (belowFloor(p)) throw new Error('argon2 parameters below the OWASP floor m=19456,t=2,p=1');
-  current = p;
+  return p;
 };
 
 const ARGON2_VERSION = 0x13;
 const SALT_BYTES = 16;
 
 /** Hashes an already normalized password (see checkNewPassword) into a standard PHC string. */
-export const hashPassword = async (
-  normalized: string,
-  params: Argon2Params = current,
-): Promise<string> => {
+export const hashPassword = async (normalized: string, params: Argon2Params): Promise<string> => {
   const salt = randomBytes(SALT_BYTES);
   const hash = await argon2.hash(normalized, {
     type: argon2.argon2id,
@@ -130,28 +126,31 @@ export const verifyPassword = async (phc: string, presented: string): Promise<bo
 };
 
 /**
- * True when a hash was made with other parameters than the current ones, or is not written as a
- * standard PHC string (an older authlog wrote `m,p,t`): either way the next successful login
- * stores a fresh standard hash (OWASP Password Storage Cheat Sheet, "upgrading the work factor").
+ * True when a hash was made with other parameters than `params` (the configured ones), or is not
+ * written as a standard PHC string (an older authlog wrote `m,p,t`): either way the next
+ * successful login stores a fresh standard hash (OWASP Password Storage Cheat Sheet, "upgrading
+ * the work factor").
  */
-export const needsRehash = (phc: string, params: Argon2Params = current): boolean => {
+export const needsRehash = (phc: string, params: Argon2Params): boolean => {
   if (!isStandardPhc(phc)) return true;
   return argon2.needsRehash(phc, { ...params, version: ARGON2_VERSION });
 };
 
-let dummy: Promise<string> | undefined;
-let dummyParams: Argon2Params | undefined;
+// One dummy hash per parameter set in use (a cache, not configuration: a process has one or two).
+const dummies = new Map<string, Promise<string>>();
 
 /**
- * A hash of a random password with the current parameters. Verifying against it when the
+ * A hash of a random password with `params` (the configured ones). Verifying against it when the
  * identity is unknown (or has no password) costs what a real verification costs, so the answer's
  * timing does not tell whether the identity exists (OWASP ASVS 2.2.1 / Authentication Cheat
  * Sheet "Authentication responses").
  */
-export const dummyHash = (): Promise<string> => {
-  if (!dummy || dummyParams !== current) {
-    dummyParams = current;
-    dummy = hashPassword(crypto.randomUUID());
+export const dummyHash = (params: Argon2Params): Promise<string> => {
+  const key = `${params.memoryCost},${params.timeCost},${params.parallelism}`;
+  let dummy = dummies.get(key);
+  if (!dummy) {
+    dummy = hashPassword(crypto.randomUUID(), params);
+    dummies.set(key, dummy);
   }
   return dummy;
 };

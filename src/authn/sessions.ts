@@ -22,9 +22,16 @@ import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import type { AuthConfig } from './auth-config.ts';
 import { passwordChangedHlc } from './credentials.ts';
-import type { EvidenceContext, EvidenceProvider, Presented, Proof } from './evidence.ts';
+import type {
+  EvidenceContext,
+  EvidenceProvider,
+  PrepareContext,
+  Presented,
+  Proof,
+} from './evidence.ts';
 import { type Failure, failureEvents, isLockedOut, trustedDevice } from './lockout.ts';
 import { elevationEvidences, policyOf, requiredEvidences } from './policy.ts';
+import type { Argon2Params } from './passwords.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { allowedCredentialDirectories } from './queries.ts';
 import { subnetsContaining } from './subnets.ts';
@@ -67,14 +74,15 @@ export const sessionCredentialDirectories = (
     : allowedCredentialDirectories(read, String(r.identity_directory));
 };
 
-/** Runs every provider's slow part (argon2) against committed state. */
+/** Runs every provider's slow part (argon2) against committed state; a rehash uses `argon2`. */
 export const prepareEvidence = async (
   providers: readonly EvidenceProvider<unknown>[],
   read: Reader,
   attempt: Attempt,
   now: number,
+  argon2: Argon2Params,
 ): Promise<Prepared> => {
-  const context: EvidenceContext = { state: read, ...attempt, now };
+  const context: PrepareContext = { state: read, ...attempt, now, argon2 };
   const out = new Map<EvidenceProvider<unknown>, unknown>();
   for (const p of providers) if (p.prepare) out.set(p, await p.prepare(context));
   return out;

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { registerDenialAudit } from './denials.ts';
 import { type AuthConfig, defaultAuthConfig } from '../authn/auth-config.ts';
 import type { EvidenceProvider } from '../authn/evidence.ts';
-import { setArgon2Params } from '../authn/passwords.ts';
+import { checkArgon2Params } from '../authn/passwords.ts';
 import { evidenceProviders } from '../authn/providers.ts';
 import { ephemeralKeyring, type Keyring } from '../authn/seed-crypto.ts';
 import { authenticateToken } from '../authn/tokens.ts';
@@ -152,7 +152,7 @@ export const buildApp = (options: AppOptions): App => {
   });
   registerOpenApi(app, { version: VERSION });
   const authConfig: AuthConfig = { ...defaultAuthConfig, ...options.auth };
-  setArgon2Params(authConfig.argon2);
+  checkArgon2Params(authConfig.argon2);
   const sessions = createSessions(
     options.node,
     authConfig,

@@ -148,7 +148,7 @@ export const createSessions = (
     );
     const meta = { actor: 'anonymous', correlationId: request.id, ip };
     if (principalId === undefined) {
-      await verifyPassword(await dummyHash(), password);
+      await verifyPassword(await dummyHash(settings.argon2), password);
       await node.execute(
         recordFailure(
           { principalId: null, reason: 'unknown-identity', step: 'basic', identity },
@@ -164,7 +164,13 @@ export const createSessions = (
       ip,
       credentialDirectories: allowedCredentialDirectories(node.read, INTERNAL_DIRECTORY),
     };
-    const prepared = await prepareEvidence([passwordProvider], node.read, attempt, Date.now());
+    const prepared = await prepareEvidence(
+      [passwordProvider],
+      node.read,
+      attempt,
+      Date.now(),
+      settings.argon2,
+    );
     const { result } = await node.execute(
       basicAuthenticate({
         principalId,

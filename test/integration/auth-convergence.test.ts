@@ -8,7 +8,7 @@ import { defaultAuthConfig } from '../../src/authn/auth-config.ts';
 import { setPassword } from '../../src/authn/credentials.ts';
 import { lockoutState, recordFailure, unlockPrincipal } from '../../src/authn/lockout.ts';
 import { passwordProvider } from '../../src/authn/password-provider.ts';
-import { checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
+import { ARGON2_FLOOR, checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
 import { deactivatePrincipal, registerPrincipal } from '../../src/authn/principals.ts';
 import {
   addEvidence,
@@ -34,7 +34,7 @@ const exchange = async (a: AuthlogNode, b: AuthlogNode) => {
 const startSession = async (node: AuthlogNode, principalId: string) => {
   const presented = { password: PASSWORD };
   const attempt = { principalId, presented, ip: '127.0.0.1' };
-  const prepared = await prepareEvidence(providers, node.read, attempt, Date.now());
+  const prepared = await prepareEvidence(providers, node.read, attempt, Date.now(), ARGON2_FLOOR);
   const { token, hash } = newSessionToken();
   const sessionId = `s-${hash.slice(0, 12)}`;
   const { result } = await node.execute(
@@ -62,7 +62,7 @@ describe('authentication converges across two sites', () => {
   before(async () => {
     a = await startMemoryNode('site-a');
     b = await startMemoryNode('site-b');
-    const hash = await hashPassword(checkNewPassword(PASSWORD));
+    const hash = await hashPassword(checkNewPassword(PASSWORD), ARGON2_FLOOR);
     for (const id of ['pat', 'sam', 'kim']) {
       await a.execute(registerPrincipal({ principalId: id, kind: 'person', briefName: id }), sys);
       await a.execute(setPassword({ credentialId: `pw-${id}`, principalId: id, hash }), sys);
@@ -109,6 +109,7 @@ describe('authentication converges across two sites', () => {
       b.read,
       { principalId: 'sam', presented, ip: '127.0.0.1' },
       Date.now(),
+      ARGON2_FLOOR,
     );
     const rotated = newSessionToken();
     const added = await b.execute(

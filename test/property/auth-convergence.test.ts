@@ -10,7 +10,7 @@ import { defaultAuthConfig } from '../../src/authn/auth-config.ts';
 import { setPassword } from '../../src/authn/credentials.ts';
 import { recordFailure, unlockPrincipal } from '../../src/authn/lockout.ts';
 import { passwordProvider, verifiedPassword } from '../../src/authn/password-provider.ts';
-import { checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
+import { ARGON2_FLOOR, checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
 import { setAuthPolicy } from '../../src/authn/policy.ts';
 import {
   activatePrincipal,
@@ -60,7 +60,9 @@ describe('authentication events converge', () => {
 
   it('one digest for any concurrent history and any delivery order', async () => {
     const hashes = await Promise.all(
-      ['first password here', 'second password here'].map((p) => hashPassword(checkNewPassword(p))),
+      ['first password here', 'second password here'].map((p) =>
+        hashPassword(checkNewPassword(p), ARGON2_FLOOR),
+      ),
     );
     const seen: string[] = [];
     let counter = 0;

@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { setPassword } from '../../src/authn/credentials.ts';
 import * as normalize from '../../src/events/normalize.ts';
-import { checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
+import { ARGON2_FLOOR, checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
 import {
   completePasswordReset,
   newAccountToken,
@@ -49,7 +49,9 @@ describe('self-service events converge', () => {
 
   it('one digest for any concurrent history and any delivery order', async () => {
     const hashes = await Promise.all(
-      ['first password here', 'second password here'].map((p) => hashPassword(checkNewPassword(p))),
+      ['first password here', 'second password here'].map((p) =>
+        hashPassword(checkNewPassword(p), ARGON2_FLOOR),
+      ),
     );
     const seen: string[] = [];
     let counter = 0;

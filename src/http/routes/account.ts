@@ -146,8 +146,9 @@ export const accountRoutes = async (app: App) => {
           credentialDirectories: sessionCredentialDirectories(app.node.read, session.sessionId),
         },
         Date.now(),
+        settings.argon2,
       );
-      const hash = await hashPassword(normalized);
+      const hash = await hashPassword(normalized, settings.argon2);
       const result = await run(
         request,
         reply,
@@ -196,7 +197,7 @@ export const accountRoutes = async (app: App) => {
       const normalized = checkNewPassword(request.body.password);
       await app.countAuthAttempt(request, reply, `mail:${email.key}`);
       later(reply, 'registration', async () => {
-        const hash = await hashPassword(normalized);
+        const hash = await hashPassword(normalized, settings.argon2);
         const { token, hash: tokenHash } = newAccountToken(VERIFY_PREFIX);
         const result = await execute(
           request,
@@ -326,7 +327,7 @@ export const accountRoutes = async (app: App) => {
       const tokenHash = hashSecret(request.body.token);
       // The code first (cheap, throttled), then argon2: a guessed code costs no hashing.
       await guarded(request, () => resetTokenPrincipal(app.node.read, tokenHash, Date.now()));
-      const hash = await hashPassword(normalized);
+      const hash = await hashPassword(normalized, settings.argon2);
       const result = await run(
         request,
         reply,

@@ -164,7 +164,13 @@ export const authRoutes = async (app: App) => {
       ip,
       credentialDirectories: sessionCredentialDirectories(app.node.read, session.sessionId),
     };
-    const prepared = await prepareEvidence(sessions.providers, app.node.read, attempt, Date.now());
+    const prepared = await prepareEvidence(
+      sessions.providers,
+      app.node.read,
+      attempt,
+      Date.now(),
+      sessions.settings.argon2,
+    );
     const { token, hash } = newSessionToken();
     const input = {
       sessionId: session.sessionId,
@@ -241,9 +247,11 @@ export const authRoutes = async (app: App) => {
                 credentialDirectories: allowedCredentialDirectories(app.node.read, directory),
               },
               Date.now(),
+              sessions.settings.argon2,
             );
       // Unknown identity: pay for an argon2 verification all the same (no timing oracle).
-      if (principalId === null) await verifyPassword(await dummyHash(), presented.password ?? '');
+      if (principalId === null)
+        await verifyPassword(await dummyHash(sessions.settings.argon2), presented.password ?? '');
       const { token, hash } = newSessionToken();
       const sessionId = newId();
       const result = await run(
@@ -498,7 +506,7 @@ export const authRoutes = async (app: App) => {
     },
     async (request, reply) => {
       const { password, ...rest } = request.body;
-      const hash = await hashPassword(checkNewPassword(password));
+      const hash = await hashPassword(checkNewPassword(password), app.sessions.settings.argon2);
       return run(
         request,
         reply,
