@@ -6,15 +6,16 @@ import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { registerPrincipal } from '../authn/principals.ts';
 import { keyringFrom } from '../authn/seed-crypto.ts';
 import { addRoleMember } from '../authz/commands.ts';
-import { type Config, ConfigError } from './config.ts';
 import { originStream } from '../events/envelope.ts';
+import { buildApp } from '../http/app.ts';
+import { createLogger } from '../http/logging.ts';
+import type { App } from '../http/types.ts';
 import { acquireLock } from '../node/lock.ts';
 import { type AuthlogNode, newId, startNode } from '../node/node.ts';
-import { loadPeers, plainHttpPeers } from './peers.ts';
 import { type Peer, type Puller, startPuller } from '../replication/puller.ts';
+import { type Config, ConfigError } from './config.ts';
 import { openStore } from './open-store.ts';
-import { type App, buildApp } from '../http/app.ts';
-import { createLogger } from '../http/logging.ts';
+import { loadPeers, plainHttpPeers } from './peers.ts';
 
 export type RunningServer = {
   readonly app: App;

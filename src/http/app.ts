@@ -14,22 +14,22 @@ import {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { registerDenialAudit } from './denials.ts';
 import { type AuthConfig, defaultAuthConfig } from '../authn/auth-config.ts';
 import type { EvidenceProvider } from '../authn/evidence.ts';
 import { checkArgon2Params } from '../authn/passwords.ts';
 import { evidenceProviders } from '../authn/providers.ts';
 import { ephemeralKeyring, type Keyring } from '../authn/seed-crypto.ts';
 import { authenticateToken } from '../authn/tokens.ts';
+import { seqOf } from '../clock/version-vector.ts';
 import { AppError } from '../errors.ts';
 import type { AuthlogNode } from '../node/node.ts';
 import type { PeerStatus } from '../replication/puller.ts';
-import { seqOf } from '../clock/version-vector.ts';
 import { registerAuthentication, type SessionLookup } from './authenticate.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { enforceRouteConventions } from './conventions.ts';
 import { registerCookies } from './cookies.ts';
 import { csrfKey, registerCsrf } from './csrf.ts';
+import { registerDenialAudit } from './denials.ts';
 import { registerDevices } from './devices.ts';
 import { defaultEdgeConfig, type EdgeConfig } from './edge-config.ts';
 import { gatewayUser } from './gateway.ts';
@@ -52,6 +52,7 @@ import { statusRoutes } from './routes/status.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { ProblemSchema } from './schemas.ts';
 import { createSessions } from './sessions.ts';
+import type { App } from './types.ts';
 import { validatorCompiler } from './validation.ts';
 
 export type AppOptions = {
@@ -75,14 +76,6 @@ export type AppOptions = {
   /** Listen with TLS (`config.tls`): certificate, key, and a CA clients must be signed by. */
   readonly tls?: HttpsServerOptions;
 };
-
-export type App = FastifyInstance<
-  Server,
-  IncomingMessage,
-  ServerResponse,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -7,7 +7,7 @@ import { otpProvider } from '../../src/authn/otp.ts';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { subnetProvider } from '../../src/authn/subnets.ts';
 import { ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
-import type { App } from '../../src/http/app.ts';
+import type { App } from '../../src/http/types.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { auth, startApp } from '../support/app.ts';
 import { awayFromStepEdge, oathHotp, oathTotp } from '../support/oathtool.ts';

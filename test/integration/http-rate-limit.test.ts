@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { App } from '../../src/http/app.ts';
 import { authRouteConfig } from '../../src/http/rate-limit.ts';
+import type { App } from '../../src/http/types.ts';
 import { auth, startApp } from '../support/app.ts';
 
 const authRoutes = (app: App) =>

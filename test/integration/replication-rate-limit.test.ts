@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { hashSecret, issueAccessToken, newTokenSecret } from '../../src/authn/tokens.ts';
 import { addRoleMember, createRole, setGrant } from '../../src/authz/commands.ts';
-import type { App } from '../../src/http/app.ts';
+import type { App } from '../../src/http/types.ts';
 import { startApp, TOKEN } from '../support/app.ts';
 
 const sys = { actor: 'system' };

@@ -1,6 +1,7 @@
 // An in-process node with its HTTP app, on in-memory SQLite, for inject()-driven tests.
 import type { Logger } from 'pino';
-import { type App, type AppOptions, buildApp } from '../../src/http/app.ts';
+import { type AppOptions, buildApp } from '../../src/http/app.ts';
+import type { App } from '../../src/http/types.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { startMemoryNode, stopNode } from './in-process.ts';
 

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import fc from 'fast-check';
-import { ConfigError, loadConfig } from '../../src/boot/config.ts';
-import type { App } from '../../src/http/app.ts';
 import { cidrMatcher, clientKey, parseCidr, parseCidrList } from '../../src/authn/net.ts';
+import { ConfigError, loadConfig } from '../../src/boot/config.ts';
+import type { App } from '../../src/http/types.ts';
 import { startApp } from '../support/app.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 

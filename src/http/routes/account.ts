@@ -29,12 +29,12 @@ import { AppError } from '../../errors.ts';
 import * as normalize from '../../events/normalize.ts';
 import type { Command } from '../../node/command.ts';
 import { newId } from '../../node/node.ts';
-import type { App } from '../app.ts';
 import { run } from '../command.ts';
 import { clientIp } from '../proxy.ts';
 import { authRouteConfig } from '../rate-limit.ts';
 import { errorResponses, Strict } from '../schemas.ts';
 import { principalOfIdentity } from '../sessions.ts';
+import type { App } from '../types.ts';
 import { failed, ownSession } from './auth.ts';
 
 const Password = Type.String({ minLength: 1, maxLength: 4096 });

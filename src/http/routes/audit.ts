@@ -6,16 +6,16 @@
 // change of state a caller could want to provoke. A cross-site navigation (which CSRF checks let
 // through for safe methods) could at worst add a record of a read whose answer it cannot see.
 import type { Static } from '@sinclair/typebox';
+import type { Family } from '../../../projections/audit-describe.ts';
 import { checkArrivalQuery, followAudit, isArrivalCursor } from '../../accounting/arrival.ts';
 import { recordAuditRead } from '../../accounting/commands.ts';
-import type { Family } from '../../../projections/audit-describe.ts';
 import { type AuditQuery, checkAuditQuery, queryAudit } from '../../accounting/queries.ts';
-import { AuditPageSchema, AuditQuerySchema } from '../audit-schemas.ts';
 import { AppError } from '../../errors.ts';
 import { isEventType } from '../../events/catalogue.ts';
-import type { App } from '../app.ts';
+import { AuditPageSchema, AuditQuerySchema } from '../audit-schemas.ts';
 import { clientIp } from '../proxy.ts';
 import { errorResponses } from '../schemas.ts';
+import type { App } from '../types.ts';
 
 // Full ISO 8601 date, or date and time with an explicit zone (a time without zone is ambiguous).
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;

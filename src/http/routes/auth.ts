@@ -37,13 +37,13 @@ import {
 import { READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
-import type { App } from '../app.ts';
 import { run } from '../command.ts';
 import { clientIp } from '../proxy.ts';
 import { authRouteConfig } from '../rate-limit.ts';
 import { readerOf } from '../reader.ts';
 import { errorResponses, Id, Nullable, Strict } from '../schemas.ts';
 import { accountKey, clearSessionCookies, deliverToken, principalOfIdentity } from '../sessions.ts';
+import type { App } from '../types.ts';
 
 const EvidenceName = Type.Union([
   Type.Literal('knowledge'),

@@ -2,6 +2,7 @@
 // administration of privileges, resource types, role directories, roles, grants and members.
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import type { CheckInput } from '../../../projections/authz-engine.ts';
 import { liveSession } from '../../authn/sessions.ts';
 import {
   addRoleMember,
@@ -14,16 +15,15 @@ import {
   setGrant,
   updateRole,
 } from '../../authz/commands.ts';
-import type { CheckInput } from '../../../projections/authz-engine.ts';
 import { getRole, grantsOf, listRoles, membersOf } from '../../authz/queries.ts';
 import { CHECK_ANY, READ_ROLES, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
-import type { App } from '../app.ts';
 import { run } from '../command.ts';
 import { clientIp } from '../proxy.ts';
 import { readerOf } from '../reader.ts';
 import { errorResponses, GrantSchema, Id, Nullable, RoleSchema, Strict } from '../schemas.ts';
+import type { App } from '../types.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 100 });
 const Action = Type.String({ minLength: 1, maxLength: 50 });

@@ -4,10 +4,10 @@ import { getDirectory, listDirectories } from '../../authn/queries.ts';
 import { READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
-import type { App } from '../app.ts';
 import { run } from '../command.ts';
 import { readerOf } from '../reader.ts';
 import { errorResponses, Id, Nullable, Strict } from '../schemas.ts';
+import type { App } from '../types.ts';
 
 const Directory = Type.Object({
   id: Type.String(),

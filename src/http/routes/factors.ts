@@ -21,11 +21,11 @@ import { revokeCredential } from '../../authn/tokens.ts';
 import { READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
-import type { App } from '../app.ts';
 import { run } from '../command.ts';
 import { authRouteConfig } from '../rate-limit.ts';
 import { readerOf } from '../reader.ts';
 import { errorResponses, Id, Nullable, Strict } from '../schemas.ts';
+import type { App } from '../types.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { App } from '../app.ts';
+import type { App } from '../types.ts';
 
 export const healthRoutes = async (app: App) => {
   app.get(

@@ -14,7 +14,6 @@ import { getIdentity, identitiesOf } from '../../authn/queries.ts';
 import { mayRead, READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
-import type { App } from '../app.ts';
 import { run } from '../command.ts';
 import { readerOf } from '../reader.ts';
 import {
@@ -25,6 +24,7 @@ import {
   PrincipalSchema,
   Strict,
 } from '../schemas.ts';
+import type { App } from '../types.ts';
 
 const IdParams = Type.Object({ id: Id }, Strict);
 const PrincipalWithIdentities = Type.Composite([

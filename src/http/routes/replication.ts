@@ -10,9 +10,9 @@ import { AppError } from '../../errors.ts';
 import { SYSTEM_ACTOR } from '../../events/envelope.ts';
 import type { AuthlogNode } from '../../node/node.ts';
 import { readFeed } from '../../replication/feed.ts';
-import type { App } from '../app.ts';
 import { clientIp } from '../proxy.ts';
 import { errorResponses, Strict } from '../schemas.ts';
+import type { App } from '../types.ts';
 
 export const REPLICATE = 'authlog.replicate';
 

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import { listConflicts } from '../../authn/queries.ts';
 import { READ_NODE, requireRead } from '../../authz/reads.ts';
-import type { App } from '../app.ts';
 import { readerOf } from '../reader.ts';
 import { ConflictsSchema, errorResponses, NodeStatusSchema, Strict } from '../schemas.ts';
+import type { App } from '../types.ts';
 
 export const statusRoutes = async (app: App) => {
   app.get(

@@ -9,9 +9,9 @@ import {
   revokeCredential,
 } from '../../authn/tokens.ts';
 import { newId } from '../../node/node.ts';
-import type { App } from '../app.ts';
 import { run } from '../command.ts';
 import { errorResponses, Id, Strict } from '../schemas.ts';
+import type { App } from '../types.ts';
 
 export const tokenRoutes = async (app: App) => {
   app.post(
