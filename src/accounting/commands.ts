@@ -13,10 +13,11 @@ export const AUDIT_PRIVILEGE = 'authlog.audit.read';
 export const recordAuditRead = (filters: Readonly<Record<string, string>>): Command<void> => ({
   name: 'audit.read',
   decide(state, meta) {
-    requirePrivilege(state, meta, AUDIT_PRIVILEGE);
+    const authority = requirePrivilege(state, meta, AUDIT_PRIVILEGE);
     return {
       events: [{ type: 'AuditRead', data: { filters: { ...filters } } }],
       result: undefined,
+      authority,
     };
   },
 });

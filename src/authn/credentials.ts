@@ -128,10 +128,10 @@ export const setPassword = (
 ): Command<{ credentialId: string; principalId: string }> => ({
   name: 'SetPassword',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     requireElevation(meta);
     // Whoever sets a password logs in as its principal: only for principals the actor could act as.
-    requireDominates(state, meta, input.principalId);
+    const authority = [...manage, ...requireDominates(state, meta, input.principalId)];
     const p = getPrincipal(state, input.principalId);
     if (!p)
       throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`, {
@@ -167,6 +167,7 @@ export const setPassword = (
         },
       ],
       result: { credentialId, principalId: p.id },
+      authority,
     };
   },
 });
@@ -204,7 +205,7 @@ export const defineCredentialDirectory = (input: {
 }): Command<CredentialDirectoryView> => ({
   name: 'DefineCredentialDirectory',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const authority = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const directoryId = normalize.id('directoryId', input.directoryId);
     if (getCredentialDirectory(state, directoryId))
       throw new AppError('ID_TAKEN', `credential directory ${directoryId} exists`);
@@ -228,6 +229,7 @@ export const defineCredentialDirectory = (input: {
         evidences: data.evidences,
         evidenceLifetimeSeconds: data.evidenceLifetimeSeconds,
       },
+      authority,
     };
   },
 });
@@ -240,7 +242,7 @@ export const changeCredentialDirectory = (input: {
 }): Command<CredentialDirectoryView> => ({
   name: 'ChangeCredentialDirectory',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     requireElevation(meta);
     const dir = getCredentialDirectory(state, input.directoryId);
     if (!dir)
@@ -256,7 +258,10 @@ export const changeCredentialDirectory = (input: {
         : lifetime(input.evidenceLifetimeSeconds);
     // The evidence a credential gives, and for how long, decide what every session proven with it
     // may do: more of either widens, less locks out (src/authz/conferral.ts).
-    if (evidences !== undefined || life !== undefined) requireDominatesUsersOf(state, meta, dir.id);
+    const users =
+      evidences !== undefined || life !== undefined
+        ? requireDominatesUsersOf(state, meta, dir.id)
+        : [];
     return {
       events: [
         {
@@ -275,6 +280,7 @@ export const changeCredentialDirectory = (input: {
         ...(evidences ? { evidences } : {}),
         ...(life !== undefined ? { evidenceLifetimeSeconds: life } : {}),
       },
+      authority: [...manage, ...users],
     };
   },
 });

@@ -14,7 +14,7 @@ import { hlcWallMs } from '../clock/hlc.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
-import type { CommandMeta } from '../node/command.ts';
+import type { Authority, CommandMeta } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import { type CredentialDirectoryView, getCredentialDirectory } from './credentials.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
@@ -61,17 +61,19 @@ export const evidenceOf = (
 
 /**
  * The principal whose credentials are managed, checked: it exists and is active. A principal
- * manages its own credentials; anyone else needs `authlog.principals.manage`.
+ * manages its own credentials; anyone else needs `authlog.principals.manage`. With the grants the
+ * actor acted by, for the decision's `authority`.
  */
 export const credentialOwner = (
   state: Reader,
   meta: CommandMeta,
   principalId: string,
-): PrincipalView => {
+): { readonly owner: PrincipalView; readonly authority: Authority } => {
+  let authority: Authority = [];
   if (meta.actor !== principalId && meta.actor !== SYSTEM_ACTOR) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     // A credential of someone else is a way into their account (src/authz/conferral.ts).
-    requireDominates(state, meta, principalId);
+    authority = [...manage, ...requireDominates(state, meta, principalId)];
   }
   const p = getPrincipal(state, principalId);
   if (!p)
@@ -80,7 +82,7 @@ export const credentialOwner = (
     });
   if (p.deleted || !p.active)
     throw new AppError('PRINCIPAL_DELETED', `principal ${p.id} is deleted or inactive`);
-  return p;
+  return { owner: p, authority };
 };
 
 const MAX_VALID_DAYS = 3660;

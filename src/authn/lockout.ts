@@ -191,17 +191,18 @@ export const unlockPrincipal = (input: {
 }): Command<{ unlocked: boolean }> => ({
   name: 'UnlockPrincipal',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     requireElevation(meta);
     const p = getPrincipal(state, input.principalId);
     if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`);
-    requireDominates(state, meta, p.id);
+    const authority = [...manage, ...requireDominates(state, meta, p.id)];
     const s = lockoutState(state, p.id, meta.now);
     if (s.lockedUntil === null && s.failures === 0)
       return { events: [], result: { unlocked: false } };
     return {
       events: [{ type: 'PrincipalUnlocked', data: { principalId: p.id } }],
       result: { unlocked: true },
+      authority,
     };
   },
 });

@@ -11,11 +11,12 @@
 // every site refuses the code too. (Two sites accepting the same code before either use
 // replicates is the window multi-master leaves open: at most one time step, ~30 s.)
 import { ScureBase32Plugin, verifySync } from 'otplib';
+import { requireElevation } from '../authz/elevation.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
+import { text } from '../events/normalize.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
-import { requireElevation } from '../authz/elevation.ts';
 import { directoryAllowed, type EvidenceProvider, type Method } from './evidence.ts';
 import {
   credentialDirectory,
@@ -25,7 +26,6 @@ import {
   OTP_DIRECTORY,
   validUntil as parseValidUntil,
 } from './factors.ts';
-import { text } from '../events/normalize.ts';
 import { decryptSeed, type EncryptedSeed, type Keyring } from './seed-crypto.ts';
 
 export type OtpKind = 'totp' | 'hotp';
@@ -215,7 +215,7 @@ export type EnrollOtpInput = {
 export const enrollOtp = (input: EnrollOtpInput): Command<{ credentialId: string }> => ({
   name: 'EnrollOtp',
   decide(state, meta) {
-    const owner = credentialOwner(state, meta, input.principalId);
+    const { owner, authority } = credentialOwner(state, meta, input.principalId);
     // A new credential is a credential change: an elevated session (OWASP ASVS 3.7.1).
     requireElevation(meta);
     // Input is judged only after who may enroll: an unelevated caller gets the same refusal
@@ -253,6 +253,7 @@ export const enrollOtp = (input: EnrollOtpInput): Command<{ credentialId: string
     return {
       events: [{ type: 'OtpEnrolled', data }],
       result: { credentialId: input.credentialId },
+      authority,
     };
   },
 });
@@ -266,7 +267,7 @@ export const confirmOtp = (
   decide(state, meta) {
     const c = getOtpCredential(state, input.credentialId);
     if (!c) throw new AppError('CREDENTIAL_NOT_FOUND', `no credential ${input.credentialId}`);
-    credentialOwner(state, meta, c.principalId);
+    const { authority } = credentialOwner(state, meta, c.principalId);
     if (!isLive(c.row, meta.now))
       throw new AppError('CREDENTIAL_NOT_LIVE', `credential ${c.id} is revoked or expired`);
     if (c.confirmed) throw new AppError('OTP_ALREADY_CONFIRMED', `credential ${c.id} is confirmed`);
@@ -281,6 +282,7 @@ export const confirmOtp = (
         { type: 'OtpUsed', data: { credentialId: c.id, step } },
       ],
       result: { confirmed: true },
+      authority,
     };
   },
 });

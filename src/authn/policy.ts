@@ -101,7 +101,7 @@ export const setAuthPolicy = (input: {
 }): Command<PolicyView> => ({
   name: 'SetAuthPolicy',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     requireElevation(meta);
     if (input.scope === 'principal') {
       const p = getPrincipal(state, input.subjectId);
@@ -111,8 +111,10 @@ export const setAuthPolicy = (input: {
       throw new AppError('ROLE_NOT_FOUND', `no role ${input.subjectId}`);
     // Relaxed, a policy lets weaker sessions act as its principals; tightened, it can lock them
     // out: either way only someone who holds all they hold may set it (src/authz/conferral.ts).
-    if (input.scope === 'principal') requireDominates(state, meta, input.subjectId);
-    else requireDominatesMembers(state, meta, input.subjectId);
+    const holders =
+      input.scope === 'principal'
+        ? requireDominates(state, meta, input.subjectId)
+        : requireDominatesMembers(state, meta, input.subjectId);
     const require = evidences('require', input.require);
     const elevate = evidences('elevate', input.elevate ?? []);
     return {
@@ -123,6 +125,7 @@ export const setAuthPolicy = (input: {
         },
       ],
       result: { scope: input.scope, subjectId: input.subjectId, require, elevate },
+      authority: [...manage, ...holders],
     };
   },
 });

@@ -18,7 +18,7 @@ import { requireElevation } from '../authz/elevation.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import * as normalize from '../events/normalize.ts';
-import type { Command, CommandMeta } from '../node/command.ts';
+import type { Authority, Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import {
   credentialDirectoryList,
@@ -37,9 +37,9 @@ export const MANAGE_PRINCIPALS = 'authlog.principals.manage';
  * changes; NIST SP 800-63B rev 4 §4.6 on recovery channels) and the actor must hold everything that
  * principal holds: whoever controls its authentication acts as it (src/authz/conferral.ts).
  */
-export const requireHoldOn = (state: Reader, meta: CommandMeta, principalId: string): void => {
+export const requireHoldOn = (state: Reader, meta: CommandMeta, principalId: string): Authority => {
   requireElevation(meta);
-  requireDominates(state, meta, principalId);
+  return requireDominates(state, meta, principalId);
 };
 
 const livePrincipal = (state: Reader, principalId: string): PrincipalView => {
@@ -122,8 +122,10 @@ export const registerPrincipal = (
 ): Command<{ principalId: string; identityId?: string }> => ({
   name: 'RegisterPrincipal',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
-    if (input.idChosen) requireMayChooseId(state, meta);
+    const authority = [
+      ...requirePrivilege(state, meta, MANAGE_PRINCIPALS),
+      ...(input.idChosen ? requireMayChooseId(state, meta) : []),
+    ];
     const principalId = normalize.id('principalId', input.principalId);
     if (getPrincipal(state, principalId))
       throw new AppError('ID_TAKEN', `principal id ${principalId} is in use`);
@@ -154,6 +156,7 @@ export const registerPrincipal = (
     return {
       events,
       result: { principalId, ...(input.identity ? { identityId: input.identity.identityId } : {}) },
+      authority,
     };
   },
 });
@@ -169,7 +172,7 @@ export type ChangeProfileInput = {
 export const changeProfile = (input: ChangeProfileInput): Command<{ changed: string[] }> => ({
   name: 'ChangePrincipalProfile',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = changeable(state, input.principalId);
     const pii: EventPayload<'PrincipalProfileChanged'>['pii'] = {};
     if (input.briefName !== undefined) {
@@ -193,10 +196,14 @@ export const changeProfile = (input: ChangeProfileInput): Command<{ changed: str
     // Setting what is already there records nothing: the command is idempotent.
     if (changed.length === 0) return { events: [], result: { changed } };
     // Email and phone are recovery channels: a reset mail goes where the email says (issue 14 row 2).
-    if (changed.includes('email') || changed.includes('phone')) requireHoldOn(state, meta, p.id);
+    const hold =
+      changed.includes('email') || changed.includes('phone')
+        ? requireHoldOn(state, meta, p.id)
+        : [];
     return {
       events: [{ type: 'PrincipalProfileChanged', data: { principalId: p.id, pii } }],
       result: { changed },
+      authority: [...manage, ...hold],
     };
   },
 });
@@ -217,17 +224,18 @@ export const deactivatePrincipal = (input: {
 }): Command<{ active: boolean }> => ({
   name: 'DeactivatePrincipal',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = livePrincipal(state, input.principalId);
     const reason = normalize.text('reason', input.reason ?? '', 500, { optional: true });
     if (!p.active) return { events: [], result: { active: false } };
-    requireHoldOn(state, meta, p.id);
+    const hold = requireHoldOn(state, meta, p.id);
     return {
       events: [
         { type: 'PrincipalDeactivated', data: { principalId: p.id, reason } },
         ...endSessions(state, p.id),
       ],
       result: { active: false },
+      authority: [...manage, ...hold],
     };
   },
 });
@@ -237,13 +245,14 @@ export const activatePrincipal = (input: {
 }): Command<{ active: boolean }> => ({
   name: 'ActivatePrincipal',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = livePrincipal(state, input.principalId);
     if (p.active) return { events: [], result: { active: true } };
-    requireHoldOn(state, meta, p.id);
+    const hold = requireHoldOn(state, meta, p.id);
     return {
       events: [{ type: 'PrincipalActivated', data: { principalId: p.id } }],
       result: { active: true },
+      authority: [...manage, ...hold],
     };
   },
 });
@@ -251,19 +260,20 @@ export const activatePrincipal = (input: {
 export const deletePrincipal = (input: { principalId: string }): Command<{ deleted: boolean }> => ({
   name: 'DeletePrincipal',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = getPrincipal(state, input.principalId);
     if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`);
     if (p.id === ANONYMOUS)
       throw new AppError('PRINCIPAL_PROTECTED', 'the anonymous principal is built in');
     if (p.deleted) return { events: [], result: { deleted: true } };
-    requireHoldOn(state, meta, p.id);
+    const hold = requireHoldOn(state, meta, p.id);
     return {
       events: [
         { type: 'PrincipalDeleted', data: { principalId: p.id } },
         ...endSessions(state, p.id),
       ],
       result: { deleted: true },
+      authority: [...manage, ...hold],
     };
   },
 });
@@ -276,30 +286,35 @@ export const addIdentity = (input: {
 }): Command<{ identityId: string }> => ({
   name: 'AddIdentity',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const p = livePrincipal(state, input.principalId);
     // A name to log in with is a way into the principal.
-    requireHoldOn(state, meta, p.id);
+    const hold = requireHoldOn(state, meta, p.id);
     const event = identityEvent(
       state,
       { ...input, directoryId: input.directoryId ?? INTERNAL_DIRECTORY },
       p.id,
     );
-    return { events: [event], result: { identityId: input.identityId } };
+    return {
+      events: [event],
+      result: { identityId: input.identityId },
+      authority: [...manage, ...hold],
+    };
   },
 });
 
 export const removeIdentity = (input: { identityId: string }): Command<{ removed: boolean }> => ({
   name: 'RemoveIdentity',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const i = getIdentity(state, input.identityId);
     if (!i) throw new AppError('IDENTITY_NOT_FOUND', `no identity ${input.identityId}`);
     if (i.removed) return { events: [], result: { removed: true } };
-    requireHoldOn(state, meta, i.principalId);
+    const hold = requireHoldOn(state, meta, i.principalId);
     return {
       events: [{ type: 'IdentityRemoved', data: { identityId: i.id } }],
       result: { removed: true },
+      authority: [...manage, ...hold],
     };
   },
 });
@@ -315,8 +330,10 @@ export const defineIdentityDirectory = (input: {
 }): Command<{ directoryId: string }> => ({
   name: 'DefineIdentityDirectory',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
-    if (input.idChosen) requireMayChooseId(state, meta);
+    const authority = [
+      ...requirePrivilege(state, meta, MANAGE_PRINCIPALS),
+      ...(input.idChosen ? requireMayChooseId(state, meta) : []),
+    ];
     const directoryId = normalize.id('directoryId', input.directoryId);
     if (getDirectory(state, directoryId))
       throw new AppError('ID_TAKEN', `directory id ${directoryId} is in use`);
@@ -344,6 +361,7 @@ export const defineIdentityDirectory = (input: {
         },
       ],
       result: { directoryId },
+      authority,
     };
   },
 });
@@ -356,7 +374,7 @@ export const changeIdentityDirectory = (input: {
 }): Command<{ directoryId: string }> => ({
   name: 'ChangeIdentityDirectory',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    let authority = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const directoryId = normalize.id('directoryId', input.directoryId);
     if (!getDirectory(state, directoryId))
       throw new AppError('DIRECTORY_NOT_FOUND', `no identity directory ${directoryId}`);
@@ -372,9 +390,13 @@ export const changeIdentityDirectory = (input: {
       // both ways: widened it lets weaker credentials in, narrowed it locks everyone out (issue
       // 14 row 3). Elevated, by someone who holds all that the directory's principals hold.
       requireElevation(meta);
-      requireDominatesDirectory(state, meta, directoryId);
+      authority = [...authority, ...requireDominatesDirectory(state, meta, directoryId)];
     }
     if (Object.keys(data).length === 1) throw invalid('body', 'nothing to change');
-    return { events: [{ type: 'IdentityDirectoryChanged', data }], result: { directoryId } };
+    return {
+      events: [{ type: 'IdentityDirectoryChanged', data }],
+      result: { directoryId },
+      authority,
+    };
   },
 });

@@ -18,7 +18,7 @@ import { requireDominates } from '../authz/conferral.ts';
 import { requireElevation } from '../authz/elevation.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
-import type { Command, CommandMeta } from '../node/command.ts';
+import type { Authority, Command, CommandMeta } from '../node/command.ts';
 import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import type { AuthConfig } from './auth-config.ts';
 import { passwordChangedHlc } from './credentials.ts';
@@ -30,8 +30,8 @@ import type {
   Proof,
 } from './evidence.ts';
 import { type Failure, failureEvents, isLockedOut, trustedDevice } from './lockout.ts';
-import { elevationEvidences, policyOf, requiredEvidences } from './policy.ts';
 import type { Argon2Params } from './passwords.ts';
+import { elevationEvidences, policyOf, requiredEvidences } from './policy.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { allowedCredentialDirectories } from './queries.ts';
 import { subnetsContaining } from './subnets.ts';
@@ -611,12 +611,12 @@ export const elevate = (input: StepInput): Command<StepResult> => ({
 type EndReason = EventPayload<'SessionEnded'>['reason'];
 
 /** Ending someone else's session is an administrator's force log-off: privilege and elevation. */
-const mayEnd = (state: Reader, meta: CommandMeta, principalId: string): void => {
-  if (meta.actor === principalId) return;
-  requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+const mayEnd = (state: Reader, meta: CommandMeta, principalId: string): Authority => {
+  if (meta.actor === principalId) return [];
+  const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
   requireElevation(meta);
   // Logging someone off at will is a lock-out: only of principals the actor could act as.
-  requireDominates(state, meta, principalId);
+  return [...manage, ...requireDominates(state, meta, principalId)];
 };
 
 export const endSession = (input: {
@@ -629,9 +629,10 @@ export const endSession = (input: {
     if (!r) throw new AppError('SESSION_NOT_FOUND', `no session ${input.sessionId}`);
     const principalId = String(r.principal_id);
     // Someone else's session is not even confirmed to exist without the privilege.
+    let authority: Authority = [];
     if (meta.actor !== principalId) {
       try {
-        mayEnd(state, meta, principalId);
+        authority = mayEnd(state, meta, principalId);
       } catch (err) {
         if (err instanceof AppError && err.code === 'FORBIDDEN')
           throw new AppError('SESSION_NOT_FOUND', `no session ${input.sessionId}`);
@@ -643,6 +644,7 @@ export const endSession = (input: {
     return {
       events: [{ type: 'SessionEnded', data: { sessionId: input.sessionId, reason } }],
       result: { ended: true },
+      authority,
     };
   },
 });
@@ -656,7 +658,7 @@ export const endSessionsOf = (input: {
   decide(state, meta) {
     const p = getPrincipal(state, input.principalId);
     if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`);
-    mayEnd(state, meta, p.id);
+    const authority = mayEnd(state, meta, p.id);
     const reason = input.reason ?? (meta.actor === p.id ? 'logout' : 'revoked');
     const ids = openSessionIds(state, p.id).filter((id) => id !== input.exceptSessionId);
     return {
@@ -664,6 +666,7 @@ export const endSessionsOf = (input: {
         (sessionId) => ({ type: 'SessionEnded', data: { sessionId, reason } }) as const,
       ),
       result: { ended: ids.length },
+      authority,
     };
   },
 });

@@ -4,11 +4,12 @@
 // resolved: the socket peer, or X-Forwarded-For only through AUTHLOG_TRUSTED_PROXIES, so a client
 // cannot choose it (OWASP ASVS 4.0 1.4.x / 12.x trust boundaries). Location alone is never a
 // secret: on its own it identifies a service on a private network (scenario 6), not a person.
+
+import { requireElevation } from '../authz/elevation.ts';
 import { invalid } from '../errors.ts';
-import { cidrMatcher, formatCidr, parseCidr } from './net.ts';
+import { text } from '../events/normalize.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { requireElevation } from '../authz/elevation.ts';
 import { directoryAllowed, type EvidenceProvider } from './evidence.ts';
 import {
   credentialDirectory,
@@ -18,7 +19,7 @@ import {
   validUntil as parseValidUntil,
   SUBNET_DIRECTORY,
 } from './factors.ts';
-import { text } from '../events/normalize.ts';
+import { cidrMatcher, formatCidr, parseCidr } from './net.ts';
 import { requiredEvidences } from './policy.ts';
 
 export const MAX_SUBNETS = 16;
@@ -47,7 +48,7 @@ export const allowSubnet = (input: {
 }): Command<{ credentialId: string; cidrs: string[] }> => ({
   name: 'AllowSubnet',
   decide(state, meta) {
-    const owner = credentialOwner(state, meta, input.principalId);
+    const { owner, authority } = credentialOwner(state, meta, input.principalId);
     requireElevation(meta);
     const directory = credentialDirectory(state, input.directoryId ?? SUBNET_DIRECTORY, 'subnet');
     const cidrs = normalizeCidrs(input.cidrs);
@@ -66,6 +67,7 @@ export const allowSubnet = (input: {
         },
       ],
       result: { credentialId: input.credentialId, cidrs },
+      authority,
     };
   },
 });

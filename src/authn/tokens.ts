@@ -41,11 +41,12 @@ export const issueAccessToken = (
   name: 'IssueAccessToken',
   decide(state, meta) {
     // A principal may issue tokens for itself; for anyone else it takes the manage privilege.
-    if (meta.actor !== input.principalId) requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage =
+      meta.actor !== input.principalId ? requirePrivilege(state, meta, MANAGE_PRINCIPALS) : [];
     // Issuing a credential is sensitive: an elevated session, never a token (OWASP ASVS 3.7.1),
     // and a token for someone else acts as them: the actor must hold all they hold.
     requireElevation(meta);
-    requireDominates(state, meta, input.principalId);
+    const authority = [...manage, ...requireDominates(state, meta, input.principalId)];
     const p = getPrincipal(state, input.principalId);
     if (!p)
       throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`, {
@@ -81,6 +82,7 @@ export const issueAccessToken = (
         },
       ],
       result: { credentialId: input.credentialId, expiresAt },
+      authority,
     };
   },
 });
@@ -109,16 +111,19 @@ export const revokeCredential = (input: {
   decide(state, meta) {
     const row = revocable(state, input.credentialId);
     if (!row) throw new AppError('CREDENTIAL_NOT_FOUND', `no credential ${input.credentialId}`);
-    if (meta.actor !== row.principal_id && meta.actor !== SYSTEM_ACTOR)
-      requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage =
+      meta.actor !== row.principal_id && meta.actor !== SYSTEM_ACTOR
+        ? requirePrivilege(state, meta, MANAGE_PRINCIPALS)
+        : [];
     // A credential change: an elevated session, never a token (OWASP ASVS 3.7.1).
     requireElevation(meta);
-    requireDominates(state, meta, String(row.principal_id));
+    const authority = [...manage, ...requireDominates(state, meta, String(row.principal_id))];
     if (Number(row.revoked) === 1) return { events: [], result: { revoked: true } };
     const reason = text('reason', input.reason ?? '', 200, { optional: true });
     return {
       events: [{ type: 'CredentialRevoked', data: { credentialId: input.credentialId, reason } }],
       result: { revoked: true },
+      authority,
     };
   },
 });

@@ -1,24 +1,25 @@
 // Administration is itself authorized: a command checks that its actor holds the privilege for
 // what it does, in the state it decides against. `system` (the node operator) may do anything.
 
+import { ADMIN_PRIVILEGE, createAuthz, type GrantKind } from '../../projections/authz-engine.ts';
 import { AppError } from '../errors.ts';
 import { MAX_INHERITANCE, SYSTEM_ACTOR } from '../events/envelope.ts';
-import type { CommandMeta } from '../node/command.ts';
+import type { Authority, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { ADMIN_PRIVILEGE, createAuthz, type GrantKind } from '../../projections/authz-engine.ts';
 
-/** Throws FORBIDDEN unless the actor may do `what`. A fresh engine: decisions see uncommitted
- * state of the batch they are in, so nothing may be cached across them. */
 export type Target =
   | { readonly privilege: string }
   | { readonly resourceType: string; readonly action: string; readonly objectId?: string };
 
-export const requireAccess = (state: Reader, meta: CommandMeta, what: Target): void =>
+/** Throws FORBIDDEN unless the actor may do `what`; returns the grant that allowed it (none for
+ * `system`), which the command returns in its decision's `authority`. A fresh engine: decisions
+ * see uncommitted state of the batch they are in, so nothing may be cached across them. */
+export const requireAccess = (state: Reader, meta: CommandMeta, what: Target): Authority =>
   accessChecker(state, meta)(what);
 
 /** `requireAccess` for several targets against one engine (its closures are computed once). */
-export const accessChecker = (state: Reader, meta: CommandMeta): ((what: Target) => void) => {
-  if (meta.actor === SYSTEM_ACTOR) return () => {};
+export const accessChecker = (state: Reader, meta: CommandMeta): ((what: Target) => Authority) => {
+  if (meta.actor === SYSTEM_ACTOR) return () => [];
   const subject = {
     principalId: meta.actor,
     ...(meta.evidences ? { evidences: meta.evidences } : {}),
@@ -35,15 +36,16 @@ export const accessChecker = (state: Reader, meta: CommandMeta): ((what: Target)
         privilege: target,
       });
     }
-    if (result.role !== undefined && result.grantedBy !== undefined && result.grantKind) {
-      const between = inheritedThrough(state, result.role, result.grantedBy);
-      meta.authority?.push({
+    if (result.role === undefined || result.grantedBy === undefined || !result.grantKind) return [];
+    const between = inheritedThrough(state, result.role, result.grantedBy);
+    return [
+      {
         role: result.role,
         grantedBy: result.grantedBy,
         grant: grantKey(what, result.grantKind),
         ...(between.length > 0 ? { between } : {}),
-      });
-    }
+      },
+    ];
   };
 };
 
@@ -74,5 +76,5 @@ export const grantKey = (what: Target, kind: GrantKind): string => {
   return `model:${what.resourceType}:${what.action}`;
 };
 
-export const requirePrivilege = (state: Reader, meta: CommandMeta, privilege: string): void =>
+export const requirePrivilege = (state: Reader, meta: CommandMeta, privilege: string): Authority =>
   requireAccess(state, meta, { privilege });

@@ -77,7 +77,7 @@ export const definePrivilege = (input: {
 }): Command<{ privilege: string }> => ({
   name: 'DefinePrivilege',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_ROLES);
+    const authority = requirePrivilege(state, meta, MANAGE_ROLES);
     const privilege = dotted('privilege', input.privilege, 100);
     const description = normalize.text('description', input.description ?? '', 1000, {
       optional: true,
@@ -87,6 +87,7 @@ export const definePrivilege = (input: {
     return {
       events: [{ type: 'PrivilegeDefined', data: { privilege, description } }],
       result: { privilege },
+      authority,
     };
   },
 });
@@ -97,7 +98,7 @@ export const defineResourceType = (input: {
 }): Command<{ resourceType: string; actions: string[] }> => ({
   name: 'DefineResourceType',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_ROLES);
+    const authority = requirePrivilege(state, meta, MANAGE_ROLES);
     const resourceType = dotted('resourceType', input.resourceType, 100);
     const actions = [...new Set(input.actions ?? DEFAULT_ACTIONS)].sort();
     if (actions.length === 0 || actions.length > 64)
@@ -111,6 +112,7 @@ export const defineResourceType = (input: {
     return {
       events: [{ type: 'ResourceTypeDefined', data: { resourceType, actions } }],
       result: { resourceType, actions },
+      authority,
     };
   },
 });
@@ -124,8 +126,10 @@ export const defineRoleDirectory = (input: {
 }): Command<{ directoryId: string }> => ({
   name: 'DefineRoleDirectory',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_ROLES);
-    if (input.idChosen) requireMayChooseId(state, meta);
+    const authority = [
+      ...requirePrivilege(state, meta, MANAGE_ROLES),
+      ...(input.idChosen ? requireMayChooseId(state, meta) : []),
+    ];
     const directoryId = normalize.id('directoryId', input.directoryId);
     if (roleDirectory(state, directoryId))
       throw new AppError('ID_TAKEN', `role directory ${directoryId} exists`);
@@ -149,6 +153,7 @@ export const defineRoleDirectory = (input: {
         { type: 'RoleDirectoryDefined', data: { directoryId, name, key, requiredEvidences } },
       ],
       result: { directoryId },
+      authority,
     };
   },
 });
@@ -163,8 +168,10 @@ export const createRole = (input: {
 }): Command<{ roleId: string }> => ({
   name: 'CreateRole',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_ROLES);
-    if (input.idChosen) requireMayChooseId(state, meta);
+    const authority = [
+      ...requirePrivilege(state, meta, MANAGE_ROLES),
+      ...(input.idChosen ? requireMayChooseId(state, meta) : []),
+    ];
     const roleId = normalize.id('roleId', input.roleId);
     if (getRole(state, roleId)) throw new AppError('ID_TAKEN', `role id ${roleId} is in use`);
     const directoryId = input.directoryId ?? DEFAULT_ROLE_DIRECTORY;
@@ -181,6 +188,7 @@ export const createRole = (input: {
     return {
       events: [{ type: 'RoleDefined', data: { roleId, directoryId, name, key, parentId } }],
       result: { roleId },
+      authority,
     };
   },
 });
@@ -192,7 +200,7 @@ export const updateRole = (input: {
 }): Command<{ changed: string[] }> => ({
   name: 'UpdateRole',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_ROLES);
+    let authority = requirePrivilege(state, meta, MANAGE_ROLES);
     const role = liveRole(state, input.roleId);
     if (role.id === ADMINISTRATORS_ROLE && input.parentId !== undefined)
       throw new AppError('ROLE_PROTECTED', 'the administrators role has no parent');
@@ -216,22 +224,25 @@ export const updateRole = (input: {
       // A new parent hands its grants to the role and every role below it, and the old one's go
       // (issue 14 row 1: a roles.manage holder made its own role a child of administrators).
       requireElevation(meta);
-      requireHoldsAll(
-        state,
-        meta,
-        roleChangeTouches(state, { roleId: role.id, parentId: input.parentId }),
-      );
+      authority = [
+        ...authority,
+        ...requireHoldsAll(
+          state,
+          meta,
+          roleChangeTouches(state, { roleId: role.id, parentId: input.parentId }),
+        ),
+      ];
       Object.assign(data.data, { parentId: input.parentId });
     }
     const changed = Object.keys(data.data).filter((k) => k !== 'roleId' && k !== 'key');
-    return { events: changed.length > 0 ? [data] : [], result: { changed } };
+    return { events: changed.length > 0 ? [data] : [], result: { changed }, authority };
   },
 });
 
 export const deleteRole = (input: { roleId: string }): Command<{ deleted: boolean }> => ({
   name: 'DeleteRole',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_ROLES);
+    const manage = requirePrivilege(state, meta, MANAGE_ROLES);
     const role = getRole(state, input.roleId);
     if (!role) throw new AppError('ROLE_NOT_FOUND', `no role ${input.roleId}`);
     if (role.id === ADMINISTRATORS_ROLE)
@@ -239,10 +250,11 @@ export const deleteRole = (input: { roleId: string }): Command<{ deleted: boolea
     if (role.deleted) return { events: [], result: { deleted: true } };
     // Its members lose everything it holds: only someone who could hand that out takes it away.
     requireElevation(meta);
-    requireHoldsAll(state, meta, effectiveGrants(state, role.id));
+    const holds = requireHoldsAll(state, meta, effectiveGrants(state, role.id));
     return {
       events: [{ type: 'RoleDeleted', data: { roleId: role.id } }],
       result: { deleted: true },
+      authority: [...manage, ...holds],
     };
   },
 });
@@ -256,7 +268,7 @@ export type GrantInput = { roleId: string; effect: Effect } & (
 export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
   name: 'SetGrant',
   decide(state, meta) {
-    requirePrivilege(state, meta, MANAGE_ROLES);
+    const manage = requirePrivilege(state, meta, MANAGE_ROLES);
     requireElevation(meta);
     const role = liveRole(state, input.roleId);
     if (role.id === ADMINISTRATORS_ROLE)
@@ -305,13 +317,13 @@ export const setGrant = (input: GrantInput): Command<{ effect: Effect }> => ({
     // Nobody grants or revokes what they do not hold; `inherit` can widen too (it lifts a revoke
     // the role had over a grant of its parent) or narrow (it drops the role's own grant), so what
     // the new effect adds or takes, for the role and the roles below it, is checked for every one.
-    if (effect !== 'inherit') requireAccess(state, meta, targetOfGrant(grant));
-    requireHoldsAll(
+    const target = effect !== 'inherit' ? requireAccess(state, meta, targetOfGrant(grant)) : [];
+    const holds = requireHoldsAll(
       state,
       meta,
       roleChangeTouches(state, { roleId: role.id, grant: { ...grant, effect } }),
     );
-    return { events: [event], result: { effect } };
+    return { events: [event], result: { effect }, authority: [...manage, ...target, ...holds] };
   },
 });
 
@@ -320,7 +332,7 @@ const memberCommand =
   (input: { roleId: string; principalId: string }): Command<{ member: boolean }> => ({
     name: kind === 'add' ? 'AddRoleMember' : 'RemoveRoleMember',
     decide(state, meta: CommandMeta) {
-      requirePrivilege(state, meta, MANAGE_ROLES);
+      const manage = requirePrivilege(state, meta, MANAGE_ROLES);
       requireElevation(meta);
       const role = liveRole(state, input.roleId);
       const p = getPrincipal(state, input.principalId);
@@ -331,21 +343,26 @@ const memberCommand =
       const member = isMember(state, role.id, p.id);
       // A membership hands out (or takes away) everything the role holds: the actor must hold all
       // of it, either way.
-      const mayChange = () => requireHoldsAll(state, meta, effectiveGrants(state, role.id));
+      const mayChange = () => [
+        ...manage,
+        ...requireHoldsAll(state, meta, effectiveGrants(state, role.id)),
+      ];
       if (kind === 'remove') {
         if (!member) return { events: [], result: { member: false } };
-        mayChange();
+        const authority = mayChange();
         return {
           events: [{ type: 'RoleMembershipRevoked', data: { roleId: role.id, principalId: p.id } }],
           result: { member: false },
+          authority,
         };
       }
       if (p.deleted) throw new AppError('PRINCIPAL_DELETED', `principal ${p.id} is deleted`);
       if (member) return { events: [], result: { member: true } };
-      mayChange();
+      const authority = mayChange();
       return {
         events: [{ type: 'RoleMembershipGranted', data: { roleId: role.id, principalId: p.id } }],
         result: { member: true },
+        authority,
       };
     },
   });

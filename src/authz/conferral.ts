@@ -16,14 +16,16 @@
 //   phone, identities, active flag, lockout, policy, the identity or credential directory they log
 //   in through): everything those principals hold, since whoever controls their authentication
 //   acts as them. Acting on oneself confers nothing new.
-// The check is `requireAccess` for each target, so the grants that allowed the change are what the
-// event's recorded authority says (src/authz/admin.ts), and a concurrent revocation of any of them
-// is an authority race like any other.
+// The check is `requireAccess` for each target, and each function here returns the grants that
+// allowed the change: the command returns them in its decision, so they are what the event's
+// recorded authority says (src/authz/admin.ts), and a concurrent revocation of any of them is an
+// authority race like any other.
+
+import { ADMIN_PRIVILEGE } from '../../projections/authz-engine.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
-import type { CommandMeta } from '../node/command.ts';
+import type { Authority, CommandMeta } from '../node/command.ts';
 import type { Reader, SqlValue } from '../readmodel/projection.ts';
 import { accessChecker, type Target } from './admin.ts';
-import { ADMIN_PRIVILEGE } from '../../projections/authz-engine.ts';
 import { effectiveGrants, type GrantView } from './queries.ts';
 
 export const targetOfGrant = (g: {
@@ -41,21 +43,24 @@ export const targetOfGrant = (g: {
 const grantKey = (g: { scope: string; name: string; objectId: string }) =>
   `${g.scope}\u0000${g.name}\u0000${g.objectId}`;
 
-/** Throws FORBIDDEN (naming the first grant missing) unless the actor holds every grant. */
+/** Throws FORBIDDEN (naming the first grant missing) unless the actor holds every grant;
+ * returns the grants that allowed them. */
 export const requireHoldsAll = (
   state: Reader,
   meta: CommandMeta,
   grants: Iterable<GrantView>,
-): void => {
-  if (meta.actor === SYSTEM_ACTOR) return;
+): Authority => {
+  if (meta.actor === SYSTEM_ACTOR) return [];
   const check = accessChecker(state, meta);
   const seen = new Set<string>();
+  const used: Authority[] = [];
   for (const g of grants) {
     const key = grantKey(g);
     if (seen.has(key)) continue;
     seen.add(key);
-    check(targetOfGrant(g));
+    used.push(check(targetOfGrant(g)));
   }
+  return used.flat();
 };
 
 /** The actor must hold every grant held by the live roles of the principals `principalsSql`
@@ -65,8 +70,8 @@ const requireDominatesAll = (
   meta: CommandMeta,
   principalsSql: string,
   ...params: SqlValue[]
-): void => {
-  if (meta.actor === SYSTEM_ACTOR) return;
+): Authority => {
+  if (meta.actor === SYSTEM_ACTOR) return [];
   const roles = state.all(
     `SELECT DISTINCT m.role_id AS id FROM memberships m
        JOIN roles r ON r.id = m.role_id AND r.deleted = 0
@@ -75,7 +80,7 @@ const requireDominatesAll = (
     meta.actor,
     ...params,
   );
-  requireHoldsAll(
+  return requireHoldsAll(
     state,
     meta,
     roles.flatMap((r) => effectiveGrants(state, String(r.id))),
@@ -83,11 +88,18 @@ const requireDominatesAll = (
 };
 
 /** The actor must hold everything `principalId` holds (a hold on its authentication). */
-export const requireDominates = (state: Reader, meta: CommandMeta, principalId: string): void =>
-  requireDominatesAll(state, meta, 'SELECT ?', principalId);
+export const requireDominates = (
+  state: Reader,
+  meta: CommandMeta,
+  principalId: string,
+): Authority => requireDominatesAll(state, meta, 'SELECT ?', principalId);
 
 /** The actor must hold everything the direct members of `roleId` hold (a role's policy). */
-export const requireDominatesMembers = (state: Reader, meta: CommandMeta, roleId: string): void =>
+export const requireDominatesMembers = (
+  state: Reader,
+  meta: CommandMeta,
+  roleId: string,
+): Authority =>
   requireDominatesAll(
     state,
     meta,
@@ -100,7 +112,7 @@ export const requireDominatesDirectory = (
   state: Reader,
   meta: CommandMeta,
   directoryId: string,
-): void =>
+): Authority =>
   requireDominatesAll(
     state,
     meta,
@@ -115,7 +127,7 @@ export const requireDominatesUsersOf = (
   state: Reader,
   meta: CommandMeta,
   directoryId: string,
-): void =>
+): Authority =>
   requireDominatesAll(
     state,
     meta,
@@ -133,7 +145,7 @@ export const requireDominatesUsersOf = (
  * granted `authlog.admin` there. No check at this site can see that, so only an administrator
  * chooses ids; everyone else gets a generated ULID, which no other site can make.
  */
-export const requireMayChooseId = (state: Reader, meta: CommandMeta): void =>
+export const requireMayChooseId = (state: Reader, meta: CommandMeta): Authority =>
   accessChecker(state, meta)({ privilege: ADMIN_PRIVILEGE });
 
 /** A change to one role of the graph: a new (effective) parent, or one grant's new effect. */

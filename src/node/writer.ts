@@ -9,20 +9,13 @@
 
 import { AppError } from '../errors.ts';
 import { CURRENT_SCHEMA } from '../events/catalogue.ts';
-import {
-  type AuthorityUse,
-  type Envelope,
-  fromRecorded,
-  MAX_AUTHORITY_USES,
-  originStream,
-  toEventData,
-} from '../events/envelope.ts';
+import { type Envelope, fromRecorded, originStream, toEventData } from '../events/envelope.ts';
 import type { Projector } from '../readmodel/projector.ts';
 import type { Clock } from '../clock/hlc.ts';
 import { seqOf } from '../clock/version-vector.ts';
 import { ConcurrencyError, StoreUnavailableError } from '../store/errors.ts';
 import type { EventStore } from '../store/port.ts';
-import type { Command, CommandMeta } from './command.ts';
+import { type Command, type CommandMeta, recordedAuthority } from './command.ts';
 
 export type Receipt<R> = {
   readonly result: R;
@@ -74,20 +67,6 @@ type ApplyJob = {
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Each grant once, in the order the checks met them (a command may check the same twice), and
- * no more than an event may carry (adding a member checks every grant of the role). */
-const uniqueUses = (uses: readonly AuthorityUse[]): AuthorityUse[] => {
-  const seen = new Set<string>();
-  return uses
-    .filter((u) => {
-      const key = `${u.role}\u0000${u.grantedBy}\u0000${u.grant}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    })
-    .slice(0, MAX_AUTHORITY_USES);
-};
 
 export const createWriter = (options: WriterOptions): Writer => {
   const { node, store, projector, clock, newId } = options;
@@ -174,15 +153,14 @@ export const createWriter = (options: WriterOptions): Writer => {
       writeDeferred();
       for (const job of jobs) {
         let decision: ReturnType<Command<unknown>['decide']>;
-        const used: AuthorityUse[] = [];
         try {
-          decision = job.command.decide(projector.read, { ...job.meta, authority: used });
+          decision = job.command.decide(projector.read, job.meta);
         } catch (error) {
           answers.push({ job, error });
           continue;
         }
         const stamped: Envelope[] = [];
-        const authority = used.length === 0 ? undefined : uniqueUses(used);
+        const authority = recordedAuthority(decision.authority);
         for (const event of decision.events) {
           const seq = seqOf(projector.applied, node) + 1n;
           // Spreading a member of the event union keeps type and data paired; TypeScript cannot
