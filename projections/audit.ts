@@ -8,10 +8,11 @@
 // primary key, so `WHERE actor = ? AND (hlc, event_id) > (?, ?) ORDER BY hlc, event_id` is one
 // index range. Every index costs on every write and every rebuild: add one only with a query.
 // The time of an event is its HLC's physical part (UTC ms), so no separate time column is kept.
-import { allowedByOf, familyOf, subjectsOf, summaryOf } from './audit-describe.ts';
+
 import { type EventType, eventTypes } from '../src/events/catalogue.ts';
 import type { Envelope } from '../src/events/envelope.ts';
 import { type Handler, type Handlers, type Projection, sql } from '../src/readmodel/projection.ts';
+import { allowedByOf, familyOf, subjectsOf, summaryOf } from './audit-describe.ts';
 
 const INSERT_ROW = `INSERT INTO audit
   (hlc, event_id, origin, seq, actor, via, type, family, subjects, summary, ip, correlation_id, allowed_by)

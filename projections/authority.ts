@@ -25,11 +25,12 @@
 // the audit trail has no authority races either: see `projectionsWithoutAudit`), so no second
 // per-event log is kept. Grant uses are kept (`authority_uses`, a row per role of the chain for
 // each event that carries `authority`), since the audit rows do not hold them.
+
+import { encodeVector } from '../src/clock/version-vector.ts';
 import { eventTypes } from '../src/events/catalogue.ts';
 import { type Envelope, SYSTEM_ACTOR } from '../src/events/envelope.ts';
 import type { Handlers, Projection, Statement } from '../src/readmodel/projection.ts';
 import { sql } from '../src/readmodel/projection.ts';
-import { encodeVector } from '../src/clock/version-vector.ts';
 
 /** Events that do not use administrative authority: sign-in bookkeeping and the trail itself.
  * (Type names only: they are inlined into SQL.) */

@@ -2,8 +2,9 @@
 // current read model. Effective grants are computed per role (walking the acyclic effective
 // parent chain) and per principal (its memberships plus those of `anonymous`), and cached until
 // the read model's next commit, so a revocation takes effect at the next check.
-import { ANONYMOUS } from './principals.ts';
+
 import type { Reader } from '../src/readmodel/projection.ts';
+import { ANONYMOUS } from './principals.ts';
 
 export const ADMIN_PRIVILEGE = 'authlog.admin';
 

@@ -8,8 +8,8 @@
 // Target: p99 under 20 ms for a page of 100. Scratch files go to BENCH_DIR or os.tmpdir() and are
 // removed. The last line of output is one JSON object with every figure.
 import { statSync } from 'node:fs';
-import { projections, projectionsWithoutAudit } from '../projections/index.ts';
 import type { Family } from '../projections/audit-describe.ts';
+import { projections, projectionsWithoutAudit } from '../projections/index.ts';
 import {
   type AuditFilter,
   type AuditOrder,
@@ -17,11 +17,11 @@ import {
   queryAudit,
 } from '../src/accounting/queries.ts';
 import { replayUntil } from '../src/accounting/replay.ts';
+import { hlcWallMs } from '../src/clock/hlc.ts';
+import { rebuildReadModel } from '../src/node/rebuild.ts';
 import { openReadModel } from '../src/readmodel/database.ts';
 import type { Reader } from '../src/readmodel/projection.ts';
 import { createReader } from '../src/readmodel/reader.ts';
-import { rebuildReadModel } from '../src/node/rebuild.ts';
-import { hlcWallMs } from '../src/clock/hlc.ts';
 import { generateLog } from './bench/generate.ts';
 import { openLog } from './bench/ours.ts';
 import { envInt, note, perSecond, progress, round, scratchDir } from './bench/util.ts';

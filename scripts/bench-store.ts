@@ -12,8 +12,8 @@
 // shape, with the same pragmas. Appends alternate between the two sides in rounds and the raw
 // rebuild runs before and after ours, so a change in background load hits both alike.
 import { projections, projectionsWithoutAudit } from '../projections/index.ts';
-import { digest } from '../src/readmodel/digest.ts';
 import { rebuildReadModel } from '../src/node/rebuild.ts';
+import { digest } from '../src/readmodel/digest.ts';
 import type { EventStore, Position } from '../src/store/port.ts';
 import { generateLog, type LogStats } from './bench/generate.ts';
 import {

@@ -4,6 +4,14 @@
 //   const node = await startNode({ nodeId: 'app-1', store: openSqliteStore({ path }), readModelPath });
 //   await node.ready;
 //   node.authz.check({ subject: { principalId }, resourceType: 'invoice', action: 'update', objectId });
+
+export type {
+  Authz,
+  CheckInput,
+  CheckResult,
+  ObjectsResult,
+  Subject,
+} from '../projections/authz-engine.ts';
 export {
   activatePrincipal,
   addIdentity,
@@ -25,7 +33,6 @@ export {
   setGrant,
   updateRole,
 } from './authz/commands.ts';
-export type { Authz, CheckInput, CheckResult, ObjectsResult, Subject } from '../projections/authz-engine.ts';
 export { AppError, type ErrorCode } from './errors.ts';
 export type { Command, CommandMeta } from './node/command.ts';
 export { type AuthlogNode, newId, startNode } from './node/node.ts';

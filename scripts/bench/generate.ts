@@ -6,7 +6,7 @@
 // Payloads are checked against the catalogue before they are stored.
 import { monotonicFactory } from 'ulid';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
-import { claimedName } from '../../src/events/normalize.ts';
+import { encodeHlc } from '../../src/clock/hlc.ts';
 import { CURRENT_SCHEMA, type DomainEvent } from '../../src/events/catalogue.ts';
 import {
   type Envelope,
@@ -16,7 +16,7 @@ import {
   SYSTEM_ACTOR,
   toEventData,
 } from '../../src/events/envelope.ts';
-import { encodeHlc } from '../../src/clock/hlc.ts';
+import { claimedName } from '../../src/events/normalize.ts';
 import type { EventData, EventStore } from '../../src/store/port.ts';
 
 export const ORIGINS = ['node-a', 'node-b', 'node-c'] as const;

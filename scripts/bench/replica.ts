@@ -6,10 +6,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { projections } from '../../projections/index.ts';
+import { seqOf } from '../../src/clock/version-vector.ts';
 import { startNode } from '../../src/node/node.ts';
 import { rebuildReadModel } from '../../src/node/rebuild.ts';
 import { type Puller, startPuller } from '../../src/replication/puller.ts';
-import { seqOf } from '../../src/clock/version-vector.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { now } from './util.ts';
 

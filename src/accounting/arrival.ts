@@ -11,10 +11,11 @@
 // stops before an event the read model has not applied yet (waiting for its causal past): the
 // cursor never passes an event that is not in the trail. `next` is always a cursor, even at the
 // end, so a follower keeps it and asks again later; `caughtUp` says the page reached the end.
+
+import { hlcWallMs } from '../clock/hlc.ts';
 import { AppError } from '../errors.ts';
 import { ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import { hlcWallMs } from '../clock/hlc.ts';
 import {
   type EventStore,
   type Position,

@@ -9,10 +9,11 @@
 // later may carry an HLC older than the cursor; it belongs before the cursor and a walk that
 // already passed that point does not see it (docs/accounting.md, "Paging"); a walk in this
 // node's arrival order (arrival.ts) does.
+
+import type { Family } from '../../projections/audit-describe.ts';
+import { hlcWallMs, isHlc } from '../clock/hlc.ts';
 import { AppError } from '../errors.ts';
 import type { Reader, SqlValue } from '../readmodel/projection.ts';
-import { hlcWallMs, isHlc } from '../clock/hlc.ts';
-import type { Family } from '../../projections/audit-describe.ts';
 
 export type AuditFilter = {
   readonly subject?: string;

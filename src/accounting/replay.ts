@@ -14,12 +14,8 @@
 //   that node saw when it decided, so "why was this allowed" is answered in the state it was
 //   decided against.
 import { fromRecorded, originStream } from '../events/envelope.ts';
+import { type RebuildProgress, type RebuildResult, rebuildReadModel } from '../node/rebuild.ts';
 import type { Projection } from '../readmodel/projection.ts';
-import {
-  type RebuildProgress,
-  type RebuildResult,
-  rebuildReadModel,
-} from '../node/rebuild.ts';
 import type { EventStore, ReadAllOptions, RecordedEvent } from '../store/port.ts';
 import { hlcFloor } from './queries.ts';
 

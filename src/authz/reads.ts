@@ -5,9 +5,10 @@
 // that principal: a principal with no role sees itself only, and a replication peer, which holds
 // `authlog.replicate` alone, reads the feed and nothing else. Administrators hold every one of
 // them through `authlog.admin`.
+
+import type { Authz } from '../../projections/authz-engine.ts';
 import { AppError } from '../errors.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
-import type { Authz } from '../../projections/authz-engine.ts';
 
 /** Principals with contact data and identities, their sessions, lockout and credential lists,
  * identity and credential directories, authentication policies. */

@@ -1,9 +1,9 @@
-import type { StoreConfig } from './config.ts';
-import { ConfigError } from './config.ts';
 import { withoutCredentials } from '../store/esdb/connection-string.ts';
 import { openEsdbStore } from '../store/esdb/esdb-store.ts';
 import type { EventStore } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
+import type { StoreConfig } from './config.ts';
+import { ConfigError } from './config.ts';
 
 /** Opens the event store the configuration names. */
 export const openStore = (config: StoreConfig): EventStore => {

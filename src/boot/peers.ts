@@ -5,8 +5,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
-import { ConfigError, type Env } from './config.ts';
 import type { Peer } from '../replication/puller.ts';
+import { ConfigError, type Env } from './config.ts';
 
 export const peersFile = (dataDir: string) => join(dataDir, 'peers.json');
 

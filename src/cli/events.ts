@@ -2,9 +2,9 @@
 // store directly (read-only), so it works whether or not the node is running.
 import type { Command } from 'commander';
 import { loadConfig } from '../boot/config.ts';
-import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
-import { hlcWallMs } from '../clock/hlc.ts';
 import { openStore } from '../boot/open-store.ts';
+import { hlcWallMs } from '../clock/hlc.ts';
+import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import { type Position, positionToString, type RecordedEvent } from '../store/port.ts';
 import { CliError, EXIT } from './errors.ts';
 import { configOverrides, withDataOptions } from './options.ts';

@@ -6,9 +6,9 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { projections } from '../../projections/index.ts';
 import { loadConfig } from '../boot/config.ts';
+import { openStore } from '../boot/open-store.ts';
 import { acquireLock } from '../node/lock.ts';
 import { rebuildReadModel } from '../node/rebuild.ts';
-import { openStore } from '../boot/open-store.ts';
 import { CliError, EXIT } from './errors.ts';
 import { configOverrides, withDataOptions } from './options.ts';
 

@@ -1,9 +1,9 @@
 // Schemas of GET /v1/audit, shared by the route (validation, OpenAPI) and the CLI (which checks
 // every answer it reads).
 import { Type } from '@sinclair/typebox';
-import { Nullable, Strict } from './schemas.ts';
 import { FAMILIES } from '../../projections/audit-describe.ts';
 import { MAX_AUDIT_LIMIT } from '../accounting/queries.ts';
+import { Nullable, Strict } from './schemas.ts';
 
 export const FamilySchema = Type.Union(FAMILIES.map((f) => Type.Literal(f)));
 

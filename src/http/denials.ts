@@ -7,11 +7,11 @@
 // counted and the count rides on the actor's next recorded denial (`suppressed`).
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { recordAccessDenied } from '../accounting/commands.ts';
 import { AppError } from '../errors.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import { clientIp } from './proxy.ts';
 import { Id } from './schemas.ts';
-import { recordAccessDenied } from '../accounting/commands.ts';
 
 export type DenialLimiter = {
   /** Whether to record this denial, and how many of the actor's were dropped before it. */

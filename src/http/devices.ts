@@ -22,9 +22,9 @@
 //   a Basic client that sends `Authlog-Device` is known everywhere.
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientKey } from '../authn/net.ts';
 import type { Keyring } from '../authn/seed-crypto.ts';
 import { hostCookie, setHostCookie } from './cookies.ts';
-import { clientKey } from '../authn/net.ts';
 import { clientIp } from './proxy.ts';
 
 export const DEVICE_COOKIE = 'authlog-device';

@@ -25,10 +25,10 @@
 // fixed window per key, as the plugin's local store keeps it, with those three operations.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { clientKey } from '../authn/net.ts';
 import { AppError } from '../errors.ts';
 import type { RateLimit } from './edge-config.ts';
 import { hooksOf } from './headers.ts';
-import { clientKey } from '../authn/net.ts';
 import { clientIp } from './proxy.ts';
 
 /** The authentication throttle (see the head of this file). */

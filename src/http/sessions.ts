@@ -8,7 +8,6 @@ import type { AuthConfig } from '../authn/auth-config.ts';
 import { basicAuthenticate } from '../authn/basic.ts';
 import type { EvidenceProvider } from '../authn/evidence.ts';
 import { recordFailure } from '../authn/lockout.ts';
-import { identityName } from '../events/normalize.ts';
 import { passwordProvider } from '../authn/password-provider.ts';
 import { dummyHash, verifyPassword } from '../authn/passwords.ts';
 import { allowedCredentialDirectories, identityHolding } from '../authn/queries.ts';
@@ -19,6 +18,7 @@ import {
   sessionByToken,
   touchSession,
 } from '../authn/sessions.ts';
+import { identityName } from '../events/normalize.ts';
 import type { AuthlogNode } from '../node/node.ts';
 import type { BasicLookup, SessionLookup } from './authenticate.ts';
 import { CSRF_COOKIE, clearHostCookie, SESSION_COOKIE, setHostCookie } from './cookies.ts';

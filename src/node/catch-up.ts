@@ -3,8 +3,8 @@
 // way too and are skipped as already applied; events appended by the replication puller (or by
 // another node sharing the store) are applied here.
 import type { Logger } from 'pino';
-import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import { seqOf, type VersionVector } from '../clock/version-vector.ts';
+import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import {
   type EventStore,
   positionFromString,

@@ -3,8 +3,6 @@
 // result is the same read model as the incrementally built one (same digest).
 import { closeSync, fsyncSync, openSync, renameSync } from 'node:fs';
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
-import { STORE_CHECKPOINT } from './catch-up.ts';
-import { type EventStore, type Position, positionToString } from '../store/port.ts';
 import {
   createQueryIndexes,
   type OpenReadModelOptions,
@@ -15,6 +13,8 @@ import {
 import { digest } from '../readmodel/digest.ts';
 import type { Projection } from '../readmodel/projection.ts';
 import { createProjector } from '../readmodel/projector.ts';
+import { type EventStore, type Position, positionToString } from '../store/port.ts';
+import { STORE_CHECKPOINT } from './catch-up.ts';
 
 export type RebuildProgress = {
   readonly events: number;

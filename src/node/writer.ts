@@ -7,12 +7,12 @@
 // and project them → append all to `origin-<node>` with the exact expected revision → COMMIT
 // and answer. If the append fails, the read model rolls back and nothing is acknowledged.
 
+import type { Clock } from '../clock/hlc.ts';
+import { seqOf } from '../clock/version-vector.ts';
 import { AppError } from '../errors.ts';
 import { CURRENT_SCHEMA } from '../events/catalogue.ts';
 import { type Envelope, fromRecorded, originStream, toEventData } from '../events/envelope.ts';
 import type { Projector } from '../readmodel/projector.ts';
-import type { Clock } from '../clock/hlc.ts';
-import { seqOf } from '../clock/version-vector.ts';
 import { ConcurrencyError, StoreUnavailableError } from '../store/errors.ts';
 import type { EventStore } from '../store/port.ts';
 import { type Command, type CommandMeta, recordedAuthority } from './command.ts';

@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { REGISTER_CONFLICTS, REGISTER_DDL } from './registers.ts';
 import { bootMarkerPath, currentBootId, markClosed, markOpen, tornByReboot } from './boot-guard.ts';
 import type { Projection } from './projection.ts';
+import { REGISTER_CONFLICTS, REGISTER_DDL } from './registers.ts';
 
 export type ReadModel = {
   readonly path: string;

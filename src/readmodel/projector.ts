@@ -2,9 +2,10 @@
 // all of its deps applied and its seq the origin's next. Events that are not ready wait in an
 // in-memory buffer (they are in the store, so a restart re-reads them from the checkpoint).
 // The applied version vector and checkpoints are written in the same transaction as the rows.
+
+import { coversAll, seqOf, type VersionVector } from '../clock/version-vector.ts';
 import type { EventType } from '../events/catalogue.ts';
 import type { Envelope } from '../events/envelope.ts';
-import { coversAll, seqOf, type VersionVector } from '../clock/version-vector.ts';
 import type { ReadModel } from './database.ts';
 import type { Handler, Reader, SqlValue, Step } from './projection.ts';
 import { createReader, statementCache } from './reader.ts';

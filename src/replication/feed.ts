@@ -3,6 +3,7 @@
 // peer's causal feed run after run). A page is read after an opaque cursor; when nothing is
 // there, the request waits (long-poll) until the node commits something or the wait ends.
 
+import { encodeVector } from '../clock/version-vector.ts';
 import { AppError } from '../errors.ts';
 import { ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import type { AuthlogNode } from '../node/node.ts';
@@ -13,7 +14,6 @@ import {
   type RecordedEvent,
   storedJson,
 } from '../store/port.ts';
-import { encodeVector } from '../clock/version-vector.ts';
 
 /** One page of the feed as JSON text: `{ events, next, vector }`, where `events` are
  * `{ id, type, data, metadata }`, `next` is the cursor for the next request (after the last

@@ -7,11 +7,11 @@ import https from 'node:https';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
+import { hlcWallMs } from '../clock/hlc.ts';
+import { decodeVector, seqOf } from '../clock/version-vector.ts';
 import { type Envelope, fromRecorded } from '../events/envelope.ts';
 import type { AuthlogNode } from '../node/node.ts';
-import { hlcWallMs } from '../clock/hlc.ts';
 import { ingest } from './ingest.ts';
-import { decodeVector, seqOf } from '../clock/version-vector.ts';
 
 export type Peer = { readonly url: string; readonly token: string };
 

@@ -9,8 +9,8 @@ import { describe, it } from 'node:test';
 import { projections } from '../../projections/index.ts';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { startNode } from '../../src/node/node.ts';
-import { openReadModel } from '../../src/readmodel/database.ts';
 import { rebuildReadModel } from '../../src/node/rebuild.ts';
+import { openReadModel } from '../../src/readmodel/database.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 type SchemaRow = { type: string; name: string; sql: string | null };

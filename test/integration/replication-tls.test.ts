@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { type Config, ConfigError, loadConfig } from '../../src/boot/config.ts';
-import { type RunningServer, startServer } from '../../src/boot/server.ts';
 import { plainHttpPeers, writePeersFile } from '../../src/boot/peers.ts';
+import { type RunningServer, startServer } from '../../src/boot/server.ts';
 import { coversAll } from '../../src/clock/version-vector.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { projections } from '../../projections/index.ts';
+import { encodeHlc } from '../../src/clock/hlc.ts';
 import { CURRENT_SCHEMA } from '../../src/events/catalogue.ts';
 import { fromRecorded, MalformedEventError, originStream } from '../../src/events/envelope.ts';
 import { upcast } from '../../src/events/upcast.ts';
-import { openReadModel } from '../../src/readmodel/database.ts';
 import { rebuildReadModel } from '../../src/node/rebuild.ts';
-import { encodeHlc } from '../../src/clock/hlc.ts';
+import { openReadModel } from '../../src/readmodel/database.ts';
 import type { EventData, JsonObject } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 

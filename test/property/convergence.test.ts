@@ -25,10 +25,10 @@ import {
   setGrant,
   updateRole,
 } from '../../src/authz/commands.ts';
+import { compare } from '../../src/clock/version-vector.ts';
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
-import { compare } from '../../src/clock/version-vector.ts';
 import {
   healAll,
   historyStep,

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { setPassword } from '../../src/authn/credentials.ts';
-import * as normalize from '../../src/events/normalize.ts';
 import { ARGON2_FLOOR, checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
 import {
   completePasswordReset,
@@ -20,6 +19,7 @@ import {
   verifyEmail,
 } from '../../src/authn/self-service.ts';
 import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
+import * as normalize from '../../src/events/normalize.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import {

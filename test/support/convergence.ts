@@ -3,6 +3,7 @@
 // shuffled order with duplicates.
 import fc from 'fast-check';
 import { projections } from '../../projections/index.ts';
+import type { VersionVector } from '../../src/clock/version-vector.ts';
 import { AppError } from '../../src/errors.ts';
 import type { Envelope } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';
@@ -10,7 +11,6 @@ import type { AuthlogNode } from '../../src/node/node.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
 import { digest } from '../../src/readmodel/digest.ts';
 import { createProjector } from '../../src/readmodel/projector.ts';
-import type { VersionVector } from '../../src/clock/version-vector.ts';
 import { pull } from './in-process.ts';
 
 export type Step =

@@ -1,10 +1,11 @@
 // In-process nodes on in-memory SQLite stores and read models, for property tests that need many
 // small clusters quickly. Replication between them uses the real ingest path (append to origin
 // streams, catch-up subscription applies); only the HTTP hop is left out.
+
+import { coversAll, seqOf, type VersionVector } from '../../src/clock/version-vector.ts';
 import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import { type AuthlogNode, startNode } from '../../src/node/node.ts';
 import { ingest } from '../../src/replication/ingest.ts';
-import { coversAll, seqOf, type VersionVector } from '../../src/clock/version-vector.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 export const startMemoryNode = async (nodeId: string): Promise<AuthlogNode> => {

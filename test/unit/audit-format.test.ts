@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createDenialLimiter } from '../../src/http/denials.ts';
 import {
   allowedByOf,
   familyOf,
@@ -21,6 +20,7 @@ import {
   ndjsonLine,
 } from '../../src/accounting/formats.ts';
 import type { AuditEntry } from '../../src/accounting/queries.ts';
+import { createDenialLimiter } from '../../src/http/denials.ts';
 import { parseCsv } from '../support/csv.ts';
 
 const entry = (over: Partial<AuditEntry> = {}): AuditEntry => ({
