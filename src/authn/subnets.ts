@@ -1,5 +1,5 @@
 // Subnet credentials: `location` evidence for a principal whose request comes from one of its
-// allowed IPv4 or IPv6 ranges (ipaddr.js through src/http/net.ts; an IPv4-mapped IPv6 client such
+// allowed IPv4 or IPv6 ranges (ipaddr.js through src/authn/net.ts; an IPv4-mapped IPv6 client such
 // as ::ffff:10.0.0.1 is the IPv4 address it carries). The address is the one the HTTP edge
 // resolved: the socket peer, or X-Forwarded-For only through AUTHLOG_TRUSTED_PROXIES, so a client
 // cannot choose it (OWASP ASVS 4.0 1.4.x / 12.x trust boundaries). Location alone is never a

@@ -160,7 +160,7 @@ export const buildApp = (options: AppOptions): App => {
     tokens: (token, request) =>
       authenticateToken(options.node.read, token, clientIp(request), Date.now()),
   });
-  // Refusals for lack of privilege go to the audit trail (src/accounting/denials.ts).
+  // Refusals for lack of privilege go to the audit trail (src/http/denials.ts).
   registerDenialAudit(app);
   registerCsrf(app, {
     key: csrfKey(edge.csrfKey, options.operatorToken),

@@ -12,7 +12,7 @@ export type CommandMeta = EventMeta & {
   /** How the actor authenticated at the HTTP edge; unset for in-process callers (CLI on the
    * node, tests, the library), which are trusted like the operator. */
   readonly credential?: 'operator' | 'session' | 'token' | 'basic' | 'gateway';
-  /** The actor's session is elevated (sudo mode) now; see src/authn/elevation.ts. */
+  /** The actor's session is elevated (sudo mode) now; see src/authz/elevation.ts. */
   readonly elevated?: boolean;
 };
 
