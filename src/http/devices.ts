@@ -22,6 +22,7 @@
 //   a Basic client that sends `Authlog-Device` is known everywhere.
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DeviceTrust } from '../authn/flows/ports.ts';
 import { clientKey } from '../authn/net.ts';
 import type { Keyring } from '../authn/seed-crypto.ts';
 import { hostCookie, setHostCookie } from './cookies.ts';
@@ -48,12 +49,15 @@ export type Devices = {
   knownAddress(request: FastifyRequest, principalId: string): string | undefined;
   /** Remembers the request's address as a known Basic client of `principalId`. */
   rememberAddress(request: FastifyRequest, principalId: string): void;
-  /** Hands a fresh token to the client: the cookie, or `{ deviceToken }` for the body. */
+  /** Hands a device token to the client: the cookie, or `{ deviceToken }` for the body. */
   deliver(
     reply: FastifyReply,
-    principalId: string,
+    token: string,
     transport: 'cookie' | 'bearer',
   ): { deviceToken?: string };
+  /** The device trust a flow takes (src/authn/flows/ports.ts) for one request; with
+   * `addresses`, an address where the principal used Basic is a known device too. */
+  trustOf(request: FastifyRequest, options?: { addresses?: boolean }): DeviceTrust;
 };
 
 declare module 'fastify' {
@@ -133,14 +137,21 @@ export const createDevices = (keys: readonly Buffer[], clock: () => number = Dat
     if (known.size > ADDRESSES_PER_PRINCIPAL) known.delete(known.keys().next().value ?? '');
   };
 
-  const deliver = (reply: FastifyReply, principalId: string, transport: 'cookie' | 'bearer') => {
-    const token = issue(principalId);
+  const deliver = (reply: FastifyReply, token: string, transport: 'cookie' | 'bearer') => {
     if (transport === 'bearer') return { deviceToken: token };
     setHostCookie(reply, DEVICE_COOKIE, token, { maxAgeSeconds: DEVICE_TTL_S });
     return {};
   };
 
-  return { issue, verify, presented, knownAddress, rememberAddress, deliver };
+  const trustOf = (request: FastifyRequest, options: { addresses?: boolean } = {}) => ({
+    of: (principalId: string) =>
+      presented(request, principalId) ??
+      (options.addresses ? knownAddress(request, principalId) : undefined),
+    issue: (principalId: string) => issue(principalId),
+    remember: (principalId: string) => rememberAddress(request, principalId),
+  });
+
+  return { issue, verify, presented, knownAddress, rememberAddress, deliver, trustOf };
 };
 
 export const registerDevices = (app: FastifyInstance, keyring: Keyring): void => {

@@ -22,24 +22,28 @@
 // @fastify/rate-limit keeps the global limit. It counts requests; the throttle needs attempts
 // taken from several buckets at once (all or none), given back when a known device succeeds, and
 // a look without counting (a guessed token must not be looked up once its client is over): a
-// fixed window per key, as the plugin's local store keeps it, with those three operations.
+// fixed window per key, as the plugin's local store keeps it, with those three operations
+// (src/authn/flows/throttle.ts: the keys and windows are domain code, the flows take them).
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { Throttle } from '../authn/flows/ports.ts';
+import { addressKey, memoryThrottle, tokenKey } from '../authn/flows/throttle.ts';
 import { clientKey } from '../authn/net.ts';
 import { AppError } from '../errors.ts';
 import type { RateLimit } from './edge-config.ts';
 import { hooksOf } from './headers.ts';
 import { clientIp } from './proxy.ts';
 
-/** The authentication throttle (see the head of this file). */
+/** The authentication throttle (see the head of this file): the domain's `Throttle`
+ * (src/authn/flows/ports.ts) with the request each call is for, whose log hears of refusals. */
 export type AuthThrottle = {
   /**
    * Takes one attempt from every bucket in `keys`, all or none; throws RATE_LIMITED (with
    * Retry-After) when one of them is full. Returns what gives them back (a known device's success).
    */
-  take(request: FastifyRequest, keys: readonly string[], reply?: FastifyReply): () => void;
+  take(request: FastifyRequest, keys: readonly string[]): () => void;
   /** Throws RATE_LIMITED when one of the buckets is full; counts nothing. */
-  check(request: FastifyRequest, keys: readonly string[], reply?: FastifyReply): void;
+  check(request: FastifyRequest, keys: readonly string[]): void;
   /** Whether one of the buckets is full, without throwing or counting. */
   full(keys: readonly string[]): boolean;
   /** Counts a failure found after the fact (a token that resolved to nothing). */
@@ -66,55 +70,17 @@ declare module 'fastify' {
   }
 }
 
+/** The throttle a flow takes (src/authn/flows/), for one request. */
+export const throttleOf = (request: FastifyRequest): Throttle => {
+  const throttle = request.server.authThrottle;
+  return {
+    take: (keys) => throttle.take(request, keys),
+    check: (keys) => throttle.check(request, keys),
+    fail: (keys) => throttle.fail(keys),
+  };
+};
+
 const keyOf = (request: FastifyRequest): string => clientKey(clientIp(request));
-
-const tooMany = (ttlMs: number, reply?: FastifyReply): AppError => {
-  const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
-  reply?.header('retry-after', String(seconds));
-  return new AppError('RATE_LIMITED', `too many requests; retry in ${seconds}s`, {
-    retryAfterSeconds: seconds,
-  });
-};
-
-/** Keys kept at most; past it, finished windows go first, then the oldest. */
-const MAX_KEYS = 100_000;
-
-/** Fixed windows per key, in memory (per node, like the global limit). */
-export const attemptCounter = (limit: RateLimit, clock: () => number = Date.now) => {
-  const windows = new Map<string, { n: number; start: number }>();
-  const live = (key: string, now: number) => {
-    const w = windows.get(key);
-    return w && now - w.start < limit.windowMs ? w : undefined;
-  };
-  const prune = (now: number) => {
-    if (windows.size < MAX_KEYS) return;
-    for (const [key, w] of windows) if (now - w.start >= limit.windowMs) windows.delete(key);
-    for (const key of windows.keys()) {
-      if (windows.size < MAX_KEYS) break;
-      windows.delete(key);
-    }
-  };
-  /** The wait until every full bucket among `keys` has room, or 0. */
-  const waitMs = (keys: readonly string[], now: number): number => {
-    let wait = 0;
-    for (const key of keys) {
-      const w = live(key, now);
-      if (w && w.n >= limit.max) wait = Math.max(wait, w.start + limit.windowMs - now);
-    }
-    return wait;
-  };
-  const add = (keys: readonly string[], by: number, now: number) => {
-    for (const key of new Set(keys)) {
-      const w = live(key, now);
-      if (w) w.n = Math.max(0, w.n + by);
-      else if (by > 0) {
-        prune(now);
-        windows.set(key, { n: by, start: now });
-      }
-    }
-  };
-  return { waitMs, add, now: clock };
-};
 
 /** Requests of replication peers: their own bucket per principal, with its own limit. */
 export type ReplicationLimit = {
@@ -160,35 +126,28 @@ export const registerRateLimits = (
 
   // One bucket per address for every authentication route: spreading guesses over login, OTP,
   // elevation, codes and Basic gains nothing.
-  const counter = attemptCounter(limits.auth);
-  const refuse = (request: FastifyRequest, keys: readonly string[], reply?: FastifyReply) => {
-    const wait = counter.waitMs(keys, counter.now());
-    if (wait === 0) return;
-    request.log.warn({ keys }, 'authentication rate limit exceeded');
-    throw tooMany(wait, reply);
+  const counter = memoryThrottle(limits.auth);
+  const logged = <R>(request: FastifyRequest, keys: readonly string[], f: () => R): R => {
+    try {
+      return f();
+    } catch (err) {
+      request.log.warn({ keys }, 'authentication rate limit exceeded');
+      throw err;
+    }
   };
   const throttle: AuthThrottle = {
-    take(request, keys, reply) {
-      refuse(request, keys, reply);
-      counter.add(keys, 1, counter.now());
-      let given = false;
-      return () => {
-        if (given) return;
-        given = true;
-        counter.add(keys, -1, counter.now());
-      };
-    },
-    check: refuse,
-    full: (keys) => counter.waitMs(keys, counter.now()) > 0,
-    fail: (keys) => counter.add(keys, 1, counter.now()),
-    addressKey: (request) => `address:${keyOf(request)}`,
-    tokenKey: (request) => `token:${keyOf(request)}`,
+    take: (request, keys) => logged(request, keys, () => counter.take(keys)),
+    check: (request, keys) => logged(request, keys, () => counter.check(keys)),
+    full: counter.full,
+    fail: counter.fail,
+    addressKey: (request) => addressKey(clientIp(request)),
+    tokenKey: (request) => tokenKey(clientIp(request)),
   };
   app.decorate('authThrottle', throttle);
   app.decorate(
     'countAuthAttempt',
-    async (request: FastifyRequest, reply: FastifyReply, key: string): Promise<void> => {
-      throttle.take(request, [key], reply);
+    async (request: FastifyRequest, _reply: FastifyReply, key: string): Promise<void> => {
+      throttle.take(request, [key]);
     },
   );
   // Requests for unknown paths (probing, token guessing against any /v1 path) count against the
@@ -202,8 +161,8 @@ export const registerRateLimits = (
   });
   // The shared authentication limit, as a hook of the routes that ask for it only (decided when
   // the route is declared); it runs after every global onRequest hook, as before.
-  const authLimit: onRequestHookHandler = (request, reply, done) => {
-    throttle.take(request, [throttle.addressKey(request)], reply);
+  const authLimit: onRequestHookHandler = (request, _reply, done) => {
+    throttle.take(request, [throttle.addressKey(request)]);
     done();
   };
   app.addHook('onRoute', (route) => {

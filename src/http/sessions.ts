@@ -3,26 +3,23 @@
 // reaches the client: a `__Host-` cookie (HttpOnly, Secure, SameSite=Strict) plus the CSRF
 // cookie for browsers, the response body for applications (OWASP ASVS 3.4.1-3.4.4, 3.5.2).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import type { AuthConfig } from '../authn/auth-config.ts';
-import { basicAuthenticate } from '../authn/basic.ts';
 import type { EvidenceProvider } from '../authn/evidence.ts';
-import { recordFailure } from '../authn/lockout.ts';
-import { passwordProvider } from '../authn/password-provider.ts';
-import { dummyHash, verifyPassword } from '../authn/passwords.ts';
-import { allowedCredentialDirectories, identityHolding } from '../authn/queries.ts';
+import { basicLogIn } from '../authn/flows/basic.ts';
+import type { AuthnPorts, Caller } from '../authn/flows/ports.ts';
 import {
   type Activity,
-  prepareEvidence,
   type SessionView,
   sessionByToken,
   touchSession,
 } from '../authn/sessions.ts';
-import { identityName } from '../events/normalize.ts';
+import { AppError } from '../errors.ts';
 import type { AuthlogNode } from '../node/node.ts';
 import type { BasicLookup, SessionLookup } from './authenticate.ts';
+import { run } from './command.ts';
 import { CSRF_COOKIE, clearHostCookie, SESSION_COOKIE, setHostCookie } from './cookies.ts';
 import { clientIp } from './proxy.ts';
+import { throttleOf } from './rate-limit.ts';
 
 export type Sessions = {
   readonly lookup: SessionLookup;
@@ -33,6 +30,8 @@ export type Sessions = {
   current(request: FastifyRequest): SessionView | undefined;
   /** Node-local activity, also updated when a session is created or rotated. */
   readonly activity: Activity;
+  /** What the flows (src/authn/flows/) take from this node, with the request's throttle. */
+  ports(request: FastifyRequest): AuthnPorts;
 };
 
 declare module 'fastify' {
@@ -40,31 +39,6 @@ declare module 'fastify' {
     sessions: Sessions;
   }
 }
-
-/** The principal an identity names in a directory (only an identity holding its name). */
-export const principalOfIdentity = (
-  node: AuthlogNode,
-  identity: string,
-  directoryId: string = INTERNAL_DIRECTORY,
-): string | undefined => {
-  let key: string;
-  try {
-    key = identityName('identity', identity).key;
-  } catch {
-    return undefined;
-  }
-  return identityHolding(node.read, directoryId, key)?.principalId;
-};
-
-/** The per-account throttle key of an identity that names nobody (as /v1/auth/login counts it). */
-export const accountKey = (identity: string, directoryId: string = INTERNAL_DIRECTORY): string => {
-  try {
-    return `${directoryId}:${identityName('identity', identity).key}`;
-  } catch {
-    // An impossible name is just an unknown one.
-    return `${directoryId}:${identity.slice(0, 256)}`;
-  }
-};
 
 /** How often the node-local maps are swept of entries that no longer matter. */
 const SWEEP_MS = 60_000;
@@ -126,72 +100,30 @@ export const createSessions = (
     };
   };
 
+  const ports = (request: FastifyRequest): AuthnPorts => ({
+    read: node.read,
+    providers,
+    settings,
+    throttle: throttleOf(request),
+    now: clock,
+    activity,
+  });
+
   // Basic (scenario 5) is checked like a login on every request, so it is throttled like one
-  // (rate-limit.ts), before argon2 and before any event: an unknown client takes an attempt from
-  // its address's bucket and from the account's, shared with /v1/auth/login; a known device (a
-  // device token in `Authlog-Device`, or an address this principal used Basic from before) takes
-  // one from its own bucket and gets it back when it succeeds, so a busy application is not
-  // throttled and guessing from elsewhere cannot lock it out (devices.ts, lockout.ts).
+  // (src/authn/flows/basic.ts); an address this principal used Basic from before is a known device.
   const basic: BasicLookup = async (identity, password, request) => {
     const ip = clientIp(request);
-    const { authThrottle: throttle, devices } = request.server;
-    const principalId = principalOfIdentity(node, identity);
-    const device =
-      principalId === undefined
-        ? undefined
-        : (devices.presented(request, principalId) ?? devices.knownAddress(request, principalId));
-    const release = throttle.take(
-      request,
-      principalId !== undefined && device !== undefined
-        ? [`device:${principalId}:${device}`]
-        : [throttle.addressKey(request), `account:${principalId ?? accountKey(identity)}`],
-    );
     const meta = { actor: 'anonymous', correlationId: request.id, ip };
-    if (principalId === undefined) {
-      await verifyPassword(await dummyHash(settings.argon2), password);
-      await node.execute(
-        recordFailure(
-          { principalId: null, reason: 'unknown-identity', step: 'basic', identity },
-          settings,
-        ),
-        meta,
-      );
-      return undefined;
-    }
-    const attempt = {
-      principalId,
-      presented: { password },
-      ip,
-      credentialDirectories: allowedCredentialDirectories(node.read, INTERNAL_DIRECTORY),
-    };
-    const prepared = await prepareEvidence(
-      [passwordProvider],
-      node.read,
-      attempt,
-      Date.now(),
-      settings.argon2,
-    );
-    const { result } = await node.execute(
-      basicAuthenticate({
-        principalId,
-        identity,
-        password,
+    const found = await basicLogIn(
+      ports(request),
+      {
+        execute: async (command) => (await node.execute(command, meta)).result,
         ip,
-        prepared,
-        provider: passwordProvider,
-        settings,
-        device,
-      }),
-      meta,
+        devices: request.server.devices.trustOf(request, { addresses: true }),
+      },
+      { identity, password },
     );
-    if (!result.ok) return undefined;
-    if (device !== undefined) release();
-    devices.rememberAddress(request, principalId);
-    return {
-      principalId,
-      credentialId: result.credentialId,
-      evidences: new Set(result.evidences),
-    };
+    return found && { ...found, evidences: new Set(found.evidences) };
   };
 
   return {
@@ -201,6 +133,7 @@ export const createSessions = (
     providers,
     activity,
     current: (request) => found.get(request),
+    ports,
   };
 };
 
@@ -222,4 +155,39 @@ export const deliverToken = (
 export const clearSessionCookies = (reply: FastifyReply): void => {
   clearHostCookie(reply, SESSION_COOKIE);
   clearHostCookie(reply, CSRF_COOKIE);
+};
+
+/** The session this request came with; refused for any other credential. */
+export const ownSession = (request: FastifyRequest): SessionView => {
+  const session =
+    request.auth?.credential === 'session' ? request.server.sessions.current(request) : undefined;
+  if (!session)
+    throw new AppError(
+      'SESSION_NOT_FOUND',
+      'no session: this needs a session login, not a token or Basic',
+    );
+  return session;
+};
+
+/**
+ * The caller a flow takes for this request: commands run as the request's actor (`run`, with the
+ * read-your-writes header), or with `anonymous` as an anonymous writer whose answer is already
+ * sent (work after the answer: registration, reset requests).
+ */
+export const callerOf = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: { anonymous?: boolean } = {},
+): Caller => {
+  const ip = clientIp(request);
+  const { node, devices } = request.server;
+  return {
+    execute: options.anonymous
+      ? async (command) =>
+          (await node.execute(command, { actor: 'anonymous', correlationId: request.id, ip }))
+            .result
+      : (command) => run(request, reply, command),
+    ip,
+    devices: devices.trustOf(request),
+  };
 };

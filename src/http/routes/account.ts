@@ -1,43 +1,29 @@
-// Self-service over HTTP: password change by the user, registration by email with verification,
-// password reset. Registration and the reset request answer the same whatever the address or
-// identity names (no user enumeration: OWASP Forgot Password Cheat Sheet, Authentication Cheat
-// Sheet "Authentication and error messages"; ASVS 2.5.1 for the tokens): the
-// input is checked, the answer given, and the work that depends on who exists (argon2 hashing,
-// the write, the mail) happens after the answer, one request at a time, so neither the body,
-// the status nor the timing tells. The mail goes to the outbox (src/authn/outbox.ts).
+// Self-service over HTTP: registration by email with verification, password reset (the use cases
+// in src/authn/flows/recovery.ts). Registration and the reset request answer the same whatever
+// the address or identity names (no user enumeration: OWASP Forgot Password Cheat Sheet,
+// Authentication Cheat Sheet "Authentication and error messages"; ASVS 2.5.1 for the tokens): the
+// flow checks the input and takes the attempt, the answer is given, and the work that depends on
+// who exists (argon2 hashing, the write, the mail) runs after the answer, one request at a time,
+// so neither the body, the status nor the timing tells. The mail goes to the outbox
+// (src/authn/outbox.ts).
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { principalByEmailKey } from '../../../projections/principals.ts';
-import { fileOutbox, type Outbox } from '../../authn/outbox.ts';
-import { changeOwnPassword } from '../../authn/password-change.ts';
-import { passwordProvider } from '../../authn/password-provider.ts';
-import { checkNewPassword, hashPassword } from '../../authn/passwords.ts';
+import type { FastifyReply } from 'fastify';
 import {
-  completePasswordReset,
-  mailAddressOf,
-  newAccountToken,
-  RESET_PREFIX,
-  registerSelf,
-  requestPasswordReset,
-  resetTokenPrincipal,
-  VERIFY_PREFIX,
-  verifyEmail,
-} from '../../authn/self-service.ts';
-import { prepareEvidence, sessionCredentialDirectories } from '../../authn/sessions.ts';
-import { hashSecret } from '../../authn/tokens.ts';
+  completeReset,
+  confirmEmail,
+  type Later,
+  startPasswordReset,
+  startRegistration,
+} from '../../authn/flows/recovery.ts';
+import { fileOutbox, type Outbox } from '../../authn/outbox.ts';
+import { RESET_PREFIX, VERIFY_PREFIX } from '../../authn/self-service.ts';
 import { AppError } from '../../errors.ts';
-import * as normalize from '../../events/normalize.ts';
-import type { Command } from '../../node/command.ts';
-import { newId } from '../../node/node.ts';
-import { run } from '../command.ts';
-import { clientIp } from '../proxy.ts';
 import { authRouteConfig } from '../rate-limit.ts';
 import { errorResponses, Strict } from '../schemas.ts';
-import { principalOfIdentity } from '../sessions.ts';
+import { callerOf } from '../sessions.ts';
 import type { App } from '../types.ts';
-import { failed, ownSession } from './auth.ts';
+import { Password } from './auth-schemas.ts';
 
-const Password = Type.String({ minLength: 1, maxLength: 4096 });
 const token = (prefix: string) =>
   Type.String({ pattern: `^${prefix}[A-Za-z0-9_-]{43}$`, maxLength: 47 });
 const Accepted = Type.Object({ status: Type.Literal('check-your-mail'), detail: Type.String() });
@@ -57,7 +43,7 @@ export const accountRoutes = async (app: App) => {
   let pending: Promise<void> = Promise.resolve();
   let queued = 0;
   const MAX_QUEUED = 256;
-  const later = (reply: FastifyReply, what: string, work: () => Promise<void>): void => {
+  const later = (reply: FastifyReply, what: string, work: Later): void => {
     if (queued >= MAX_QUEUED) {
       reply.header('retry-after', '10');
       throw new AppError('RATE_LIMITED', 'too many requests; retry in 10s', {
@@ -77,95 +63,6 @@ export const accountRoutes = async (app: App) => {
   app.addHook('onClose', async () => {
     await pending;
   });
-
-  // Codes (reset, verification) are guessed like tokens: one that resolves to nothing counts
-  // against the client's `token:` bucket, shared with bearer and session tokens (rate-limit.ts),
-  // and a client whose bucket is full gets 429 before its code is looked up. The authentication
-  // route limit per address counts every request on top.
-  const guarded = async <R>(request: FastifyRequest, work: () => Promise<R> | R): Promise<R> => {
-    const keys = [app.authThrottle.tokenKey(request)];
-    app.authThrottle.check(request, keys);
-    try {
-      return await work();
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'TOKEN_INVALID') app.authThrottle.fail(keys);
-      throw err;
-    }
-  };
-
-  const mailer = (): Outbox => {
-    if (!outbox) throw new AppError('MAIL_UNAVAILABLE', 'this node has no outbox configured');
-    return outbox;
-  };
-  const execute = <R>(request: FastifyRequest, command: Command<R>) =>
-    app.node
-      .execute(command, {
-        actor: 'anonymous',
-        correlationId: request.id,
-        ip: clientIp(request),
-      })
-      .then((r) => r.result);
-
-  app.post(
-    '/auth/password',
-    {
-      config: { ...authRouteConfig },
-      schema: {
-        summary: 'Change your own password (the current one required)',
-        description:
-          'The current password is verified like a login; a wrong one counts towards the lockout (401 AUTHENTICATION_FAILED). The new one follows the set-password rules. `endOtherSessions` (default true) ends every other session of the principal; the current session survives, its elevation does not.',
-        tags: ['authentication'],
-        body: Type.Object(
-          {
-            currentPassword: Password,
-            newPassword: Password,
-            endOtherSessions: Type.Boolean({ default: true }),
-          },
-          Strict,
-        ),
-        response: {
-          200: Type.Object({ changed: Type.Boolean(), endedSessions: Type.Integer() }),
-          ...errorResponses,
-        },
-      },
-    },
-    async (request, reply) => {
-      const session = ownSession(request);
-      const { currentPassword, newPassword, endOtherSessions } = request.body;
-      // Bad input first: it is refused before it counts as an attempt or changes anything.
-      const normalized = checkNewPassword(newPassword, 'newPassword');
-      await app.countAuthAttempt(request, reply, `account:${session.principalId}`);
-      const ip = clientIp(request);
-      const prepared = await prepareEvidence(
-        [passwordProvider],
-        app.node.read,
-        {
-          principalId: session.principalId,
-          presented: { password: currentPassword },
-          ip,
-          credentialDirectories: sessionCredentialDirectories(app.node.read, session.sessionId),
-        },
-        Date.now(),
-        settings.argon2,
-      );
-      const hash = await hashPassword(normalized, settings.argon2);
-      const result = await run(
-        request,
-        reply,
-        changeOwnPassword({
-          sessionId: session.sessionId,
-          current: currentPassword,
-          hash,
-          endOtherSessions,
-          ip,
-          prepared,
-          settings,
-        }),
-      );
-      if (!result.ok) throw failed();
-      return { changed: true, endedSessions: result.endedSessions };
-    },
-  );
 
   app.post(
     '/auth/register',
@@ -188,46 +85,13 @@ export const accountRoutes = async (app: App) => {
       },
     },
     async (request, reply) => {
-      if (settings.registration !== 'open')
-        throw new AppError('REGISTRATION_CLOSED', 'registration is not open on this node');
-      const box = mailer();
-      const email = normalize.email('email', request.body.email);
-      const briefName = normalize.text('briefName', request.body.briefName, 200);
-      normalize.identityName('email', email.email);
-      const normalized = checkNewPassword(request.body.password);
-      await app.countAuthAttempt(request, reply, `mail:${email.key}`);
-      later(reply, 'registration', async () => {
-        const hash = await hashPassword(normalized, settings.argon2);
-        const { token, hash: tokenHash } = newAccountToken(VERIFY_PREFIX);
-        const result = await execute(
-          request,
-          registerSelf({
-            principalId: newId(),
-            identityId: newId(),
-            credentialId: newId(),
-            briefName,
-            email,
-            hash,
-            tokenHash,
-            lifetimeS: settings.verifyTokenS,
-          }),
-        );
-        if (result.registered)
-          await box.send({
-            to: email.email,
-            purpose: 'verify-email',
-            subject: 'Confirm your email address',
-            text: `Confirm your address for authlog with this code (valid ${settings.verifyTokenS / 3600} h, once): POST /v1/auth/verify-email {"token": "${token}"}`,
-            token,
-          });
-        else
-          await box.send({
-            to: email.email,
-            purpose: 'account-exists',
-            subject: 'You already have an account',
-            text: 'Someone (perhaps you) tried to register this address, which already has an account. Log in, or reset your password if you forgot it. If it was not you, ignore this message.',
-          });
-      });
+      const work = startRegistration(
+        app.sessions.ports(request),
+        callerOf(request, reply, { anonymous: true }),
+        outbox,
+        request.body,
+      );
+      later(reply, 'registration', work);
       return reply.status(202).send(CHECK_MAIL);
     },
   );
@@ -244,12 +108,8 @@ export const accountRoutes = async (app: App) => {
         response: { 200: Type.Object({ emailVerified: Type.Boolean() }), ...errorResponses },
       },
     },
-    async (request, reply) => {
-      await guarded(request, () =>
-        run(request, reply, verifyEmail({ tokenHash: hashSecret(request.body.token) })),
-      );
-      return { emailVerified: true };
-    },
+    async (request, reply) =>
+      confirmEmail(app.sessions.ports(request), callerOf(request, reply), request.body.token),
   );
 
   app.post(
@@ -266,42 +126,13 @@ export const accountRoutes = async (app: App) => {
       },
     },
     async (request, reply) => {
-      const box = mailer();
-      const { identity } = request.body;
-      let key = identity;
-      try {
-        key = normalize.identityName('identity', identity).key;
-      } catch {
-        // An impossible name is an unknown one: same answer.
-      }
-      await app.countAuthAttempt(request, reply, `mail:${key}`);
-      later(reply, 'password reset request', async () => {
-        let emailKey: string | undefined;
-        try {
-          emailKey = normalize.email('identity', identity).key;
-        } catch {
-          emailKey = undefined;
-        }
-        const principalId =
-          principalOfIdentity(app.node, identity) ??
-          (emailKey === undefined ? undefined : principalByEmailKey(app.node.read, emailKey));
-        if (principalId === undefined) return;
-        const address = mailAddressOf(app.node.read, principalId);
-        if (!address) return;
-        const { token, hash: tokenHash } = newAccountToken(RESET_PREFIX);
-        const result = await execute(
-          request,
-          requestPasswordReset({ principalId, tokenHash, lifetimeS: settings.resetTokenS }),
-        );
-        if (!result.issued) return;
-        await box.send({
-          to: address.email,
-          purpose: 'reset-password',
-          subject: 'Reset your password',
-          text: `Set a new password for authlog with this code (valid ${Math.round(settings.resetTokenS / 60)} min, once): POST /v1/auth/reset/complete {"token": "${token}", "password": "…"}. If you did not ask, ignore this message.`,
-          token,
-        });
-      });
+      const work = startPasswordReset(
+        app.sessions.ports(request),
+        callerOf(request, reply, { anonymous: true }),
+        outbox,
+        request.body.identity,
+      );
+      later(reply, 'password reset request', work);
       return reply.status(202).send(CHECK_MAIL);
     },
   );
@@ -322,18 +153,7 @@ export const accountRoutes = async (app: App) => {
         },
       },
     },
-    async (request, reply) => {
-      const normalized = checkNewPassword(request.body.password);
-      const tokenHash = hashSecret(request.body.token);
-      // The code first (cheap, throttled), then argon2: a guessed code costs no hashing.
-      await guarded(request, () => resetTokenPrincipal(app.node.read, tokenHash, Date.now()));
-      const hash = await hashPassword(normalized, settings.argon2);
-      const result = await run(
-        request,
-        reply,
-        completePasswordReset({ tokenHash, hash, credentialId: newId() }),
-      );
-      return { passwordChanged: true, endedSessions: result.endedSessions };
-    },
+    async (request, reply) =>
+      completeReset(app.sessions.ports(request), callerOf(request, reply), request.body),
   );
 };

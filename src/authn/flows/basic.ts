@@ -1,0 +1,81 @@
+// `Authorization: Basic` (scenario 5) is checked like a login on every request, so it is
+// throttled like one, before argon2 and before any event: an unknown client takes an attempt from
+// its address's bucket and from the account's, shared with login; a known device (a device token,
+// or an address this principal used Basic from before) takes one from its own bucket and gets it
+// back when it succeeds, so a busy application is not throttled and guessing from elsewhere cannot
+// lock it out (src/http/devices.ts, lockout.ts). An identity that names nobody still costs one
+// argon2 verification, and its failure is recorded.
+import { INTERNAL_DIRECTORY } from '../../../projections/identities.ts';
+import { basicAuthenticate } from '../basic.ts';
+import { recordFailure } from '../lockout.ts';
+import { passwordProvider } from '../password-provider.ts';
+import { allowedCredentialDirectories } from '../queries.ts';
+import { prepareEvidence } from '../sessions.ts';
+import { principalOfIdentity, spendVerification } from './identify.ts';
+import type { AuthnPorts, Caller } from './ports.ts';
+import { addressKey, attemptKey } from './throttle.ts';
+
+export type BasicInput = { readonly identity: string; readonly password: string };
+
+export type BasicAuthenticated = {
+  readonly principalId: string;
+  readonly credentialId: string;
+  readonly evidences: readonly string[];
+};
+
+/** Who the identity and password prove, or undefined (every failure alike); throws RATE_LIMITED.
+ * `caller.execute` runs as anonymous: the request is not authenticated yet. */
+export const basicLogIn = async (
+  ports: AuthnPorts,
+  caller: Caller,
+  { identity, password }: BasicInput,
+): Promise<BasicAuthenticated | undefined> => {
+  const principalId = principalOfIdentity(ports.read, identity);
+  const device = principalId === undefined ? undefined : caller.devices.of(principalId);
+  const release = ports.throttle.take(
+    principalId !== undefined && device !== undefined
+      ? [attemptKey({ principalId }, device)]
+      : [
+          addressKey(caller.ip),
+          principalId === undefined ? attemptKey({ identity }) : attemptKey({ principalId }),
+        ],
+  );
+  if (principalId === undefined) {
+    await spendVerification(ports, password);
+    await caller.execute(
+      recordFailure(
+        { principalId: null, reason: 'unknown-identity', step: 'basic', identity },
+        ports.settings,
+      ),
+    );
+    return undefined;
+  }
+  const prepared = await prepareEvidence(
+    [passwordProvider],
+    ports.read,
+    {
+      principalId,
+      presented: { password },
+      ip: caller.ip,
+      credentialDirectories: allowedCredentialDirectories(ports.read, INTERNAL_DIRECTORY),
+    },
+    ports.now(),
+    ports.settings.argon2,
+  );
+  const result = await caller.execute(
+    basicAuthenticate({
+      principalId,
+      identity,
+      password,
+      ip: caller.ip,
+      prepared,
+      provider: passwordProvider,
+      settings: ports.settings,
+      device,
+    }),
+  );
+  if (!result.ok) return undefined;
+  if (device !== undefined) release();
+  caller.devices.remember?.(principalId);
+  return { principalId, credentialId: result.credentialId, evidences: result.evidences };
+};

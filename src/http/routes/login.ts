@@ -1,0 +1,130 @@
+// Login over HTTP: start a session (multi-step), add evidence, elevate, log out. The use cases
+// are src/authn/flows/ (login.ts, step.ts); here a request is parsed, the flow called, and its
+// token delivered (sessions.ts `deliverToken`, devices.ts). Answers to a failed login are the
+// same whatever failed: one status, one body (OWASP ASVS 2.2.1, 3.2).
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { INTERNAL_DIRECTORY } from '../../../projections/identities.ts';
+import type { Presented } from '../../authn/evidence.ts';
+import { logIn } from '../../authn/flows/login.ts';
+import { addSessionEvidence, elevateSession } from '../../authn/flows/step.ts';
+import { endSession } from '../../authn/sessions.ts';
+import { run } from '../command.ts';
+import { authRouteConfig } from '../rate-limit.ts';
+import { errorResponses, Id, Strict } from '../schemas.ts';
+import { callerOf, clearSessionCookies, deliverToken, ownSession } from '../sessions.ts';
+import type { App } from '../types.ts';
+import { Otp, Password, publicView, SessionWithToken } from './auth-schemas.ts';
+
+const presentedOf = (body: { password?: string; otp?: string }): Presented => ({
+  ...(body.password !== undefined ? { password: body.password } : {}),
+  ...(body.otp !== undefined ? { otp: body.otp } : {}),
+});
+
+export const loginRoutes = async (app: App) => {
+  const step = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    flow: typeof addSessionEvidence,
+    body: { password?: string; otp?: string },
+  ) => {
+    const session = ownSession(request);
+    const stepped = await flow(app.sessions.ports(request), callerOf(request, reply), {
+      session,
+      presented: presentedOf(body),
+    });
+    return {
+      ...publicView(stepped.session),
+      ...deliverToken(request, reply, session, stepped.token),
+    };
+  };
+
+  app.post(
+    '/auth/login',
+    {
+      config: { ...authRouteConfig, public: true },
+      schema: {
+        summary: 'Log in: start a session with what the client presents',
+        description:
+          'Every evidence provider looks at what is presented (password, OTP) and where the client is (subnet). The session starts with what was proven; when its policy requires more (MFA, location) it is incomplete until POST /v1/auth/evidence adds it. Browsers get the token as a __Host- cookie plus a CSRF cookie; `transport: bearer` answers it in the body.',
+        tags: ['authentication'],
+        body: Type.Object(
+          {
+            identity: Type.String({ minLength: 1, maxLength: 256 }),
+            directory: Type.Optional(Id),
+            password: Type.Optional(Password),
+            otp: Type.Optional(Otp),
+            transport: Type.Union([Type.Literal('cookie'), Type.Literal('bearer')], {
+              default: 'cookie',
+            }),
+          },
+          Strict,
+        ),
+        response: { 200: SessionWithToken, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { identity, directory = INTERNAL_DIRECTORY, transport } = request.body;
+      const { session, token, deviceToken } = await logIn(
+        app.sessions.ports(request),
+        callerOf(request, reply),
+        { identity, directory, presented: presentedOf(request.body), transport },
+      );
+      return {
+        ...publicView(session),
+        ...deliverToken(request, reply, { sessionId: session.sessionId, transport }, token),
+        // A fresh device token at every login (OWASP device cookies): this client is known now.
+        ...(deviceToken === undefined ? {} : app.devices.deliver(reply, deviceToken, transport)),
+      };
+    },
+  );
+
+  app.post(
+    '/auth/evidence',
+    {
+      config: { ...authRouteConfig, incompleteSession: true },
+      schema: {
+        summary: "Add evidence to the caller's session (e.g. an OTP after the password)",
+        description: 'Rotates the session token.',
+        tags: ['authentication'],
+        body: Type.Object({ password: Type.Optional(Password), otp: Type.Optional(Otp) }, Strict),
+        response: { 200: SessionWithToken, ...errorResponses },
+      },
+    },
+    async (request, reply) => step(request, reply, addSessionEvidence, request.body),
+  );
+
+  app.post(
+    '/auth/elevate',
+    {
+      config: { ...authRouteConfig },
+      schema: {
+        summary: 'Elevate the session (sudo mode) by re-presenting evidence',
+        description:
+          'Password confirmation by default; a policy may ask for an OTP, both, or a subnet. Never for access tokens or Basic. Rotates the session token.',
+        tags: ['authentication'],
+        body: Type.Object({ password: Type.Optional(Password), otp: Type.Optional(Otp) }, Strict),
+        response: { 200: SessionWithToken, ...errorResponses },
+      },
+    },
+    async (request, reply) => step(request, reply, elevateSession, request.body),
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      config: { incompleteSession: true, cacheControl: 'no-store' },
+      schema: {
+        summary: "End the caller's session",
+        tags: ['authentication'],
+        response: { 200: Type.Object({ ended: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const session = ownSession(request);
+      const result = await run(request, reply, endSession({ sessionId: session.sessionId }));
+      clearSessionCookies(reply);
+      return result;
+    },
+  );
+};
