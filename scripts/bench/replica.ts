@@ -69,7 +69,7 @@ port.on('message', (command: ReplicaCommand) => {
     switch (command.kind) {
       case 'pull':
         puller = startPuller({
-          node,
+          ingest: node.ingest,
           peer: { url: command.url, token: command.token },
           log,
           limit: command.limit,

@@ -14,14 +14,9 @@
 
 import { hlcWallMs } from '../clock/hlc.ts';
 import { AppError } from '../errors.ts';
-import { ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
+import type { LogReader } from '../node/ports.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import {
-  type EventStore,
-  type Position,
-  positionFromString,
-  positionToString,
-} from '../store/port.ts';
+import { type Position, positionFromString, positionToString } from '../store/port.ts';
 import { type AuditEntry, type AuditQuery, checkLimit, toEntry } from './queries.ts';
 
 /** Events of the log one page reads at most, matching or not. */
@@ -92,15 +87,11 @@ const matches = (e: AuditEntry, q: AuditQuery): boolean => {
 
 /** One page of the audit trail in this node's arrival order. */
 export const followAudit = async (
-  node: { readonly id: string; readonly store: EventStore; readonly read: Reader },
+  node: { readonly id: string; readonly eventLog: LogReader; readonly read: Reader },
   q: AuditQuery,
 ): Promise<ArrivalPage> => {
   let after = checkArrivalQuery(q, node.id);
-  const events = await node.store.readAll({
-    streamPrefix: ORIGIN_STREAM_PREFIX,
-    maxCount: ARRIVAL_SCAN,
-    ...(after ? { after } : {}),
-  });
+  const events = await node.eventLog.readLog({ after, maxCount: ARRIVAL_SCAN });
   const items: AuditEntry[] = [];
   let consumed = 0;
   let waiting = false;

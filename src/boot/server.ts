@@ -6,7 +6,7 @@ import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { registerPrincipal } from '../authn/principals.ts';
 import { keyringFrom } from '../authn/seed-crypto.ts';
 import { addRoleMember } from '../authz/commands.ts';
-import { originStream } from '../events/envelope.ts';
+import { seqOf } from '../clock/version-vector.ts';
 import { buildApp } from '../http/app.ts';
 import { createLogger } from '../http/logging.ts';
 import type { App } from '../http/types.ts';
@@ -30,9 +30,10 @@ const bootstrapAdministrator = async (
   config: Config,
   say: (line: string) => void,
 ) => {
-  const own = await node.store.streamRevision(originStream(node.id));
+  // Called once the read model holds the whole log: it has applied every event of its own origin.
+  const own = seqOf(node.appliedVector(), node.id);
   const others = node.read.get("SELECT COUNT(*) AS n FROM principals WHERE id <> 'anonymous'");
-  if (own !== undefined || Number(others?.n ?? 0) > 0) return;
+  if (own > 0n || Number(others?.n ?? 0) > 0) return;
   const { principalId } = (
     await node.execute(
       registerPrincipal({
@@ -125,7 +126,8 @@ export const startServer = async (
       ...(config.tls.peerCa ? { ca: config.tls.peerCa } : {}),
       ...(server ? { cert: server.cert, key: server.key } : {}),
     };
-    for (const peer of peers) pullers.push(startPuller({ node, peer, log, tls: peerTls }));
+    for (const peer of peers)
+      pullers.push(startPuller({ ingest: node.ingest, peer, log, tls: peerTls }));
     if (peers.length > 0) say(`pulling from ${peers.map((p) => p.url).join(', ')}`);
     say(`ready: ${JSON.stringify(node.status().applied)}`);
     return {

@@ -20,7 +20,6 @@ import { checkArgon2Params } from '../authn/passwords.ts';
 import { evidenceProviders } from '../authn/providers.ts';
 import { ephemeralKeyring, type Keyring } from '../authn/seed-crypto.ts';
 import { authenticateToken } from '../authn/tokens.ts';
-import { seqOf } from '../clock/version-vector.ts';
 import { AppError } from '../errors.ts';
 import type { AuthlogNode } from '../node/node.ts';
 import type { PeerStatus } from '../replication/puller.ts';
@@ -215,12 +214,9 @@ export const buildApp = (options: AppOptions): App => {
       );
     const origin = m[1]!;
     const seq = BigInt(m[2]!);
-    const deadline = Date.now() + waitMs;
-    while (seqOf(options.node.projector.applied, origin) < seq) {
-      if (Date.now() >= deadline)
-        throw new AppError('NOT_YET_APPLIED', `this node has not applied ${after} yet`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    // Woken by the read-model commit that applies it (node.waitApplied), not by polling.
+    if (!(await options.node.waitApplied(origin, seq, waitMs)))
+      throw new AppError('NOT_YET_APPLIED', `this node has not applied ${after} yet`);
   };
   app.addHook('preParsing', (request, _reply, _payload, done) => {
     if (!request.url.startsWith('/v1/')) return done();

@@ -1,13 +1,15 @@
 // One authlog node: its store, its read model, the writer queue and the catch-up subscription
-// wired together. The HTTP server and the CLI build on this; tests start it in-process.
+// wired together. The HTTP server and the CLI build on this; tests start it in-process. Callers
+// get commands, queries and the small ports of ports.ts (feed, ingest, waits for applied writes,
+// the time commands are stamped with), not the store, projector and writer inside.
 import { randomFillSync } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { monotonicFactory } from 'ulid';
 import { type Authz, createAuthz } from '../../projections/authz-engine.ts';
 import { projections as allProjections } from '../../projections/index.ts';
-import { type Clock, createClock } from '../clock/hlc.ts';
-import { encodeVector } from '../clock/version-vector.ts';
-import { originStream } from '../events/envelope.ts';
+import { createClock } from '../clock/hlc.ts';
+import { encodeVector, seqOf } from '../clock/version-vector.ts';
+import { ORIGIN_STREAM_PREFIX, originStream } from '../events/envelope.ts';
 import { type OpenReadModelOptions, openReadModel, type ReadModel } from '../readmodel/database.ts';
 import { digest } from '../readmodel/digest.ts';
 import type { Projection, Reader } from '../readmodel/projection.ts';
@@ -16,6 +18,9 @@ import { createReader } from '../readmodel/reader.ts';
 import type { EventStore } from '../store/port.ts';
 import { type CatchUp, STORE_CHECKPOINT, startCatchUp } from './catch-up.ts';
 import type { Command, CommandMeta } from './command.ts';
+import { createCommitSignal } from './commit-signal.ts';
+import { ingest } from './ingest.ts';
+import type { Applied, FeedSource, Ingest, LogReader } from './ports.ts';
 import { createWriter, type Receipt, type Writer } from './writer.ts';
 
 export type NodeOptions = {
@@ -41,15 +46,25 @@ export type NodeStatus = {
     readonly events: number;
   };
   readonly driftAlarms: number;
+  /** The event store adapter: `sqlite` or `esdb`. */
+  readonly store: string;
 };
 
-export type AuthlogNode = {
+export type AuthlogNode = Applied & {
   readonly id: string;
+  /** Internals, for tests and benchmarks of them; callers use the ports below. */
   readonly store: EventStore;
   readonly readModel: ReadModel;
   readonly projector: Projector;
   readonly writer: Writer;
-  readonly clock: Clock;
+  /** The node's log of origin streams, for the replication feed (feed.ts). */
+  readonly feed: FeedSource;
+  /** How pullers bring in a peer's events (puller.ts). */
+  readonly ingest: Ingest;
+  /** The node's log in store order (the audit trail in arrival order, accounting/arrival.ts). */
+  readonly eventLog: LogReader;
+  /** The physical time commands are stamped with (ms since the epoch). */
+  now(): number;
   /** Queries on committed state. */
   readonly read: Reader;
   /** Authorization checks on committed state, cached until the next commit. */
@@ -64,8 +79,6 @@ export type AuthlogNode = {
   ): Promise<Receipt<R>>;
   status(): NodeStatus;
   digest(): string;
-  /** Resolves at the read model's next commit, or after `timeoutMs` (long-polls wait on it). */
-  nextCommit(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -110,14 +123,12 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     },
   });
   let commits = 0;
-  let waiters: (() => void)[] = [];
+  const committed = createCommitSignal();
   const projector = createProjector(readModel, {
     onApplied: (e) => clock.receive(e.hlc),
     onCommit: () => {
       commits += 1;
-      const wake = waiters;
-      waiters = [];
-      for (const w of wake) w();
+      committed.fire();
     },
   });
   const writer = createWriter({
@@ -143,6 +154,12 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
   });
   const read = createReader(readModel.reader);
   const authz = createAuthz(read, () => commits);
+  const appliedVector = () => ({ ...projector.applied });
+  const nextCommit = (timeoutMs: number) => committed.next(timeoutMs);
+  const eventLog: LogReader = {
+    readLog: ({ after, maxCount }) =>
+      store.readAll({ streamPrefix: ORIGIN_STREAM_PREFIX, maxCount, ...(after ? { after } : {}) }),
+  };
 
   return {
     id,
@@ -150,7 +167,19 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     readModel,
     projector,
     writer,
-    clock,
+    feed: { ...eventLog, appliedVector, nextCommit },
+    ingest: {
+      checkpoint: (name) => projector.checkpoint(name),
+      append: (events) => ingest(store, events),
+      project: (events, checkpoint) => writer.apply(events, checkpoint),
+      appliedVector,
+    },
+    eventLog,
+    now: physicalMs,
+    appliedVector,
+    waitApplied: (origin, seq, timeoutMs) =>
+      committed.until(() => seqOf(projector.applied, origin) >= seq, timeoutMs),
+    nextCommit,
     read,
     authz,
     log,
@@ -164,18 +193,9 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
       buffered: projector.buffered,
       writer: { failed: writer.failed?.message ?? null, ...writer.stats },
       driftAlarms,
+      store: store.kind,
     }),
     digest: () => digest(readModel.reader),
-    nextCommit: (timeoutMs) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(done, timeoutMs);
-        function done() {
-          clearTimeout(timer);
-          waiters = waiters.filter((w) => w !== done);
-          resolve();
-        }
-        waiters.push(done);
-      }),
     async close() {
       await catchUp.stop();
       await writer.close();

@@ -33,7 +33,8 @@ export type Projector = {
 export type ProjectorOptions = {
   /** Called for every applied event (the node merges its clock here). */
   readonly onApplied?: (event: Envelope) => void;
-  /** Called after each commit: caches of committed state (authorization) invalidate here. */
+  /** Called after each commit (the writer's batches and every apply commit here): caches of
+   * committed state (authorization) invalidate, and waits for applied writes wake, here. */
   readonly onCommit?: () => void;
 };
 

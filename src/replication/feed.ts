@@ -5,8 +5,7 @@
 
 import { encodeVector } from '../clock/version-vector.ts';
 import { AppError } from '../errors.ts';
-import { ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
-import type { AuthlogNode } from '../node/node.ts';
+import type { FeedSource } from '../node/ports.ts';
 import {
   type Position,
   positionFromString,
@@ -46,24 +45,20 @@ export const decodeCursor = (cursor: string): Position => {
 };
 
 export const readFeed = async (
-  node: AuthlogNode,
+  source: FeedSource,
   options: { after?: string; limit: number; waitMs: number },
 ): Promise<FeedPage> => {
   const after = options.after ? decodeCursor(options.after) : undefined;
   const deadline = Date.now() + options.waitMs;
   for (;;) {
-    const events = await node.store.readAll({
-      streamPrefix: ORIGIN_STREAM_PREFIX,
-      maxCount: options.limit,
-      ...(after ? { after } : {}),
-    });
+    const events = await source.readLog({ after, maxCount: options.limit });
     const remaining = deadline - Date.now();
     if (events.length > 0 || remaining <= 0) {
       const last = events.at(-1)?.position;
       const next = last ? encodeCursor(last) : (options.after ?? '');
-      const vector = encodeVector(node.projector.applied);
+      const vector = encodeVector(source.appliedVector());
       return `{"events":[${events.map(eventJson).join(',')}],"next":${quote(next)},"vector":${quote(vector)}}`;
     }
-    await node.nextCommit(remaining);
+    await source.nextCommit(remaining);
   }
 };

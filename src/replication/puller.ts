@@ -1,6 +1,7 @@
 // One puller per configured peer: reads the peer's feed from a checkpoint kept per peer, appends
-// the events this node lacks to their origin streams (ingest), and lets the catch-up subscription
-// project them. Idempotent and resumable; any topology works because a feed relays every origin.
+// the events this node lacks to their origin streams and projects them, through the node's
+// `Ingest` port (node/ports.ts). Idempotent and resumable; any topology works because a feed
+// relays every origin.
 
 import http from 'node:http';
 import https from 'node:https';
@@ -10,8 +11,7 @@ import type { Logger } from 'pino';
 import { hlcWallMs } from '../clock/hlc.ts';
 import { decodeVector, seqOf } from '../clock/version-vector.ts';
 import { type Envelope, fromRecorded } from '../events/envelope.ts';
-import type { AuthlogNode } from '../node/node.ts';
-import { ingest } from './ingest.ts';
+import type { Ingest } from '../node/ports.ts';
 
 export type Peer = { readonly url: string; readonly token: string };
 
@@ -84,18 +84,19 @@ const getJson = (
   });
 
 export const startPuller = (options: {
-  node: AuthlogNode;
+  /** The node's ingest port (`node.ingest`): the puller never holds the store or the writer. */
+  ingest: Ingest;
   peer: Peer;
   log: Logger;
   tls?: PeerTls;
   limit?: number;
   waitMs?: number;
 }): Puller => {
-  const { node, peer, log } = options;
+  const { ingest, peer, log } = options;
   const limit = options.limit ?? 500;
   const waitMs = options.waitMs ?? 10_000;
   const name = peerCheckpoint(peer.url);
-  let cursor = node.projector.checkpoint(name) ?? '';
+  let cursor = ingest.checkpoint(name) ?? '';
   let stopped = false;
   let abort = new AbortController();
   let connected = false;
@@ -138,7 +139,7 @@ export const startPuller = (options: {
         ),
       );
       if (events.length > 0) {
-        await ingest(node.store, events);
+        await ingest.append(events);
         pulled += events.length;
         lastDelayMs = Math.max(0, Date.now() - hlcWallMs(events.at(-1)!.hlc));
       }
@@ -148,12 +149,13 @@ export const startPuller = (options: {
         // next page is fetched (one projection in flight: backpressure). The catch-up
         // subscription meets these events again and skips them as applied.
         await projecting;
-        projecting = node.writer.apply(events, { name, position: cursor });
+        projecting = ingest.project(events, { name, position: cursor });
       }
       const theirs = decodeVector(body.vector);
+      const ours = ingest.appliedVector();
       lagEvents = 0;
       for (const origin in theirs) {
-        const gap = theirs[origin]! - seqOf(node.projector.applied, origin);
+        const gap = theirs[origin]! - seqOf(ours, origin);
         if (gap > 0n) lagEvents += Number(gap);
       }
       connected = true;

@@ -13,8 +13,8 @@ import { changeProfile, registerPrincipal } from '../../src/authn/principals.ts'
 import { AppError } from '../../src/errors.ts';
 import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';
+import { ingest } from '../../src/node/ingest.ts';
 import { type AuthlogNode, startNode } from '../../src/node/node.ts';
-import { ingest } from '../../src/replication/ingest.ts';
 import { IdempotencyError } from '../../src/store/errors.ts';
 import { openEsdbStore } from '../../src/store/esdb/esdb-store.ts';
 import type { EventStore } from '../../src/store/port.ts';

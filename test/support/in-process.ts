@@ -2,10 +2,9 @@
 // small clusters quickly. Replication between them uses the real ingest path (append to origin
 // streams, catch-up subscription applies); only the HTTP hop is left out.
 
-import { coversAll, seqOf, type VersionVector } from '../../src/clock/version-vector.ts';
-import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
+import { seqOf, type VersionVector } from '../../src/clock/version-vector.ts';
+import { fromRecorded } from '../../src/events/envelope.ts';
 import { type AuthlogNode, startNode } from '../../src/node/node.ts';
-import { ingest } from '../../src/replication/ingest.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 export const startMemoryNode = async (nodeId: string): Promise<AuthlogNode> => {
@@ -26,25 +25,23 @@ export const waitApplied = async (
   timeoutMs = 5000,
 ): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
-  while (!coversAll(node.projector.applied, target)) {
-    if (Date.now() > deadline)
+  // What is applied stays applied: one origin after another, each wait woken by the commits.
+  for (const [origin, seq] of Object.entries(target)) {
+    if (!(await node.waitApplied(origin, seq, Math.max(0, deadline - Date.now()))))
       throw new Error(
         `node ${node.id} did not apply ${JSON.stringify(target, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`,
       );
-    await new Promise((r) => setTimeout(r, 1));
   }
 };
 
 /** Copies to `to` every event `from` holds that `to` lacks, in `from`'s log order. */
 export const pull = async (from: AuthlogNode, to: AuthlogNode): Promise<void> => {
-  const records = await from.store.readAll({
-    streamPrefix: ORIGIN_STREAM_PREFIX,
-    maxCount: 1_000_000,
-  });
+  const records = await from.eventLog.readLog({ maxCount: 1_000_000 });
+  const applied = to.appliedVector();
   const missing = records
     .map((r) => fromRecorded(r))
-    .filter((e) => e.seq > seqOf(to.projector.applied, e.origin));
+    .filter((e) => e.seq > seqOf(applied, e.origin));
   if (missing.length === 0) return;
-  await ingest(to.store, missing);
-  await waitApplied(to, from.projector.applied);
+  await to.ingest.append(missing);
+  await waitApplied(to, from.appliedVector());
 };

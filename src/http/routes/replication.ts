@@ -100,7 +100,11 @@ export const replicationRoutes = async (app: App) => {
       requireReplicate(app, request);
       const { after, limit, wait } = request.query;
       // Already JSON (stored event text spliced in, see feed.ts): sent as is, not re-serialized.
-      const page = await readFeed(app.node, { ...(after ? { after } : {}), limit, waitMs: wait });
+      const page = await readFeed(app.node.feed, {
+        ...(after ? { after } : {}),
+        limit,
+        waitMs: wait,
+      });
       return reply.type('application/json; charset=utf-8').send(page);
     },
   );

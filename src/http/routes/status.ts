@@ -23,7 +23,6 @@ export const statusRoutes = async (app: App) => {
       requireRead(app.node.authz, readerOf(request), READ_NODE);
       return {
         ...app.node.status(),
-        store: app.node.store.kind,
         ...(request.query.digest ? { digest: app.node.digest() } : {}),
       };
     },

@@ -1,16 +1,16 @@
 // Appends events of other origins to their origin streams in this node's store, each with the
 // exact expected revision its seq implies (seq n is revision n - 1). Events the store already
 // holds are acknowledged without writing: the store rejects a second copy at that revision, so
-// duplicate deliveries and several pullers sharing a store are harmless.
+// duplicate deliveries and several pullers sharing a store are harmless. The node offers this to
+// pullers as its `Ingest` port (ports.ts): they never hold the store.
 import { type Envelope, originStream, toEventData } from '../events/envelope.ts';
 import { ConcurrencyError, IdempotencyError } from '../store/errors.ts';
 import type { EventStore } from '../store/port.ts';
-
-export type IngestResult = { readonly appended: number; readonly present: number };
+import type { IngestResult } from './ports.ts';
 
 /** `events` must be in causal order per origin (a feed's order is). Gaps are refused. */
 export const ingest = async (
-  store: EventStore,
+  store: Pick<EventStore, 'streamRevision' | 'append'>,
   events: readonly Envelope[],
 ): Promise<IngestResult> => {
   let appended = 0;
