@@ -11,7 +11,8 @@ import type { Command } from '../node/command.ts';
 import type { EvidenceProvider } from './evidence.ts';
 import { failureEvents, lockoutState, trustedDevice } from './lockout.ts';
 import { allowedCredentialDirectories } from './queries.ts';
-import type { AuthSettings, Prepared } from './sessions.ts';
+import type { AuthSettings } from './sessions/decide.ts';
+import type { Prepared } from './sessions/evidence.ts';
 
 export type BasicResult =
   | { readonly ok: true; readonly credentialId: string; readonly evidences: readonly string[] }

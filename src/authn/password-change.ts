@@ -4,20 +4,15 @@
 // rules of set-password (passwords.ts checkNewPassword). "Password change asks": the caller says
 // whether the principal's other sessions end (default yes, ASVS 3.3.3); the current session
 // survives. Its elevation ends by itself: a session's elevation counts only when it was granted
-// after the principal's latest password change (sessions.ts `view`).
+// after the principal's latest password change (sessions/views.ts `view`).
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import { failureEvents, isLockedOut } from './lockout.ts';
 import { passwordCredentialFor, passwordProvider } from './password-provider.ts';
-import {
-  type AuthSettings,
-  gather,
-  openSessionIds,
-  ownLiveSession,
-  type Prepared,
-  sessionCredentialDirectories,
-} from './sessions.ts';
+import { type AuthSettings, ownLiveSession } from './sessions/decide.ts';
+import { gather, type Prepared, sessionCredentialDirectories } from './sessions/evidence.ts';
+import { openSessionIds } from './sessions/views.ts';
 
 export type ChangePasswordInput = {
   readonly sessionId: string;

@@ -31,7 +31,7 @@ import { getCredentialDirectory, passwordChangedHlc } from './credentials.ts';
 import { passwordCredentialFor } from './password-provider.ts';
 import { registerPrincipal } from './principals.ts';
 import { allowedCredentialDirectories, identityHolding } from './queries.ts';
-import { openSessionIds } from './sessions.ts';
+import { openSessionIds } from './sessions/views.ts';
 import { hashSecret } from './tokens.ts';
 
 export const VERIFY_PREFIX = 'alv_';

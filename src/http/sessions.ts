@@ -7,12 +7,8 @@ import type { AuthConfig } from '../authn/auth-config.ts';
 import type { EvidenceProvider } from '../authn/evidence.ts';
 import { basicLogIn } from '../authn/flows/basic.ts';
 import type { AuthnPorts, Caller } from '../authn/flows/ports.ts';
-import {
-  type Activity,
-  type SessionView,
-  sessionByToken,
-  touchSession,
-} from '../authn/sessions.ts';
+import { touchSession } from '../authn/sessions/end.ts';
+import { type Activity, type SessionView, sessionByToken } from '../authn/sessions/views.ts';
 import { AppError } from '../errors.ts';
 import type { AuthlogNode } from '../node/node.ts';
 import type { BasicLookup, SessionLookup } from './authenticate.ts';

@@ -1,4 +1,4 @@
-// Decisions on sessions, lockout and policies (src/authn/sessions.ts, lockout.ts, policy.ts), as
+// Decisions on sessions, lockout and policies (src/authn/sessions/, lockout.ts, policy.ts), as
 // given/when/then over the real read model. Login and elevation take the evidence already
 // prepared outside the writer queue (argon2 verified): here it is built by `verifiedPassword`,
 // so no hashing runs and each test is about the decision alone.
@@ -7,13 +7,10 @@ import { describe, it } from 'node:test';
 import { unlockPrincipal } from '../../src/authn/lockout.ts';
 import { passwordProvider, verifiedPassword } from '../../src/authn/password-provider.ts';
 import { setAuthPolicy } from '../../src/authn/policy.ts';
-import {
-  type AuthSettings,
-  elevate,
-  endSession,
-  endSessionsOf,
-  login,
-} from '../../src/authn/sessions.ts';
+import type { AuthSettings } from '../../src/authn/sessions/decide.ts';
+import { endSession, endSessionsOf } from '../../src/authn/sessions/end.ts';
+import { login } from '../../src/authn/sessions/login.ts';
+import { elevate } from '../../src/authn/sessions/step-up.ts';
 import type { DomainEvent } from '../../src/events/catalogue.ts';
 import {
   administrator,

@@ -10,14 +10,12 @@ import { lockoutState, recordFailure, unlockPrincipal } from '../../src/authn/lo
 import { passwordProvider } from '../../src/authn/password-provider.ts';
 import { ARGON2_FLOOR, checkNewPassword, hashPassword } from '../../src/authn/passwords.ts';
 import { deactivatePrincipal, registerPrincipal } from '../../src/authn/principals.ts';
-import {
-  addEvidence,
-  endSession,
-  login,
-  newSessionToken,
-  prepareEvidence,
-  sessionByToken,
-} from '../../src/authn/sessions.ts';
+import { endSession } from '../../src/authn/sessions/end.ts';
+import { prepareEvidence } from '../../src/authn/sessions/evidence.ts';
+import { login } from '../../src/authn/sessions/login.ts';
+import { addEvidence } from '../../src/authn/sessions/step-up.ts';
+import { newSessionToken } from '../../src/authn/sessions/token.ts';
+import { sessionByToken } from '../../src/authn/sessions/views.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
 

@@ -5,7 +5,7 @@
 // functions the route calls, as no test should wait a minute for a clock.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { liveSession } from '../../src/authn/sessions.ts';
+import { liveSession } from '../../src/authn/sessions/views.ts';
 import { listenApp } from '../support/app.ts';
 import { bearer, createUser, type Http, http, operatorCall } from '../support/auth.ts';
 import { oathTotp } from '../support/oathtool.ts';

@@ -4,7 +4,7 @@
 // and the previous token stops working at once; logout and ending all sessions kill them.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sessionByToken } from '../../src/authn/sessions.ts';
+import { sessionByToken } from '../../src/authn/sessions/views.ts';
 import { listenApp } from '../support/app.ts';
 import { bearer, browser, cookiesOf, createUser, type Http, http } from '../support/auth.ts';
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMINISTRATORS_ROLE } from '../../projections/authz.ts';
-import { sessionByToken } from '../../src/authn/sessions.ts';
+import { sessionByToken } from '../../src/authn/sessions/views.ts';
 import { listenApp } from '../support/app.ts';
 import { basic, bearer, createUser, type Http, http, operator } from '../support/auth.ts';
 

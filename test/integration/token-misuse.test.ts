@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deactivatePrincipal, registerPrincipal } from '../../src/authn/principals.ts';
-import { sessionByToken } from '../../src/authn/sessions.ts';
+import { sessionByToken } from '../../src/authn/sessions/views.ts';
 import {
   authenticateToken,
   hashSecret,

@@ -17,15 +17,10 @@ import {
   deactivatePrincipal,
   registerPrincipal,
 } from '../../src/authn/principals.ts';
-import {
-  addEvidence,
-  elevate,
-  endSession,
-  endSessionsOf,
-  login,
-  newSessionToken,
-  touchSession,
-} from '../../src/authn/sessions.ts';
+import { endSession, endSessionsOf, touchSession } from '../../src/authn/sessions/end.ts';
+import { login } from '../../src/authn/sessions/login.ts';
+import { addEvidence, elevate } from '../../src/authn/sessions/step-up.ts';
+import { newSessionToken } from '../../src/authn/sessions/token.ts';
 import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';

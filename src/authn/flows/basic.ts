@@ -10,7 +10,7 @@ import { basicAuthenticate } from '../basic.ts';
 import { recordFailure } from '../lockout.ts';
 import { passwordProvider } from '../password-provider.ts';
 import { allowedCredentialDirectories } from '../queries.ts';
-import { prepareEvidence } from '../sessions.ts';
+import { prepareEvidence } from '../sessions/evidence.ts';
 import { principalOfIdentity, spendVerification } from './identify.ts';
 import type { AuthnPorts, Caller } from './ports.ts';
 import { addressKey, attemptKey } from './throttle.ts';

@@ -11,13 +11,10 @@ import { INTERNAL_DIRECTORY } from '../../../projections/identities.ts';
 import { newId } from '../../node/node.ts';
 import type { Presented } from '../evidence.ts';
 import { allowedCredentialDirectories } from '../queries.ts';
-import {
-  login,
-  newSessionToken,
-  prepareEvidence,
-  type SessionView,
-  type Transport,
-} from '../sessions.ts';
+import { prepareEvidence } from '../sessions/evidence.ts';
+import { login } from '../sessions/login.ts';
+import { newSessionToken, type Transport } from '../sessions/token.ts';
+import type { SessionView } from '../sessions/views.ts';
 import { failed, principalOfIdentity, spendVerification } from './identify.ts';
 import type { AuthnPorts, Caller } from './ports.ts';
 import { attemptKey } from './throttle.ts';

@@ -8,7 +8,7 @@ import { setPassword } from '../credentials.ts';
 import { changeOwnPassword } from '../password-change.ts';
 import { passwordProvider } from '../password-provider.ts';
 import { checkNewPassword, hashPassword } from '../passwords.ts';
-import { prepareEvidence, sessionCredentialDirectories } from '../sessions.ts';
+import { prepareEvidence, sessionCredentialDirectories } from '../sessions/evidence.ts';
 import { failed } from './identify.ts';
 import type { AuthnPorts, Caller } from './ports.ts';
 import { attemptKey } from './throttle.ts';

@@ -7,7 +7,7 @@ import type { Command } from '../../node/command.ts';
 import type { Reader } from '../../readmodel/projection.ts';
 import type { AuthConfig } from '../auth-config.ts';
 import type { EvidenceProvider } from '../evidence.ts';
-import type { Activity } from '../sessions.ts';
+import type { Activity } from '../sessions/views.ts';
 
 /** Runs a command as the flow's caller (the request's actor, anonymous, the embedding app: the
  * caller binds who and from where) and answers its result. */

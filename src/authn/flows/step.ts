@@ -3,14 +3,10 @@
 // as a login (login.ts): the device's or the account's bucket first, then argon2, then the
 // command; either rotates the session token (OWASP ASVS 3.2.1).
 import type { Presented } from '../evidence.ts';
-import {
-  addEvidence,
-  elevate,
-  newSessionToken,
-  prepareEvidence,
-  type SessionView,
-  sessionCredentialDirectories,
-} from '../sessions.ts';
+import { prepareEvidence, sessionCredentialDirectories } from '../sessions/evidence.ts';
+import { addEvidence, elevate } from '../sessions/step-up.ts';
+import { newSessionToken } from '../sessions/token.ts';
+import type { SessionView } from '../sessions/views.ts';
 import { failed } from './identify.ts';
 import type { AuthnPorts, Caller } from './ports.ts';
 import { attemptKey } from './throttle.ts';

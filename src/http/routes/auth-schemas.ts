@@ -1,6 +1,6 @@
 // Schemas the authentication route files share: evidences, passwords, OTPs, sessions.
 import { Type } from '@sinclair/typebox';
-import type { SessionView } from '../../authn/sessions.ts';
+import type { SessionView } from '../../authn/sessions/views.ts';
 import { Id, Nullable, Strict } from '../schemas.ts';
 
 export const EvidenceName = Type.Union([

@@ -3,7 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { CheckInput } from '../../../projections/authz-engine.ts';
-import { liveSession } from '../../authn/sessions.ts';
+import { liveSession } from '../../authn/sessions/views.ts';
 import {
   addRoleMember,
   createRole,

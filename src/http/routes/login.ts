@@ -8,7 +8,7 @@ import { INTERNAL_DIRECTORY } from '../../../projections/identities.ts';
 import type { Presented } from '../../authn/evidence.ts';
 import { logIn } from '../../authn/flows/login.ts';
 import { addSessionEvidence, elevateSession } from '../../authn/flows/step.ts';
-import { endSession } from '../../authn/sessions.ts';
+import { endSession } from '../../authn/sessions/end.ts';
 import { run } from '../command.ts';
 import { authRouteConfig } from '../rate-limit.ts';
 import { errorResponses, Id, Strict } from '../schemas.ts';

@@ -1,8 +1,9 @@
 // Sessions over HTTP: the caller's own (the current one, all of them, ending one or all) and, for
 // administrators, a principal's (listing, force log-off). Queries and commands in
-// src/authn/sessions.ts.
+// src/authn/sessions/ (views.ts, end.ts).
 import { Type } from '@sinclair/typebox';
-import { endSession, endSessionsOf, sessionsOf } from '../../authn/sessions.ts';
+import { endSession, endSessionsOf } from '../../authn/sessions/end.ts';
+import { sessionsOf } from '../../authn/sessions/views.ts';
 import { READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { run } from '../command.ts';
 import { readerOf } from '../reader.ts';
