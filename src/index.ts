@@ -4,6 +4,15 @@
 //   const node = await startNode({ nodeId: 'app-1', store: openSqliteStore({ path }), readModelPath });
 //   await node.ready;
 //   node.authz.check({ subject: { principalId }, resourceType: 'invoice', action: 'update', objectId });
+//
+// and log in, step up and elevate with the same use cases the HTTP routes call (src/authn/flows/:
+// the throttle, the timing defence and the lockout included):
+//
+//   const ports = nodePorts(node, { otpKeys });
+//   const { session, token } = await logIn(ports, localCaller(node, { ip }), {
+//     identity: 'alice', presented: { password }, transport: 'bearer' });
+//   await elevateSession(ports, localCaller(node, { actor: session.principalId, via: session.sessionId }),
+//     { session, presented: { password } });
 
 export type {
   Authz,
@@ -12,6 +21,30 @@ export type {
   ObjectsResult,
   Subject,
 } from '../projections/authz-engine.ts';
+export { type BasicAuthenticated, basicLogIn } from './authn/flows/basic.ts';
+export {
+  type LocalCallerOptions,
+  localCaller,
+  type NodePortsOptions,
+  nodePorts,
+} from './authn/flows/local.ts';
+export { type LoggedIn, type LoginInput, logIn } from './authn/flows/login.ts';
+export { changePassword, setPrincipalPassword } from './authn/flows/passwords.ts';
+export type {
+  AuthnPorts,
+  Caller,
+  DeviceTrust,
+  Execute,
+  Throttle,
+} from './authn/flows/ports.ts';
+export {
+  completeReset,
+  confirmEmail,
+  startPasswordReset,
+  startRegistration,
+} from './authn/flows/recovery.ts';
+export { addSessionEvidence, elevateSession, type SteppedUp } from './authn/flows/step.ts';
+export { memoryThrottle } from './authn/flows/throttle.ts';
 export {
   activatePrincipal,
   addIdentity,
@@ -22,6 +55,7 @@ export {
   registerPrincipal,
   removeIdentity,
 } from './authn/principals.ts';
+export type { SessionView } from './authn/sessions/views.ts';
 export {
   addRoleMember,
   createRole,

@@ -19,6 +19,7 @@ import { passwordProvider } from '../../src/authn/password-provider.ts';
 import { hashPassword, verifyPassword } from '../../src/authn/passwords.ts';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { AppError } from '../../src/errors.ts';
+import * as library from '../../src/index.ts';
 import type { Command } from '../../src/node/command.ts';
 import { type AuthlogNode, newId } from '../../src/node/node.ts';
 import { startMemoryNode, stopNode } from '../support/in-process.ts';
@@ -253,5 +254,31 @@ describe('login flows in the domain (no HTTP)', () => {
       failedWith('RATE_LIMITED'),
     );
     assert.equal(trace.length, 3);
+  });
+
+  it('an embedding application logs in and elevates through the library entry, without HTTP', async () => {
+    const ports = library.nodePorts(node, { auth: { lockoutThreshold: 100 } });
+    const { session, token } = await library.logIn(ports, library.localCaller(node), {
+      identity: 'alice',
+      presented: { password: PASSWORD },
+      transport: 'bearer',
+    });
+    assert.equal(session.principalId, principalId);
+    assert.equal(session.complete, true);
+    assert.match(token, /^als_/);
+    const asAlice = library.localCaller(node, { actor: principalId, via: session.sessionId });
+    const elevated = await library.elevateSession(ports, asAlice, {
+      session,
+      presented: { password: PASSWORD },
+    });
+    assert.notEqual(elevated.session.elevatedUntil, null);
+    await assert.rejects(
+      library.logIn(ports, library.localCaller(node), {
+        identity: 'alice',
+        presented: { password: 'wrong' },
+        transport: 'bearer',
+      }),
+      failedWith('AUTHENTICATION_FAILED'),
+    );
   });
 });
