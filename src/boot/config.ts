@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { type AuthConfig, parseAuthConfig } from '../authn/auth-config.ts';
-import { NODE_ID_PATTERN } from '../events/envelope.ts';
+import { NODE_ID_PATTERN, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import { type EdgeConfig, parseEdgeConfig } from '../http/edge-config.ts';
 import { esdbConnectionProblems } from '../store/esdb/connection-string.ts';
-import { originsInSqliteLog } from './origins.ts';
+import { prefixedStreamsInSqliteLog } from '../store/sqlite/prefixed-streams.ts';
 
 export type StoreConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
@@ -97,7 +97,8 @@ const rememberNodeId = (
   store: StoreConfig,
   dataDir: string,
 ): string => {
-  const origins = store.kind === 'sqlite' ? originsInSqliteLog(store.path) : [];
+  const origins =
+    store.kind === 'sqlite' ? prefixedStreamsInSqliteLog(store.path, ORIGIN_STREAM_PREFIX) : [];
   if (origins.length > 0 && (configured === undefined || !origins.includes(configured))) {
     const held = origins.map((o) => JSON.stringify(o)).join(', ');
     throw new ConfigError([
