@@ -11,7 +11,13 @@
 //   an unlock made after seeing the lockout ends it.
 // - Policies are LWW per (scope, subject).
 import type { EventPayload } from '../src/events/catalogue.ts';
-import { type Projection, type Statement, sql } from '../src/readmodel/projection.ts';
+import {
+  type Projection,
+  type Reader,
+  type SqlRow,
+  type Statement,
+  sql,
+} from '../src/readmodel/projection.ts';
 import {
   earliestUpdate,
   lwwUpdate,
@@ -210,3 +216,232 @@ export const sessions: Projection = {
     ],
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Queries (issue 15 item 3): every query on these tables lives here, with typed row mappers.
+
+type Transport = EventPayload<'SessionStarted'>['transport'];
+
+const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
+const strOrNull = (row: SqlRow, col: string): string | null =>
+  row[col] == null ? null : String(row[col]);
+
+/** A session row as the domain reads it. */
+export type SessionRecord = {
+  readonly id: string;
+  readonly principalId: string;
+  readonly transport: Transport;
+  /** The earliest evidence's time (the session's start), else when it was last touched. */
+  readonly startedAt: string;
+  readonly expiresAt: string;
+  readonly idleSeconds: number;
+  readonly touchedAt: string;
+  /** The identity directory the login named, if any. */
+  readonly identityDirectory: string | null;
+  readonly elevatedUntil: string | null;
+  /** '' when never elevated. */
+  readonly elevatedHlc: string;
+  readonly ended: boolean;
+  readonly endReason: string | null;
+};
+
+const sessionRecord = (r: SqlRow): SessionRecord => ({
+  id: str(r, 'id'),
+  principalId: str(r, 'principal_id'),
+  transport: r.transport === 'bearer' ? 'bearer' : 'cookie',
+  startedAt: String(r.started_at ?? r.touched_at),
+  expiresAt: str(r, 'expires_at'),
+  idleSeconds: Number(r.idle_seconds),
+  touchedAt: str(r, 'touched_at'),
+  identityDirectory: strOrNull(r, 'identity_directory'),
+  elevatedUntil: strOrNull(r, 'elevated_until'),
+  elevatedHlc: str(r, 'elevated_hlc'),
+  ended: Number(r.ended) === 1,
+  endReason: strOrNull(r, 'end_reason'),
+});
+
+const SESSION_COLUMNS = `s.id, s.principal_id, s.transport, s.expires_at, s.idle_seconds, s.touched_at,
+  s.identity_directory, s.elevated_until, s.elevated_hlc, s.ended, s.end_reason,
+  (SELECT MIN(at) FROM session_evidences e WHERE e.session_id = s.id) AS started_at`;
+/** Only sessions whose principal is active and not deleted count (joined at every use). */
+const LIVE_PRINCIPAL =
+  'JOIN principals p ON p.id = s.principal_id AND p.active = 1 AND p.deleted = 0';
+
+/** The session a token hash names, if its principal is live: one query through `sessions_token`
+ * (every request with a session cookie or bearer asks it). */
+export const sessionByTokenHash = (read: Reader, tokenHash: string): SessionRecord | undefined => {
+  const r = read.get(
+    `SELECT ${SESSION_COLUMNS} FROM sessions s ${LIVE_PRINCIPAL} WHERE s.token_hash = ?`,
+    tokenHash,
+  );
+  return r && sessionRecord(r);
+};
+
+/** The session with this id, if its principal is live. */
+export const sessionOfLivePrincipal = (read: Reader, id: string): SessionRecord | undefined => {
+  const r = read.get(
+    `SELECT ${SESSION_COLUMNS} FROM sessions s ${LIVE_PRINCIPAL} WHERE s.id = ?`,
+    id,
+  );
+  return r && sessionRecord(r);
+};
+
+/** The session with this id, whatever the state of it and its principal. */
+export const getSessionRecord = (read: Reader, id: string): SessionRecord | undefined => {
+  const r = read.get(`SELECT ${SESSION_COLUMNS} FROM sessions s WHERE s.id = ?`, id);
+  return r && sessionRecord(r);
+};
+
+/** A live principal's sessions not ended, newest first. */
+export const unendedSessionsOf = (read: Reader, principalId: string): SessionRecord[] =>
+  read
+    .all(
+      `SELECT ${SESSION_COLUMNS} FROM sessions s ${LIVE_PRINCIPAL}
+       WHERE s.principal_id = ? AND s.ended = 0 ORDER BY s.started_hlc DESC`,
+      principalId,
+    )
+    .map(sessionRecord);
+
+/** Ids of the sessions of a principal not yet ended, in id order. */
+export const openSessionsOf = (read: Reader, principalId: string): string[] =>
+  read
+    .all('SELECT id FROM sessions WHERE principal_id = ? AND ended = 0 ORDER BY id', principalId)
+    .map((r) => str(r, 'id'));
+
+export type EvidenceRecord = {
+  readonly evidence: string;
+  readonly method: string;
+  readonly credentialId: string;
+  readonly at: string;
+  readonly expiresAt: string;
+};
+
+/** A session's evidences expiring after `at` (ISO 8601), by evidence, the longest-lived first. */
+export const evidencesValidAt = (read: Reader, sessionId: string, at: string): EvidenceRecord[] =>
+  read
+    .all(
+      `SELECT evidence, method, credential_id, at, expires_at FROM session_evidences
+       WHERE session_id = ? AND expires_at > ? ORDER BY evidence, expires_at DESC`,
+      sessionId,
+      at,
+    )
+    .map((r) => ({
+      evidence: str(r, 'evidence'),
+      method: str(r, 'method'),
+      credentialId: str(r, 'credential_id'),
+      at: str(r, 'at'),
+      expiresAt: str(r, 'expires_at'),
+    }));
+
+// Lockout
+
+export type LockoutRecord = {
+  readonly lockedUntil: string | null;
+  /** HLC of the last success or unlock ('' if none): failures and lockouts after it count. */
+  readonly resetHlc: string;
+};
+
+export const lockoutOf = (read: Reader, principalId: string): LockoutRecord | undefined => {
+  const r = read.get(
+    'SELECT locked_until, reset_hlc FROM principal_lockouts WHERE principal_id = ?',
+    principalId,
+  );
+  return r && { lockedUntil: strOrNull(r, 'locked_until'), resetHlc: str(r, 'reset_hlc') };
+};
+
+/** Failures that count towards a lockout: a wrong secret, not attempts refused for other reasons
+ * nor those of a trusted device (counted against the device). */
+const COUNTED =
+  "reason NOT IN ('locked', 'unknown-identity', 'inactive') AND reason NOT LIKE 'device:%'";
+
+const count = (r: SqlRow | undefined): number => Number(r?.n ?? 0);
+
+/** The principal's failures after `hlc` that count towards a lockout. */
+export const countedFailuresAfter = (read: Reader, principalId: string, hlc: string): number =>
+  count(
+    read.get(
+      `SELECT COUNT(*) AS n FROM auth_failures WHERE principal_id = ? AND hlc > ? AND ${COUNTED}`,
+      principalId,
+      hlc,
+    ),
+  );
+
+/** The principal's lockouts after `hlc`. */
+export const lockoutsAfter = (read: Reader, principalId: string, hlc: string): number =>
+  count(
+    read.get(
+      'SELECT COUNT(*) AS n FROM principal_lockout_history WHERE principal_id = ? AND hlc > ?',
+      principalId,
+      hlc,
+    ),
+  );
+
+/** The principal's failures whose reason starts with `prefix` since its last success or unlock. */
+export const failuresWithReasonSinceReset = (
+  read: Reader,
+  principalId: string,
+  prefix: string,
+): number =>
+  count(
+    read.get(
+      `SELECT COUNT(*) AS n FROM auth_failures f
+       WHERE f.principal_id = ? AND substr(f.reason, 1, ?) = ?
+         AND f.hlc > coalesce((SELECT reset_hlc FROM principal_lockouts WHERE principal_id = ?), '')`,
+      principalId,
+      prefix.length,
+      prefix,
+      principalId,
+    ),
+  );
+
+/** The end of the principal's lockout as recorded (past or future), or null. */
+export const lockedUntilOf = (read: Reader, principalId: string): string | null => {
+  const r = read.get(
+    'SELECT locked_until FROM principal_lockouts WHERE principal_id = ?',
+    principalId,
+  );
+  return r ? strOrNull(r, 'locked_until') : null;
+};
+
+// Authentication policies
+
+export type PolicyScope = EventPayload<'AuthPolicySet'>['scope'];
+export type PolicyRecord = {
+  readonly scope: PolicyScope;
+  readonly subjectId: string;
+  readonly require: string[];
+  readonly elevate: string[];
+};
+
+const stringList = (row: SqlRow, col: string): string[] => {
+  const v: unknown = JSON.parse(str(row, col));
+  return Array.isArray(v) ? v.map(String) : [];
+};
+
+const policyRecord = (r: SqlRow): PolicyRecord => ({
+  scope: r.scope === 'role' ? 'role' : 'principal',
+  subjectId: str(r, 'subject_id'),
+  require: stringList(r, 'require'),
+  elevate: stringList(r, 'elevate'),
+});
+
+/** The policies that apply to a principal: its own, and those of the live roles it is granted. */
+export const policiesApplyingTo = (read: Reader, principalId: string): PolicyRecord[] =>
+  read
+    .all(
+      `SELECT scope, subject_id, require, elevate FROM auth_policies
+       WHERE scope = 'principal' AND subject_id = ?
+       UNION ALL
+       SELECT a.scope, a.subject_id, a.require, a.elevate FROM auth_policies a
+         JOIN memberships m ON m.role_id = a.subject_id AND m.granted = 1
+         JOIN roles r ON r.id = a.subject_id AND r.deleted = 0
+       WHERE a.scope = 'role' AND m.principal_id = ?`,
+      principalId,
+      principalId,
+    )
+    .map(policyRecord);
+
+export const listAuthPolicies = (read: Reader): PolicyRecord[] =>
+  read
+    .all('SELECT scope, subject_id, require, elevate FROM auth_policies ORDER BY scope, subject_id')
+    .map(policyRecord);

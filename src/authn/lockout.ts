@@ -26,20 +26,22 @@
 //   `locked`): the audit trail shows every attempt on a locked account.
 
 import { getPrincipal } from '../../projections/principals.ts';
+import {
+  countedFailuresAfter,
+  failuresWithReasonSinceReset,
+  lockedUntilOf,
+  lockoutOf,
+  lockoutsAfter,
+} from '../../projections/sessions.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
 import { requireElevation } from '../authz/elevation.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
-import type { Reader, SqlRow } from '../readmodel/projection.ts';
+import type { Reader } from '../readmodel/projection.ts';
 import type { AuthConfig } from './auth-config.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
-
-/** Failures that count towards a lockout: a wrong secret, not attempts refused for other reasons
- * nor those of a trusted device (counted against the device). */
-const COUNTED =
-  "reason NOT IN ('locked', 'unknown-identity', 'inactive') AND reason NOT LIKE 'device:%'";
 
 /** The recorded reason of a trusted device's failure. */
 export const deviceReason = (device: string, reason: string): string =>
@@ -53,48 +55,22 @@ export type LockoutView = {
 };
 
 /** The lockout's end when it lies after `now`, else null. */
-const lockedUntil = (row: SqlRow | undefined, now: number): string | null => {
-  const until = row?.locked_until == null ? null : String(row.locked_until);
-  return until !== null && Date.parse(until) > now ? until : null;
-};
+const lockedUntil = (until: string | null | undefined, now: number): string | null =>
+  until != null && Date.parse(until) > now ? until : null;
 
 export const lockoutState = (read: Reader, principalId: string, now: number): LockoutView => {
-  const row = read.get(
-    'SELECT locked_until, reset_hlc FROM principal_lockouts WHERE principal_id = ?',
-    principalId,
-  );
-  const since = String(row?.reset_hlc ?? '');
-  const failures = read.get(
-    `SELECT COUNT(*) AS n FROM auth_failures WHERE principal_id = ? AND hlc > ? AND ${COUNTED}`,
-    principalId,
-    since,
-  );
-  const lockouts = read.get(
-    'SELECT COUNT(*) AS n FROM principal_lockout_history WHERE principal_id = ? AND hlc > ?',
-    principalId,
-    since,
-  );
+  const row = lockoutOf(read, principalId);
+  const since = row?.resetHlc ?? '';
   return {
-    lockedUntil: lockedUntil(row, now),
-    failures: Number(failures?.n ?? 0),
-    lockouts: Number(lockouts?.n ?? 0),
+    lockedUntil: lockedUntil(row?.lockedUntil, now),
+    failures: countedFailuresAfter(read, principalId, since),
+    lockouts: lockoutsAfter(read, principalId, since),
   };
 };
 
 /** A trusted device's failures since the principal's last success or unlock. */
-export const deviceFailures = (read: Reader, principalId: string, device: string): number => {
-  const prefix = deviceReason(device, '');
-  const row = read.get(
-    `SELECT COUNT(*) AS n FROM auth_failures f
-     WHERE f.principal_id = ? AND substr(f.reason, 1, ?) = ?
-       AND f.hlc > coalesce((SELECT reset_hlc FROM principal_lockouts WHERE principal_id = ?), '')`,
-    principalId,
-    prefix.length,
-    prefix,
-    principalId,
-  );
-  return Number(row?.n ?? 0);
-};
+export const deviceFailures = (read: Reader, principalId: string, device: string): number =>
+  failuresWithReasonSinceReset(read, principalId, deviceReason(device, ''));
 
 /**
  * The device an attempt counts against: `device` (verified by the caller) while it has fewer
@@ -112,10 +88,7 @@ export const trustedDevice = (
 
 /** Every login step asks this: the lockout row alone, without counting failures. */
 export const isLockedOut = (read: Reader, principalId: string, now: number): boolean =>
-  lockedUntil(
-    read.get('SELECT locked_until FROM principal_lockouts WHERE principal_id = ?', principalId),
-    now,
-  ) !== null;
+  lockedUntil(lockedUntilOf(read, principalId), now) !== null;
 
 export type Failure = {
   readonly principalId: string | null;

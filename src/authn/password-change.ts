@@ -5,6 +5,7 @@
 // whether the principal's other sessions end (default yes, ASVS 3.3.3); the current session
 // survives. Its elevation ends by itself: a session's elevation counts only when it was granted
 // after the principal's latest password change (sessions/views.ts `view`).
+import { openSessionsOf as openSessionIds } from '../../projections/sessions.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
@@ -12,7 +13,6 @@ import { failureEvents, isLockedOut } from './lockout.ts';
 import { passwordCredentialFor, passwordProvider } from './password-provider.ts';
 import { type AuthSettings, ownLiveSession } from './sessions/decide.ts';
 import { gather, type Prepared, sessionCredentialDirectories } from './sessions/evidence.ts';
-import { openSessionIds } from './sessions/views.ts';
 
 export type ChangePasswordInput = {
   readonly sessionId: string;

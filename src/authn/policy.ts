@@ -8,6 +8,12 @@
 // Without any policy a session needs at least one evidence (whatever proved the principal).
 
 import { getPrincipal } from '../../projections/principals.ts';
+import {
+  listAuthPolicies,
+  type PolicyRecord,
+  type PolicyScope,
+  policiesApplyingTo,
+} from '../../projections/sessions.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates, requireDominatesMembers } from '../authz/conferral.ts';
 import { requireElevation } from '../authz/elevation.ts';
@@ -18,7 +24,8 @@ import type { Reader } from '../readmodel/projection.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 
 type EvidenceKind = EventPayload<'AuthPolicySet'>['require'][number];
-export type PolicyScope = EventPayload<'AuthPolicySet'>['scope'];
+
+export type { PolicyScope };
 
 const EVIDENCES: readonly EvidenceKind[] = [
   'knowledge',
@@ -30,28 +37,16 @@ const EVIDENCES: readonly EvidenceKind[] = [
 /** Elevation asks for a password confirmation unless a policy says otherwise. */
 export const DEFAULT_ELEVATION: readonly EvidenceKind[] = ['knowledge'];
 
-const policyRows = (read: Reader, principalId: string) =>
-  read.all(
-    `SELECT require, elevate FROM auth_policies WHERE scope = 'principal' AND subject_id = ?
-     UNION ALL
-     SELECT a.require, a.elevate FROM auth_policies a
-       JOIN memberships m ON m.role_id = a.subject_id AND m.granted = 1
-       JOIN roles r ON r.id = a.subject_id AND r.deleted = 0
-     WHERE a.scope = 'role' AND m.principal_id = ?`,
-    principalId,
-    principalId,
-  );
-
-const union = (rows: readonly string[]): string[] =>
-  [...new Set(rows.flatMap((r) => JSON.parse(r) as string[]))].sort();
+const union = (lists: readonly (readonly string[])[]): string[] =>
+  [...new Set(lists.flat())].sort();
 
 /** Evidences a session of this principal must hold to be complete. */
 export const requiredEvidences = (read: Reader, principalId: string): string[] =>
-  union(policyRows(read, principalId).map((r) => String(r.require)));
+  union(policiesApplyingTo(read, principalId).map((p) => p.require));
 
 /** Evidences an elevation of this principal must present. */
 export const elevationEvidences = (read: Reader, principalId: string): string[] => {
-  const u = union(policyRows(read, principalId).map((r) => String(r.elevate)));
+  const u = union(policiesApplyingTo(read, principalId).map((p) => p.elevate));
   return u.length > 0 ? u : [...DEFAULT_ELEVATION];
 };
 
@@ -61,30 +56,17 @@ export const policyOf = (
   read: Reader,
   principalId: string,
 ): { readonly require: string[]; readonly elevate: string[] } => {
-  const rows = policyRows(read, principalId);
-  const elevate = union(rows.map((r) => String(r.elevate)));
+  const rows = policiesApplyingTo(read, principalId);
+  const elevate = union(rows.map((p) => p.elevate));
   return {
-    require: union(rows.map((r) => String(r.require))),
+    require: union(rows.map((p) => p.require)),
     elevate: elevate.length > 0 ? elevate : [...DEFAULT_ELEVATION],
   };
 };
 
-export type PolicyView = {
-  readonly scope: PolicyScope;
-  readonly subjectId: string;
-  readonly require: string[];
-  readonly elevate: string[];
-};
+export type PolicyView = PolicyRecord;
 
-export const listPolicies = (read: Reader): PolicyView[] =>
-  read
-    .all('SELECT scope, subject_id, require, elevate FROM auth_policies ORDER BY scope, subject_id')
-    .map((r) => ({
-      scope: String(r.scope) as PolicyScope,
-      subjectId: String(r.subject_id),
-      require: JSON.parse(String(r.require)) as string[],
-      elevate: JSON.parse(String(r.elevate)) as string[],
-    }));
+export const listPolicies = (read: Reader): PolicyView[] => listAuthPolicies(read);
 
 const evidences = (field: string, raw: readonly string[]): EvidenceKind[] => {
   for (const e of raw)

@@ -22,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { PASSWORD_DIRECTORY } from '../../projections/credentials.ts';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { getPrincipal, principalByEmailKey } from '../../projections/principals.ts';
+import { openSessionsOf as openSessionIds } from '../../projections/sessions.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
@@ -31,7 +32,6 @@ import { getCredentialDirectory, passwordChangedHlc } from './credentials.ts';
 import { passwordCredentialFor } from './password-provider.ts';
 import { registerPrincipal } from './principals.ts';
 import { allowedCredentialDirectories, identityHolding } from './queries.ts';
-import { openSessionIds } from './sessions/views.ts';
 import { hashSecret } from './tokens.ts';
 
 export const VERIFY_PREFIX = 'alv_';

@@ -1,5 +1,6 @@
 // What the session commands share: their settings, their answer, the recorded refusal, and the
 // caller's own live session.
+import { getSessionRecord } from '../../../projections/sessions.ts';
 import { AppError } from '../../errors.ts';
 import type { DomainEvent } from '../../events/catalogue.ts';
 import type { CommandMeta } from '../../node/command.ts';
@@ -46,17 +47,14 @@ export const ownLiveSession = (
   sessionId: string,
   now: number,
 ) => {
-  const r = state.get(
-    'SELECT principal_id, ended, expires_at FROM sessions WHERE id = ?',
-    sessionId,
-  );
+  const r = getSessionRecord(state, sessionId);
   if (
     !r ||
-    String(r.principal_id) !== meta.actor ||
-    Number(r.ended) === 1 ||
-    Date.parse(String(r.expires_at)) <= now ||
+    r.principalId !== meta.actor ||
+    r.ended ||
+    Date.parse(r.expiresAt) <= now ||
     !principalUsable(state, meta.actor)
   )
     throw new AppError('UNAUTHENTICATED', 'the session has ended');
-  return String(r.principal_id);
+  return r.principalId;
 };

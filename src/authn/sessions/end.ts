@@ -1,6 +1,7 @@
 // Ending sessions (logout, force log-off, ended by a password change) and recording activity for
 // other sites.
 import { getPrincipal } from '../../../projections/principals.ts';
+import { getSessionRecord, openSessionsOf } from '../../../projections/sessions.ts';
 import { requirePrivilege } from '../../authz/admin.ts';
 import { requireDominates } from '../../authz/conferral.ts';
 import { requireElevation } from '../../authz/elevation.ts';
@@ -9,7 +10,6 @@ import type { EventPayload } from '../../events/catalogue.ts';
 import type { Authority, Command, CommandMeta } from '../../node/command.ts';
 import type { Reader } from '../../readmodel/projection.ts';
 import { MANAGE_PRINCIPALS } from '../principals.ts';
-import { openSessionIds } from './views.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -30,9 +30,9 @@ export const endSession = (input: {
 }): Command<{ ended: boolean }> => ({
   name: 'EndSession',
   decide(state, meta) {
-    const r = state.get('SELECT principal_id, ended FROM sessions WHERE id = ?', input.sessionId);
+    const r = getSessionRecord(state, input.sessionId);
     if (!r) throw new AppError('SESSION_NOT_FOUND', `no session ${input.sessionId}`);
-    const principalId = String(r.principal_id);
+    const { principalId } = r;
     // Someone else's session is not even confirmed to exist without the privilege.
     let authority: Authority = [];
     if (meta.actor !== principalId) {
@@ -44,7 +44,7 @@ export const endSession = (input: {
         throw err;
       }
     }
-    if (Number(r.ended) === 1) return { events: [], result: { ended: true } };
+    if (r.ended) return { events: [], result: { ended: true } };
     const reason = input.reason ?? (meta.actor === principalId ? 'logout' : 'revoked');
     return {
       events: [{ type: 'SessionEnded', data: { sessionId: input.sessionId, reason } }],
@@ -65,7 +65,7 @@ export const endSessionsOf = (input: {
     if (!p) throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`);
     const authority = mayEnd(state, meta, p.id);
     const reason = input.reason ?? (meta.actor === p.id ? 'logout' : 'revoked');
-    const ids = openSessionIds(state, p.id).filter((id) => id !== input.exceptSessionId);
+    const ids = openSessionsOf(state, p.id).filter((id) => id !== input.exceptSessionId);
     return {
       events: ids.map(
         (sessionId) => ({ type: 'SessionEnded', data: { sessionId, reason } }) as const,
@@ -83,8 +83,8 @@ export const touchSession = (input: {
 }): Command<{ touched: boolean }> => ({
   name: 'TouchSession',
   decide(state) {
-    const r = state.get('SELECT ended, touched_at FROM sessions WHERE id = ?', input.sessionId);
-    if (!r || Number(r.ended) === 1 || Date.parse(String(r.touched_at)) >= input.at)
+    const r = getSessionRecord(state, input.sessionId);
+    if (!r || r.ended || Date.parse(r.touchedAt) >= input.at)
       return { events: [], result: { touched: false } };
     return {
       events: [{ type: 'SessionTouched', data: { sessionId: input.sessionId, at: iso(input.at) } }],

@@ -1,6 +1,7 @@
 // Gathering evidence for a session step: every provider's slow part (argon2) runs outside the
 // writer queue against committed state (`prepareEvidence`); inside the command each provider
 // decides on what it prepared (`gather`), so the final check is serialized and pure.
+import { getSessionRecord } from '../../../projections/sessions.ts';
 import type { EventPayload } from '../../events/catalogue.ts';
 import type { Reader } from '../../readmodel/projection.ts';
 import type {
@@ -33,10 +34,8 @@ export const sessionCredentialDirectories = (
   read: Reader,
   sessionId: string,
 ): ReadonlySet<string> | undefined => {
-  const r = read.get('SELECT identity_directory FROM sessions WHERE id = ?', sessionId);
-  return r?.identity_directory == null
-    ? undefined
-    : allowedCredentialDirectories(read, String(r.identity_directory));
+  const directory = getSessionRecord(read, sessionId)?.identityDirectory;
+  return directory == null ? undefined : allowedCredentialDirectories(read, directory);
 };
 
 /** Runs every provider's slow part (argon2) against committed state; a rehash uses `argon2`. */

@@ -1,6 +1,7 @@
 // Adding evidence to the caller's own session (an OTP after the password) and elevating it (sudo
 // mode): both need the session live and the principal not locked out (a known device passes a
 // lockout others caused), and both rotate the token.
+import { getSessionRecord } from '../../../projections/sessions.ts';
 import { AppError } from '../../errors.ts';
 import type { DomainEvent } from '../../events/catalogue.ts';
 import type { Command, CommandMeta } from '../../node/command.ts';
@@ -69,8 +70,7 @@ export const addEvidence = (input: StepInput): Command<StepResult> => ({
     const { principalId, base, proofs } = step;
     if (proofs.length === 0)
       return refuse(state, { ...base, reason: 'no-evidence' }, now, input.settings);
-    const row = state.get('SELECT expires_at FROM sessions WHERE id = ?', input.sessionId);
-    const cap = Date.parse(String(row?.expires_at));
+    const cap = Date.parse(getSessionRecord(state, input.sessionId)?.expiresAt ?? '');
     const added: DomainEvent = {
       type: 'SessionEvidenceAdded',
       data: {
@@ -116,8 +116,7 @@ export const elevate = (input: StepInput): Command<StepResult> => ({
         now,
         input.settings,
       );
-    const row = state.get('SELECT expires_at FROM sessions WHERE id = ?', input.sessionId);
-    const cap = Date.parse(String(row?.expires_at));
+    const cap = Date.parse(getSessionRecord(state, input.sessionId)?.expiresAt ?? '');
     const until = Math.min(now + input.settings.elevationS * 1000, cap);
     const events: DomainEvent[] = [
       ...proofs.flatMap((p) => p.events),

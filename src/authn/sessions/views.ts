@@ -6,7 +6,16 @@
 // - A session counts only while its principal is active and not deleted, whatever order the
 //   events about both arrived in: the check joins the principal at every use.
 // - Until a session holds what its policy requires it is incomplete (policy.ts).
-import type { Reader, SqlRow } from '../../readmodel/projection.ts';
+import {
+  type EvidenceRecord,
+  evidencesValidAt,
+  getSessionRecord,
+  type SessionRecord,
+  sessionByTokenHash,
+  sessionOfLivePrincipal,
+  unendedSessionsOf,
+} from '../../../projections/sessions.ts';
+import type { Reader } from '../../readmodel/projection.ts';
 import { passwordChangedHlc } from '../credentials.ts';
 import { policyOf } from '../policy.ts';
 import { subnetsContaining } from '../subnets.ts';
@@ -15,13 +24,7 @@ import { SESSION_PREFIX, type Transport } from './token.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export type EvidenceView = {
-  readonly evidence: string;
-  readonly method: string;
-  readonly credentialId: string;
-  readonly at: string;
-  readonly expiresAt: string;
-};
+export type EvidenceView = EvidenceRecord;
 
 export type SessionView = {
   readonly sessionId: string;
@@ -39,26 +42,6 @@ export type SessionView = {
   readonly ended: boolean;
   readonly endReason: string | null;
 };
-
-const SESSION_COLUMNS = `s.id, s.principal_id, s.transport, s.expires_at, s.idle_seconds, s.touched_at,
-  s.elevated_until, s.elevated_hlc, s.ended, s.end_reason, s.started_hlc, s.token_hlc,
-  (SELECT MIN(at) FROM session_evidences e WHERE e.session_id = s.id) AS started_at`;
-
-const liveEvidences = (read: Reader, sessionId: string, now: number): EvidenceView[] =>
-  read
-    .all(
-      `SELECT evidence, method, credential_id, at, expires_at FROM session_evidences
-       WHERE session_id = ? AND expires_at > ? ORDER BY evidence, expires_at DESC`,
-      sessionId,
-      iso(now),
-    )
-    .map((r) => ({
-      evidence: String(r.evidence),
-      method: String(r.method),
-      credentialId: String(r.credential_id),
-      at: String(r.at),
-      expiresAt: String(r.expires_at),
-    }));
 
 /**
  * Where the request using a session comes from: `location` evidence counts only for a request
@@ -92,54 +75,50 @@ const located = (
 
 const view = (
   read: Reader,
-  r: SqlRow,
+  r: SessionRecord,
   now: number,
   lastSeenMs: number,
   from: From,
 ): SessionView => {
-  const sessionId = String(r.id);
-  const principalId = String(r.principal_id);
-  const proven = liveEvidences(read, sessionId, now);
+  const { principalId, elevatedUntil: until } = r;
+  const proven = evidencesValidAt(read, r.id, iso(now));
   const evidences = from === AS_PROVEN ? proven : located(read, proven, from.ip, now);
   const held = new Set(evidences.map((e) => e.evidence));
   const policy = policyOf(read, principalId);
   const missing = policy.require.filter((e) => !held.has(e));
-  const until = r.elevated_until == null ? null : String(r.elevated_until);
   // Elevation ends at expiry and at a password change made after it. One whose policy asks for
   // `location` rests on where it was proven: it holds only for a request that is located too
   // (outside, the session is not elevated for that request; back inside, it is again).
   const elevated =
     until !== null &&
     Date.parse(until) > now &&
-    String(r.elevated_hlc ?? '') > passwordChangedHlc(read, principalId) &&
+    r.elevatedHlc > passwordChangedHlc(read, principalId) &&
     (!policy.elevate.includes('location') || held.has('location'));
   return {
-    sessionId,
+    sessionId: r.id,
     principalId,
-    transport: String(r.transport) as Transport,
-    startedAt: String(r.started_at ?? r.touched_at),
-    expiresAt: String(r.expires_at),
+    transport: r.transport,
+    startedAt: r.startedAt,
+    expiresAt: r.expiresAt,
     lastSeenAt: iso(lastSeenMs),
     evidences,
     complete: held.size > 0 && missing.length === 0,
     missing,
     elevatedUntil: elevated ? until : null,
-    ended: Number(r.ended) === 1,
-    endReason: r.end_reason == null ? null : String(r.end_reason),
+    ended: r.ended,
+    endReason: r.endReason,
   };
 };
 
 /** Node-local activity: when each session was last used here (not replicated, not digested). */
 export type Activity = Map<string, number>;
 
-const lastSeen = (r: SqlRow, activity: Activity | undefined): number =>
-  Math.max(Date.parse(String(r.touched_at)), activity?.get(String(r.id)) ?? 0);
+const lastSeen = (r: SessionRecord, activity: Activity | undefined): number =>
+  Math.max(Date.parse(r.touchedAt), activity?.get(r.id) ?? 0);
 
-/** Whether a session row is usable at `now`: not ended, within both timeouts. */
-const usable = (r: SqlRow, now: number, activity: Activity | undefined): boolean =>
-  Number(r.ended) === 0 &&
-  Date.parse(String(r.expires_at)) > now &&
-  now - lastSeen(r, activity) <= Number(r.idle_seconds) * 1000;
+/** Whether a session is usable at `now`: not ended, within both timeouts. */
+const usable = (r: SessionRecord, now: number, activity: Activity | undefined): boolean =>
+  !r.ended && Date.parse(r.expiresAt) > now && now - lastSeen(r, activity) <= r.idleSeconds * 1000;
 
 /** The live session a token names, or undefined (unknown, rotated away, ended, timed out, or its
  * principal inactive or deleted), as it counts for a request from `ip` (see `From`; without an
@@ -152,12 +131,7 @@ export const sessionByToken = (
   ip?: string,
 ): SessionView | undefined => {
   if (!token.startsWith(SESSION_PREFIX)) return undefined;
-  const r = read.get(
-    `SELECT ${SESSION_COLUMNS} FROM sessions s
-     JOIN principals p ON p.id = s.principal_id AND p.active = 1 AND p.deleted = 0
-     WHERE s.token_hash = ?`,
-    hashSecret(token),
-  );
+  const r = sessionByTokenHash(read, hashSecret(token));
   if (!r || !usable(r, now, activity)) return undefined;
   return view(read, r, now, lastSeen(r, activity), { ip });
 };
@@ -171,12 +145,7 @@ export const liveSession = (
   activity?: Activity,
   ip?: string,
 ): SessionView | undefined => {
-  const r = read.get(
-    `SELECT ${SESSION_COLUMNS} FROM sessions s
-     JOIN principals p ON p.id = s.principal_id AND p.active = 1 AND p.deleted = 0
-     WHERE s.id = ?`,
-    sessionId,
-  );
+  const r = sessionOfLivePrincipal(read, sessionId);
   if (!r || !usable(r, now, activity)) return undefined;
   return view(read, r, now, lastSeen(r, activity), { ip });
 };
@@ -189,13 +158,7 @@ export const sessionsOf = (
   now: number,
   activity?: Activity,
 ): SessionView[] =>
-  read
-    .all(
-      `SELECT ${SESSION_COLUMNS} FROM sessions s
-       JOIN principals p ON p.id = s.principal_id AND p.active = 1 AND p.deleted = 0
-       WHERE s.principal_id = ? AND s.ended = 0 ORDER BY s.started_hlc DESC`,
-      principalId,
-    )
+  unendedSessionsOf(read, principalId)
     .filter((r) => usable(r, now, activity))
     .map((r) => view(read, r, now, lastSeen(r, activity), AS_PROVEN));
 
@@ -206,12 +169,6 @@ export const getSession = (
   now: number,
   ip: string | undefined,
 ): SessionView | undefined => {
-  const r = read.get(`SELECT ${SESSION_COLUMNS} FROM sessions s WHERE s.id = ?`, sessionId);
-  return r && view(read, r, now, Date.parse(String(r.touched_at)), { ip });
+  const r = getSessionRecord(read, sessionId);
+  return r && view(read, r, now, Date.parse(r.touchedAt), { ip });
 };
-
-/** Ids of the sessions of a principal not yet ended (deactivation ends them). */
-export const openSessionIds = (read: Reader, principalId: string): string[] =>
-  read
-    .all('SELECT id FROM sessions WHERE principal_id = ? AND ended = 0 ORDER BY id', principalId)
-    .map((r) => String(r.id));
