@@ -8,7 +8,9 @@
 // PHC string) is an LWW register; `changed_hlc` is the latest set that was not a mere rehash, so
 // a session can tell whether the password changed since it elevated. Kind-specific state (OTP
 // seeds, subnets) lives in the tables of that kind, keyed by the credential id.
-import type { Projection } from '../src/readmodel/projection.ts';
+import { hlcWallMs } from '../src/clock/hlc.ts';
+import type { EventPayload } from '../src/events/catalogue.ts';
+import type { Projection, Reader, SqlRow } from '../src/readmodel/projection.ts';
 import { sql } from '../src/readmodel/projection.ts';
 import {
   createOrMerge,
@@ -207,4 +209,204 @@ export const credentials: Projection = {
       terminalSet('credentials', { id: e.data.credentialId }, 'revoked', 'revoked_hlc', e.hlc),
     ],
   },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Queries (issue 15 item 3): every query on these tables lives here, with typed row mappers.
+
+const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
+const strOrNull = (row: SqlRow, col: string): string | null =>
+  row[col] == null ? null : String(row[col]);
+const stringList = (row: SqlRow, col: string): string[] => {
+  const v: unknown = JSON.parse(str(row, col));
+  return Array.isArray(v) ? v.map(String) : [];
+};
+/** The wall-clock time of an HLC, as ISO 8601. */
+const createdAt = (row: SqlRow): string =>
+  new Date(hlcWallMs(str(row, 'created_hlc'))).toISOString();
+
+// Credential directories
+
+type DirectoryKind = EventPayload<'CredentialDirectoryDefined'>['kind'];
+type EvidenceKind = EventPayload<'CredentialDirectoryDefined'>['evidences'][number];
+
+export type CredentialDirectoryView = {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: DirectoryKind;
+  readonly evidences: EvidenceKind[];
+  readonly evidenceLifetimeSeconds: number;
+};
+
+const directoryView = (r: SqlRow): CredentialDirectoryView => ({
+  id: str(r, 'id'),
+  name: str(r, 'name'),
+  kind: str(r, 'kind') as DirectoryKind,
+  evidences: JSON.parse(str(r, 'evidences')) as EvidenceKind[],
+  evidenceLifetimeSeconds: Number(r.lifetime_seconds),
+});
+
+const DIRECTORY_COLUMNS = 'id, name, kind, evidences, lifetime_seconds';
+
+export const getCredentialDirectory = (
+  read: Reader,
+  id: string,
+): CredentialDirectoryView | undefined => {
+  const r = read.get(`SELECT ${DIRECTORY_COLUMNS} FROM credential_directories WHERE id = ?`, id);
+  return r && directoryView(r);
+};
+
+export const listCredentialDirectories = (read: Reader): CredentialDirectoryView[] =>
+  read
+    .all(`SELECT ${DIRECTORY_COLUMNS} FROM credential_directories ORDER BY id`)
+    .map(directoryView);
+
+export const credentialDirectoryExists = (read: Reader, id: string): boolean =>
+  read.get('SELECT 1 AS found FROM credential_directories WHERE id = ?', id) !== undefined;
+
+// Password credentials
+
+export type PasswordCredential = {
+  readonly id: string;
+  readonly directoryId: string;
+  readonly hash: string;
+  readonly validFrom: string | null;
+  readonly validUntil: string | null;
+};
+
+/** The principal's password credential in a directory: the live one set last (two sites that set
+ * a first password at once make two credentials; the later hash wins everywhere). */
+export const passwordCredential = (
+  read: Reader,
+  principalId: string,
+  directoryId: string = PASSWORD_DIRECTORY,
+): PasswordCredential | undefined => {
+  const r = read.get(
+    `SELECT id, directory_id, secret, valid_from, valid_until FROM credentials
+     WHERE principal_id = ? AND directory_id = ? AND kind = 'password' AND revoked = 0 AND secret IS NOT NULL
+     ORDER BY secret_hlc DESC, id DESC LIMIT 1`,
+    principalId,
+    directoryId,
+  );
+  return (
+    r && {
+      id: str(r, 'id'),
+      directoryId: str(r, 'directory_id'),
+      hash: str(r, 'secret'),
+      validFrom: strOrNull(r, 'valid_from'),
+      validUntil: strOrNull(r, 'valid_until'),
+    }
+  );
+};
+
+/** HLC of the principal's latest password change (rehashes excluded), '' if none. */
+export const passwordChangedHlc = (read: Reader, principalId: string): string => {
+  const r = read.get(
+    "SELECT COALESCE(MAX(changed_hlc), '') AS h FROM credentials WHERE principal_id = ? AND kind = 'password'",
+    principalId,
+  );
+  return r ? str(r, 'h') : '';
+};
+
+export type PasswordCredentialRecord = {
+  readonly id: string;
+  readonly directoryId: string;
+  readonly createdAt: string;
+  readonly validUntil: string | null;
+  readonly revoked: boolean;
+};
+
+/** Every password credential of a principal (revoked ones too), never the secret. */
+export const passwordCredentialsOf = (
+  read: Reader,
+  principalId: string,
+): PasswordCredentialRecord[] =>
+  read
+    .all(
+      `SELECT id, directory_id, created_hlc, valid_until, revoked FROM credentials
+       WHERE principal_id = ? AND kind = 'password'`,
+      principalId,
+    )
+    .map((r) => ({
+      id: str(r, 'id'),
+      directoryId: str(r, 'directory_id'),
+      createdAt: createdAt(r),
+      validUntil: strOrNull(r, 'valid_until'),
+      revoked: Number(r.revoked) === 1,
+    }));
+
+// Access tokens
+
+export type AccessTokenRecord = {
+  readonly id: string;
+  readonly name: string;
+  readonly expiresAt: string;
+  /** The CIDR ranges it is bound to (none: any address). */
+  readonly subnets: string[];
+  readonly createdAt: string;
+  readonly revoked: boolean;
+};
+
+/** Every access token of a principal (revoked ones too), never the secret's hash. */
+export const accessTokensOf = (read: Reader, principalId: string): AccessTokenRecord[] =>
+  read
+    .all(
+      'SELECT id, name, expires_at, subnets, created_hlc, revoked FROM access_tokens WHERE principal_id = ?',
+      principalId,
+    )
+    .map((r) => ({
+      id: str(r, 'id'),
+      name: str(r, 'name'),
+      expiresAt: str(r, 'expires_at'),
+      subnets: stringList(r, 'subnets'),
+      createdAt: createdAt(r),
+      revoked: Number(r.revoked) === 1,
+    }));
+
+export type LiveTokenRecord = {
+  readonly id: string;
+  readonly principalId: string;
+  readonly expiresAt: string;
+  readonly subnets: string[];
+};
+
+/** The unrevoked access token with this secret hash, if its principal is active and not deleted
+ * (expiry and subnets are the caller's to check). One query through `access_tokens_hash`. */
+export const unrevokedTokenByHash = (
+  read: Reader,
+  secretHash: string,
+): LiveTokenRecord | undefined => {
+  const r = read.get(
+    `SELECT t.id, t.principal_id, t.expires_at, t.subnets FROM access_tokens t
+     JOIN principals p ON p.id = t.principal_id AND p.active = 1 AND p.deleted = 0
+     WHERE t.secret_hash = ? AND t.revoked = 0`,
+    secretHash,
+  );
+  return (
+    r && {
+      id: str(r, 'id'),
+      principalId: str(r, 'principal_id'),
+      expiresAt: str(r, 'expires_at'),
+      subnets: stringList(r, 'subnets'),
+    }
+  );
+};
+
+// Revocation (CredentialRevoked ends a credential of any kind: see also projections/factors.ts)
+
+export type RevocableRecord = { readonly principalId: string; readonly revoked: boolean };
+
+const revocableRecord = (r: SqlRow): RevocableRecord => ({
+  principalId: str(r, 'principal_id'),
+  revoked: Number(r.revoked) === 1,
+});
+
+export const accessTokenRevocable = (read: Reader, id: string): RevocableRecord | undefined => {
+  const r = read.get('SELECT principal_id, revoked FROM access_tokens WHERE id = ?', id);
+  return r && revocableRecord(r);
+};
+
+export const credentialRevocable = (read: Reader, id: string): RevocableRecord | undefined => {
+  const r = read.get('SELECT principal_id, revoked FROM credentials WHERE id = ?', id);
+  return r && revocableRecord(r);
 };

@@ -3,7 +3,9 @@
 // is a flag that once set stays set (terminal: the earliest HLC is kept); the highest time step
 // or counter used is a max register, so a code used at one site is refused at every site once
 // the use has replicated; revocation (CredentialRevoked) is terminal.
-import { type Projection, sql } from '../src/readmodel/projection.ts';
+import { hlcWallMs } from '../src/clock/hlc.ts';
+import type { EventPayload } from '../src/events/catalogue.ts';
+import { type Projection, type Reader, type SqlRow, sql } from '../src/readmodel/projection.ts';
 import { maxUpdate, terminalSet } from '../src/readmodel/registers.ts';
 
 export const factors: Projection = {
@@ -87,4 +89,133 @@ export const factors: Projection = {
       ),
     ],
   },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Queries (issue 15 item 3): every query on these tables lives here, with typed row mappers.
+
+const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
+const strOrNull = (row: SqlRow, col: string): string | null =>
+  row[col] == null ? null : String(row[col]);
+const numOrNull = (row: SqlRow, col: string): number | null =>
+  row[col] == null ? null : Number(row[col]);
+const createdAt = (row: SqlRow): string =>
+  new Date(hlcWallMs(str(row, 'created_hlc'))).toISOString();
+
+type Otp = EventPayload<'OtpEnrolled'>;
+
+export type OtpRecord = {
+  readonly id: string;
+  readonly principalId: string;
+  readonly directoryId: string;
+  readonly name: string;
+  readonly kind: Otp['kind'];
+  readonly digits: Otp['digits'];
+  readonly algorithm: Otp['algorithm'];
+  readonly period: number | null;
+  readonly counter: number | null;
+  /** The sealed seed (src/authn/seed-crypto.ts). */
+  readonly seed: Otp['seed'];
+  readonly validUntil: string | null;
+  readonly confirmed: boolean;
+  /** The highest time step or counter used; undefined before the first use. */
+  readonly lastStep: number | undefined;
+  readonly revoked: boolean;
+  readonly createdAt: string;
+};
+
+const otpRecord = (r: SqlRow): OtpRecord => ({
+  id: str(r, 'id'),
+  principalId: str(r, 'principal_id'),
+  directoryId: str(r, 'directory_id'),
+  name: str(r, 'name'),
+  kind: r.kind === 'hotp' ? 'hotp' : 'totp',
+  digits: Number(r.digits) === 8 ? 8 : 6,
+  algorithm: r.algorithm === 'sha256' || r.algorithm === 'sha512' ? r.algorithm : 'sha1',
+  period: numOrNull(r, 'period'),
+  counter: numOrNull(r, 'counter'),
+  seed: JSON.parse(str(r, 'seed')) as Otp['seed'],
+  validUntil: strOrNull(r, 'valid_until'),
+  confirmed: Number(r.confirmed) === 1,
+  lastStep: r.last_step == null ? undefined : Number(r.last_step),
+  revoked: Number(r.revoked) === 1,
+  createdAt: createdAt(r),
+});
+
+export const getOtpRecord = (read: Reader, id: string): OtpRecord | undefined => {
+  const r = read.get('SELECT * FROM otp_credentials WHERE id = ?', id);
+  return r && otpRecord(r);
+};
+
+/** Every OTP credential of a principal (revoked ones too), in id order. */
+export const otpRecordsOf = (read: Reader, principalId: string): OtpRecord[] =>
+  read
+    .all('SELECT * FROM otp_credentials WHERE principal_id = ? ORDER BY id', principalId)
+    .map(otpRecord);
+
+export const unrevokedOtpCount = (read: Reader, principalId: string): number =>
+  Number(
+    read.get(
+      'SELECT COUNT(*) AS n FROM otp_credentials WHERE principal_id = ? AND revoked = 0',
+      principalId,
+    )?.n ?? 0,
+  );
+
+export type SubnetRecord = {
+  readonly id: string;
+  readonly principalId: string;
+  readonly directoryId: string;
+  readonly name: string;
+  readonly cidrs: string[];
+  readonly validUntil: string | null;
+  readonly revoked: boolean;
+  readonly createdAt: string;
+};
+
+const subnetRecord = (r: SqlRow): SubnetRecord => {
+  const cidrs: unknown = JSON.parse(str(r, 'cidrs'));
+  return {
+    id: str(r, 'id'),
+    principalId: str(r, 'principal_id'),
+    directoryId: str(r, 'directory_id'),
+    name: str(r, 'name'),
+    cidrs: Array.isArray(cidrs) ? cidrs.map(String) : [],
+    validUntil: strOrNull(r, 'valid_until'),
+    revoked: Number(r.revoked) === 1,
+    createdAt: createdAt(r),
+  };
+};
+
+export const getSubnetRecord = (read: Reader, id: string): SubnetRecord | undefined => {
+  const r = read.get('SELECT * FROM subnet_credentials WHERE id = ?', id);
+  return r && subnetRecord(r);
+};
+
+/** Every subnet credential of a principal (revoked ones too), in id order. */
+export const subnetRecordsOf = (read: Reader, principalId: string): SubnetRecord[] =>
+  read
+    .all('SELECT * FROM subnet_credentials WHERE principal_id = ? ORDER BY id', principalId)
+    .map(subnetRecord);
+
+/** A principal's unrevoked subnet credentials, in id order. */
+export const unrevokedSubnetsOf = (read: Reader, principalId: string): SubnetRecord[] =>
+  read
+    .all(
+      'SELECT * FROM subnet_credentials WHERE principal_id = ? AND revoked = 0 ORDER BY id',
+      principalId,
+    )
+    .map(subnetRecord);
+
+// Revocation (CredentialRevoked ends a credential of any kind: see also projections/credentials.ts)
+
+export type RevocableRecord = { readonly principalId: string; readonly revoked: boolean };
+
+export const otpRevocable = (read: Reader, id: string): RevocableRecord | undefined => {
+  const r = read.get('SELECT principal_id, revoked FROM otp_credentials WHERE id = ?', id);
+  return r && { principalId: str(r, 'principal_id'), revoked: Number(r.revoked) === 1 };
+};
+
+export const subnetRevocable = (read: Reader, id: string): RevocableRecord | undefined => {
+  const r = read.get('SELECT principal_id, revoked FROM subnet_credentials WHERE id = ?', id);
+  return r && { principalId: str(r, 'principal_id'), revoked: Number(r.revoked) === 1 };
 };

@@ -1,7 +1,15 @@
 // Credential directories and password credentials: commands and queries.
 // `credential set-password` is Talos' create_basic_credential: an administrator gives a principal
 // a password (hashed outside the writer queue; only the argon2id PHC string reaches the event).
-import { PASSWORD_DIRECTORY } from '../../projections/credentials.ts';
+import {
+  type CredentialDirectoryView,
+  getCredentialDirectory,
+  listCredentialDirectories,
+  PASSWORD_DIRECTORY,
+  type PasswordCredential,
+  passwordChangedHlc,
+  passwordCredential,
+} from '../../projections/credentials.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates, requireDominatesUsersOf } from '../authz/conferral.ts';
@@ -10,78 +18,19 @@ import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import * as normalize from '../events/normalize.ts';
 import type { Command } from '../node/command.ts';
-import type { Reader, SqlRow } from '../readmodel/projection.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
+
+export {
+  type CredentialDirectoryView,
+  getCredentialDirectory,
+  listCredentialDirectories,
+  type PasswordCredential,
+  passwordChangedHlc,
+  passwordCredential,
+};
 
 type Kind = EventPayload<'CredentialDirectoryDefined'>['kind'];
 type EvidenceKind = EventPayload<'CredentialDirectoryDefined'>['evidences'][number];
-
-export type CredentialDirectoryView = {
-  readonly id: string;
-  readonly name: string;
-  readonly kind: Kind;
-  readonly evidences: EvidenceKind[];
-  readonly evidenceLifetimeSeconds: number;
-};
-
-const directoryView = (r: SqlRow): CredentialDirectoryView => ({
-  id: String(r.id),
-  name: String(r.name),
-  kind: String(r.kind) as Kind,
-  evidences: JSON.parse(String(r.evidences)) as EvidenceKind[],
-  evidenceLifetimeSeconds: Number(r.lifetime_seconds),
-});
-
-export const getCredentialDirectory = (
-  read: Reader,
-  id: string,
-): CredentialDirectoryView | undefined => {
-  const r = read.get(
-    'SELECT id, name, kind, evidences, lifetime_seconds FROM credential_directories WHERE id = ?',
-    id,
-  );
-  return r && directoryView(r);
-};
-
-export const listCredentialDirectories = (read: Reader): CredentialDirectoryView[] =>
-  read
-    .all(
-      'SELECT id, name, kind, evidences, lifetime_seconds FROM credential_directories ORDER BY id',
-    )
-    .map(directoryView);
-
-export type PasswordCredential = {
-  readonly id: string;
-  readonly directoryId: string;
-  readonly hash: string;
-  readonly validFrom: string | null;
-  readonly validUntil: string | null;
-};
-
-/** The principal's password credential in a directory: the live one set last (two sites that set
- * a first password at once make two credentials; the later hash wins everywhere). */
-export const passwordCredential = (
-  read: Reader,
-  principalId: string,
-  directoryId: string = PASSWORD_DIRECTORY,
-): PasswordCredential | undefined => {
-  const r = read.get(
-    `SELECT id, directory_id, secret, valid_from, valid_until FROM credentials
-     WHERE principal_id = ? AND directory_id = ? AND kind = 'password' AND revoked = 0 AND secret IS NOT NULL
-     ORDER BY secret_hlc DESC, id DESC LIMIT 1`,
-    principalId,
-    directoryId,
-  );
-  return (
-    r && {
-      id: String(r.id),
-      directoryId: String(r.directory_id),
-      hash: String(r.secret),
-      validFrom: r.valid_from == null ? null : String(r.valid_from),
-      validUntil: r.valid_until == null ? null : String(r.valid_until),
-    }
-  );
-};
 
 /** Inside its validity window at `now`. */
 export const withinValidity = (
@@ -90,15 +39,6 @@ export const withinValidity = (
 ): boolean =>
   (c.validFrom === null || Date.parse(c.validFrom) <= now) &&
   (c.validUntil === null || now < Date.parse(c.validUntil));
-
-/** HLC of the principal's latest password change (rehashes excluded), '' if none. */
-export const passwordChangedHlc = (read: Reader, principalId: string): string =>
-  String(
-    read.get(
-      "SELECT COALESCE(MAX(changed_hlc), '') AS h FROM credentials WHERE principal_id = ? AND kind = 'password'",
-      principalId,
-    )?.h ?? '',
-  );
 
 const isoOrNull = (field: string, raw: string | null | undefined): string | null => {
   if (raw === undefined || raw === null) return null;

@@ -2,20 +2,22 @@
 // to, who may manage a principal's credentials, validity windows, and how long the evidence they
 // give counts in a session.
 import {
+  accessTokensOf,
   DEFAULT_EVIDENCE_LIFETIME_S,
   GATEWAY_DIRECTORY,
   OTP_DIRECTORY,
+  passwordCredentialsOf,
   SUBNET_DIRECTORY,
 } from '../../projections/credentials.ts';
+import { otpRecordsOf, subnetRecordsOf } from '../../projections/factors.ts';
 import { getPrincipal, type PrincipalView } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
-import { hlcWallMs } from '../clock/hlc.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { Authority, CommandMeta } from '../node/command.ts';
-import type { Reader, SqlRow } from '../readmodel/projection.ts';
+import type { Reader } from '../readmodel/projection.ts';
 import { type CredentialDirectoryView, getCredentialDirectory } from './credentials.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 
@@ -100,9 +102,10 @@ export const validUntil = (raw: string | undefined, now: number): string | null 
 };
 
 /** Live: not revoked and inside its validity window. */
-export const isLive = (row: SqlRow, now: number): boolean =>
-  Number(row.revoked) === 0 &&
-  (row.valid_until == null || Date.parse(String(row.valid_until)) > now);
+export const isLive = (
+  c: { readonly revoked: boolean; readonly validUntil: string | null },
+  now: number,
+): boolean => !c.revoked && (c.validUntil === null || Date.parse(c.validUntil) > now);
 
 export type CredentialSummary = {
   readonly credentialId: string;
@@ -117,63 +120,53 @@ export type CredentialSummary = {
   readonly revoked: boolean;
 };
 
-const created = (hlc: unknown): string => new Date(hlcWallMs(String(hlc))).toISOString();
-
 /** A principal's credentials of every kind (password, OTP, subnet, access token), never their
  * secrets. */
 export const listFactorCredentials = (read: Reader, principalId: string): CredentialSummary[] => {
-  const otp = read
-    .all('SELECT * FROM otp_credentials WHERE principal_id = ?', principalId)
-    .map((r) => ({
-      credentialId: String(r.id),
-      kind: r.kind === 'hotp' ? ('hotp' as const) : ('totp' as const),
-      name: String(r.name),
-      directoryId: String(r.directory_id),
-      confirmed: Number(r.confirmed) === 1,
-      cidrs: [],
-      createdAt: created(r.created_hlc),
-      validUntil: r.valid_until == null ? null : String(r.valid_until),
-      revoked: Number(r.revoked) === 1,
-    }));
-  const subnets = read
-    .all('SELECT * FROM subnet_credentials WHERE principal_id = ?', principalId)
-    .map((r) => ({
-      credentialId: String(r.id),
-      kind: 'subnet' as const,
-      name: String(r.name),
-      directoryId: String(r.directory_id),
-      confirmed: true,
-      cidrs: JSON.parse(String(r.cidrs)) as string[],
-      createdAt: created(r.created_hlc),
-      validUntil: r.valid_until == null ? null : String(r.valid_until),
-      revoked: Number(r.revoked) === 1,
-    }));
-  const tokens = read
-    .all('SELECT * FROM access_tokens WHERE principal_id = ?', principalId)
-    .map((r) => ({
-      credentialId: String(r.id),
-      kind: 'token' as const,
-      name: String(r.name),
-      directoryId: null,
-      confirmed: true,
-      cidrs: JSON.parse(String(r.subnets)) as string[],
-      createdAt: created(r.created_hlc),
-      validUntil: String(r.expires_at),
-      revoked: Number(r.revoked) === 1,
-    }));
-  const passwords = read
-    .all("SELECT * FROM credentials WHERE principal_id = ? AND kind = 'password'", principalId)
-    .map((r) => ({
-      credentialId: String(r.id),
-      kind: 'password' as const,
-      name: 'password',
-      directoryId: String(r.directory_id),
-      confirmed: true,
-      cidrs: [],
-      createdAt: created(r.created_hlc),
-      validUntil: r.valid_until == null ? null : String(r.valid_until),
-      revoked: Number(r.revoked) === 1,
-    }));
+  const otp = otpRecordsOf(read, principalId).map((c) => ({
+    credentialId: c.id,
+    kind: c.kind,
+    name: c.name,
+    directoryId: c.directoryId,
+    confirmed: c.confirmed,
+    cidrs: [],
+    createdAt: c.createdAt,
+    validUntil: c.validUntil,
+    revoked: c.revoked,
+  }));
+  const subnets = subnetRecordsOf(read, principalId).map((c) => ({
+    credentialId: c.id,
+    kind: 'subnet' as const,
+    name: c.name,
+    directoryId: c.directoryId,
+    confirmed: true,
+    cidrs: c.cidrs,
+    createdAt: c.createdAt,
+    validUntil: c.validUntil,
+    revoked: c.revoked,
+  }));
+  const tokens = accessTokensOf(read, principalId).map((t) => ({
+    credentialId: t.id,
+    kind: 'token' as const,
+    name: t.name,
+    directoryId: null,
+    confirmed: true,
+    cidrs: t.subnets,
+    createdAt: t.createdAt,
+    validUntil: t.expiresAt,
+    revoked: t.revoked,
+  }));
+  const passwords = passwordCredentialsOf(read, principalId).map((c) => ({
+    credentialId: c.id,
+    kind: 'password' as const,
+    name: 'password',
+    directoryId: c.directoryId,
+    confirmed: true,
+    cidrs: [],
+    createdAt: c.createdAt,
+    validUntil: c.validUntil,
+    revoked: c.revoked,
+  }));
   return [...passwords, ...otp, ...subnets, ...tokens].sort((a, b) =>
     a.credentialId < b.credentialId ? -1 : a.credentialId > b.credentialId ? 1 : 0,
   );

@@ -11,12 +11,18 @@
 // every site refuses the code too. (Two sites accepting the same code before either use
 // replicates is the window multi-master leaves open: at most one time step, ~30 s.)
 import { ScureBase32Plugin, verifySync } from 'otplib';
+import {
+  getOtpRecord,
+  type OtpRecord,
+  otpRecordsOf,
+  unrevokedOtpCount,
+} from '../../projections/factors.ts';
 import { requireElevation } from '../authz/elevation.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import { text } from '../events/normalize.ts';
 import type { Command } from '../node/command.ts';
-import type { Reader, SqlRow } from '../readmodel/projection.ts';
+import type { Reader } from '../readmodel/projection.ts';
 import { directoryAllowed, type EvidenceProvider, type Method } from './evidence.ts';
 import {
   credentialDirectory,
@@ -143,43 +149,11 @@ export const matchCode = (
 // ---------------------------------------------------------------------------------------------
 // Read model
 
-export type OtpCredential = OtpParams & {
-  readonly id: string;
-  readonly principalId: string;
-  readonly directoryId: string;
-  readonly name: string;
-  readonly counter: number | null;
-  readonly seed: EncryptedSeed;
-  readonly confirmed: boolean;
-  readonly lastStep: number | undefined;
-  readonly row: SqlRow;
-};
+/** An OTP credential as the read model holds it (projections/factors.ts). */
+export type OtpCredential = OtpRecord;
 
-const otpView = (r: SqlRow): OtpCredential => ({
-  id: String(r.id),
-  principalId: String(r.principal_id),
-  directoryId: String(r.directory_id),
-  name: String(r.name),
-  kind: r.kind === 'hotp' ? 'hotp' : 'totp',
-  digits: Number(r.digits) === 8 ? 8 : 6,
-  algorithm: r.algorithm === 'sha256' || r.algorithm === 'sha512' ? r.algorithm : 'sha1',
-  period: r.period == null ? null : Number(r.period),
-  counter: r.counter == null ? null : Number(r.counter),
-  seed: JSON.parse(String(r.seed)) as EncryptedSeed,
-  confirmed: Number(r.confirmed) === 1,
-  lastStep: r.last_step == null ? undefined : Number(r.last_step),
-  row: r,
-});
-
-export const getOtpCredential = (state: Reader, id: string): OtpCredential | undefined => {
-  const r = state.get('SELECT * FROM otp_credentials WHERE id = ?', id);
-  return r ? otpView(r) : undefined;
-};
-
-const otpCredentialsOf = (state: Reader, principalId: string): OtpCredential[] =>
-  state
-    .all('SELECT * FROM otp_credentials WHERE principal_id = ? ORDER BY id', principalId)
-    .map(otpView);
+export const getOtpCredential = (state: Reader, id: string): OtpCredential | undefined =>
+  getOtpRecord(state, id);
 
 const check = (
   keyring: Keyring,
@@ -231,11 +205,7 @@ export const enrollOtp = (input: EnrollOtpInput): Command<{ credentialId: string
       throw invalid('period', 'a TOTP credential has a period and no counter');
     if (input.kind === 'hotp' && (input.period !== null || input.counter === null))
       throw invalid('counter', 'an HOTP credential has a counter and no period');
-    const n = state.get(
-      'SELECT COUNT(*) AS n FROM otp_credentials WHERE principal_id = ? AND revoked = 0',
-      owner.id,
-    );
-    if (Number(n?.n ?? 0) >= MAX_OTP_PER_PRINCIPAL)
+    if (unrevokedOtpCount(state, owner.id) >= MAX_OTP_PER_PRINCIPAL)
       throw invalid('principalId', `at most ${MAX_OTP_PER_PRINCIPAL} OTP credentials`);
     const data: EventPayload<'OtpEnrolled'> = {
       credentialId: input.credentialId,
@@ -268,7 +238,7 @@ export const confirmOtp = (
     const c = getOtpCredential(state, input.credentialId);
     if (!c) throw new AppError('CREDENTIAL_NOT_FOUND', `no credential ${input.credentialId}`);
     const { authority } = credentialOwner(state, meta, c.principalId);
-    if (!isLive(c.row, meta.now))
+    if (!isLive(c, meta.now))
       throw new AppError('CREDENTIAL_NOT_LIVE', `credential ${c.id} is revoked or expired`);
     if (c.confirmed) throw new AppError('OTP_ALREADY_CONFIRMED', `credential ${c.id} is confirmed`);
     const step = check(keyring, c, input.code, meta.now);
@@ -300,8 +270,8 @@ export const otpProvider = (keyring: Keyring): EvidenceProvider => ({
   decide(context) {
     const code = context.presented.otp;
     if (code === undefined) return 'none';
-    for (const c of otpCredentialsOf(context.state, context.principalId)) {
-      if (!c.confirmed || !isLive(c.row, context.now) || !directoryAllowed(context, c.directoryId))
+    for (const c of otpRecordsOf(context.state, context.principalId)) {
+      if (!c.confirmed || !isLive(c, context.now) || !directoryAllowed(context, c.directoryId))
         continue;
       const step = check(keyring, c, code, context.now);
       if (step === undefined) continue;

@@ -5,6 +5,7 @@
 // cannot choose it (OWASP ASVS 4.0 1.4.x / 12.x trust boundaries). Location alone is never a
 // secret: on its own it identifies a service on a private network (scenario 6), not a person.
 
+import { getSubnetRecord, unrevokedSubnetsOf } from '../../projections/factors.ts';
 import { requireElevation } from '../authz/elevation.ts';
 import { invalid } from '../errors.ts';
 import { text } from '../events/normalize.ts';
@@ -81,16 +82,10 @@ export const matchingSubnet = (
   allowed: (directoryId: string) => boolean = () => true,
 ): { readonly id: string; readonly directoryId: string } | undefined => {
   if (ip === undefined) return undefined;
-  const rows = state.all(
-    'SELECT * FROM subnet_credentials WHERE principal_id = ? AND revoked = 0 ORDER BY id',
-    principalId,
-  );
-  for (const r of rows) {
-    if (!isLive(r, now) || !allowed(String(r.directory_id))) continue;
-    const ranges = (JSON.parse(String(r.cidrs)) as string[])
-      .map(parseCidr)
-      .filter((c) => c !== undefined);
-    if (cidrMatcher(ranges)(ip)) return { id: String(r.id), directoryId: String(r.directory_id) };
+  for (const r of unrevokedSubnetsOf(state, principalId)) {
+    if (!isLive(r, now) || !allowed(r.directoryId)) continue;
+    const ranges = r.cidrs.map(parseCidr).filter((c) => c !== undefined);
+    if (cidrMatcher(ranges)(ip)) return { id: r.id, directoryId: r.directoryId };
   }
   return undefined;
 };
@@ -115,14 +110,9 @@ export const subnetsContaining = (
   const inside = new Set<string>();
   if (ip === undefined || credentialIds.length === 0) return inside;
   for (const id of new Set(credentialIds)) {
-    const r = read.get(
-      'SELECT cidrs, revoked, valid_until FROM subnet_credentials WHERE id = ?',
-      id,
-    );
+    const r = getSubnetRecord(read, id);
     if (!r || !isLive(r, now)) continue;
-    const ranges = (JSON.parse(String(r.cidrs)) as string[])
-      .map(parseCidr)
-      .filter((c) => c !== undefined);
+    const ranges = r.cidrs.map(parseCidr).filter((c) => c !== undefined);
     if (cidrMatcher(ranges)(ip)) inside.add(id);
   }
   return inside;

@@ -2,6 +2,12 @@
 // always expiring, optionally bound to subnets, revocable (OWASP ASVS 3.5, NIST SP 800-63B 5.1.1:
 // a look-up secret of at least 64 bits of entropy drawn from an approved random generator).
 import { createHash, randomBytes } from 'node:crypto';
+import {
+  accessTokenRevocable,
+  credentialRevocable,
+  unrevokedTokenByHash,
+} from '../../projections/credentials.ts';
+import { otpRevocable, subnetRevocable } from '../../projections/factors.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
@@ -87,21 +93,12 @@ export const issueAccessToken = (
   },
 });
 
-/** Tables of credentials that `CredentialRevoked` ends (each kind keeps its own). */
-const REVOCABLE = [
-  'access_tokens',
-  'otp_credentials',
-  'subnet_credentials',
-  'credentials',
-] as const;
-
-const revocable = (state: Reader, id: string) => {
-  for (const table of REVOCABLE) {
-    const row = state.get(`SELECT principal_id, revoked FROM ${table} WHERE id = ?`, id);
-    if (row) return row;
-  }
-  return undefined;
-};
+/** The credential of any kind that `CredentialRevoked` would end (each kind keeps its own). */
+const revocable = (state: Reader, id: string) =>
+  accessTokenRevocable(state, id) ??
+  otpRevocable(state, id) ??
+  subnetRevocable(state, id) ??
+  credentialRevocable(state, id);
 
 export const revokeCredential = (input: {
   credentialId: string;
@@ -112,13 +109,13 @@ export const revokeCredential = (input: {
     const row = revocable(state, input.credentialId);
     if (!row) throw new AppError('CREDENTIAL_NOT_FOUND', `no credential ${input.credentialId}`);
     const manage =
-      meta.actor !== row.principal_id && meta.actor !== SYSTEM_ACTOR
+      meta.actor !== row.principalId && meta.actor !== SYSTEM_ACTOR
         ? requirePrivilege(state, meta, MANAGE_PRINCIPALS)
         : [];
     // A credential change: an elevated session, never a token (OWASP ASVS 3.7.1).
     requireElevation(meta);
-    const authority = [...manage, ...requireDominates(state, meta, String(row.principal_id))];
-    if (Number(row.revoked) === 1) return { events: [], result: { revoked: true } };
+    const authority = [...manage, ...requireDominates(state, meta, row.principalId)];
+    if (row.revoked) return { events: [], result: { revoked: true } };
     const reason = text('reason', input.reason ?? '', 200, { optional: true });
     return {
       events: [{ type: 'CredentialRevoked', data: { credentialId: input.credentialId, reason } }],
@@ -139,14 +136,9 @@ export const authenticateToken = (
   now: number,
 ): TokenHolder | undefined => {
   if (!token.startsWith(TOKEN_PREFIX)) return undefined;
-  const row = read.get(
-    `SELECT t.id, t.principal_id, t.expires_at, t.subnets FROM access_tokens t
-     JOIN principals p ON p.id = t.principal_id AND p.active = 1 AND p.deleted = 0
-     WHERE t.secret_hash = ? AND t.revoked = 0`,
-    hashSecret(token),
-  );
-  if (!row || Date.parse(String(row.expires_at)) <= now) return undefined;
-  const subnets = JSON.parse(String(row.subnets)) as string[];
+  const row = unrevokedTokenByHash(read, hashSecret(token));
+  if (!row || Date.parse(row.expiresAt) <= now) return undefined;
+  const { subnets } = row;
   if (subnets.length > 0) {
     const ip = parseAddress(clientIp);
     const inside =
@@ -157,5 +149,5 @@ export const authenticateToken = (
       });
     if (!inside) return undefined;
   }
-  return { principalId: String(row.principal_id), credentialId: String(row.id) };
+  return { principalId: row.principalId, credentialId: row.id };
 };
