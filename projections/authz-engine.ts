@@ -4,7 +4,8 @@
 // the read model's next commit, so a revocation takes effect at the next check.
 
 import type { Reader } from '../src/readmodel/projection.ts';
-import { ANONYMOUS } from './principals.ts';
+import { grantsOf, type HeldRole, liveEffectiveParentOf, rolesCountingFor } from './authz.ts';
+import { getPrincipal } from './principals.ts';
 
 export const ADMIN_PRIVILEGE = 'authlog.admin';
 
@@ -49,10 +50,9 @@ type Closure = {
   readonly model: ReadonlyMap<string, Grant>;
   readonly objects: ReadonlyMap<string, ReadonlyMap<string, Grant>>;
 };
-type RoleRef = { readonly roleId: string; readonly required: readonly string[] };
 type PrincipalState = {
   readonly live: boolean;
-  readonly roles: readonly RoleRef[];
+  readonly roles: readonly HeldRole[];
   /** The roles that require no evidence: they count for every subject, whatever it holds. */
   readonly open: readonly string[];
 };
@@ -97,25 +97,20 @@ export const createAuthz = (read: Reader, version: () => number): Authz => {
         break;
       }
       chain.push(id);
-      const row = read.get('SELECT effective_parent FROM roles WHERE id = ? AND deleted = 0', id);
-      id = row && typeof row.effective_parent === 'string' ? row.effective_parent : null;
+      id = liveEffectiveParentOf(read, id);
     }
     for (const id of chain.reverse()) {
       const privileges = new Map(base.privileges);
       const model = new Map(base.model);
       const objects = new Map(base.objects);
-      for (const g of read.all(
-        "SELECT scope, name, object_id, effect FROM role_grants WHERE role_id = ? AND effect <> 'inherit'",
-        id,
-      )) {
-        const grant = { effect: String(g.effect), source: id };
-        const name = String(g.name);
-        if (g.scope === 'privilege') privileges.set(name, grant);
-        else if (g.scope === 'model') model.set(name, grant);
+      for (const g of grantsOf(read, id)) {
+        const grant = { effect: g.effect, source: id };
+        if (g.scope === 'privilege') privileges.set(g.name, grant);
+        else if (g.scope === 'model') model.set(g.name, grant);
         else {
-          const byId = new Map(objects.get(name));
-          byId.set(String(g.object_id), grant);
-          objects.set(name, byId);
+          const byId = new Map(objects.get(g.name));
+          byId.set(g.objectId, grant);
+          objects.set(g.name, byId);
         }
       }
       base = { privileges, model, objects };
@@ -127,23 +122,9 @@ export const createAuthz = (read: Reader, version: () => number): Authz => {
   const principal = (principalId: string): PrincipalState => {
     const hit = principals.get(principalId);
     if (hit) return hit;
-    const p = read.get('SELECT active, deleted FROM principals WHERE id = ?', principalId);
-    const live = p !== undefined && Number(p.active) === 1 && Number(p.deleted) === 0;
-    const roles = live
-      ? read
-          .all(
-            `SELECT DISTINCT m.role_id, d.required_evidences FROM memberships m
-             JOIN roles r ON r.id = m.role_id AND r.deleted = 0
-             JOIN role_directories d ON d.id = r.directory_id
-             WHERE m.granted = 1 AND m.principal_id IN (?, ?) ORDER BY m.role_id`,
-            principalId,
-            ANONYMOUS,
-          )
-          .map((r) => ({
-            roleId: String(r.role_id),
-            required: JSON.parse(String(r.required_evidences)) as string[],
-          }))
-      : [];
+    const p = getPrincipal(read, principalId);
+    const live = p?.active === true && !p.deleted;
+    const roles = live ? rolesCountingFor(read, principalId) : [];
     const open = roles.filter((r) => r.required.length === 0).map((r) => r.roleId);
     const state = { live, roles, open };
     principals.set(principalId, state);

@@ -7,6 +7,7 @@ import type { Envelope } from '../src/events/envelope.ts';
 import {
   type Derive,
   type Projection,
+  type Reader,
   type SqlRow,
   type Statement,
   sql,
@@ -24,7 +25,7 @@ import {
   restrictiveWrite,
   terminalSet,
 } from '../src/readmodel/registers.ts';
-import { GENESIS_HLC } from './principals.ts';
+import { ANONYMOUS, GENESIS_HLC } from './principals.ts';
 
 export const DEFAULT_ROLE_DIRECTORY = 'default';
 export const ADMINISTRATORS_ROLE = 'administrators';
@@ -414,4 +415,206 @@ export const authz: Projection = {
     RoleMembershipGranted: (e) => setMembership(e, e.data, 'granted'),
     RoleMembershipRevoked: (e) => setMembership(e, e.data, 'revoked'),
   },
+};
+
+// Queries on the authorization read model: every read of its tables outside the handlers, each
+// answering one question with a typed view (the row mappers are the only place columns become
+// values).
+const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
+const strOrNull = (row: SqlRow, col: string): string | null =>
+  typeof row[col] === 'string' ? row[col] : null;
+const stringList = (row: SqlRow, col: string): string[] => {
+  const list: unknown = JSON.parse(str(row, col));
+  return Array.isArray(list) ? list.filter((v): v is string => typeof v === 'string') : [];
+};
+
+export type RoleView = {
+  readonly id: string;
+  readonly directoryId: string;
+  readonly name: string;
+  readonly status: string;
+  readonly parentId: string | null;
+  /** The parent after cycle resolution (null when the edge was neutralised). */
+  readonly effectiveParentId: string | null;
+  readonly deleted: boolean;
+};
+
+export type GrantView = {
+  readonly scope: string;
+  readonly name: string;
+  readonly objectId: string;
+  readonly effect: string;
+};
+
+/** A role a principal holds, with the evidences its directory requires of a session. */
+export type HeldRole = { readonly roleId: string; readonly required: readonly string[] };
+
+const roleView = (r: SqlRow): RoleView => ({
+  id: str(r, 'id'),
+  directoryId: str(r, 'directory_id'),
+  name: str(r, 'name'),
+  status: str(r, 'name_status'),
+  parentId: strOrNull(r, 'parent_id'),
+  effectiveParentId: strOrNull(r, 'effective_parent'),
+  deleted: Number(r.deleted) === 1,
+});
+
+const grantView = (g: SqlRow): GrantView => ({
+  scope: str(g, 'scope'),
+  name: str(g, 'name'),
+  objectId: str(g, 'object_id'),
+  effect: str(g, 'effect'),
+});
+
+const ROLE_COLUMNS = 'id, directory_id, name, name_status, parent_id, effective_parent, deleted';
+
+export const getRole = (read: Reader, id: string): RoleView | undefined => {
+  const r = read.get(`SELECT ${ROLE_COLUMNS} FROM roles WHERE id = ?`, id);
+  return r && roleView(r);
+};
+
+export const listRoles = (read: Reader): RoleView[] =>
+  read
+    .all(`SELECT ${ROLE_COLUMNS} FROM roles WHERE deleted = 0 ORDER BY directory_id, key, id`)
+    .map(roleView);
+
+export const roleExists = (read: Reader, id: string): boolean =>
+  read.get('SELECT 1 AS x FROM roles WHERE id = ? AND deleted = 0', id) !== undefined;
+
+export const roleHolding = (read: Reader, directoryId: string, key: string): string | undefined => {
+  const r = read.get(
+    "SELECT id FROM roles WHERE directory_id = ? AND key = ? AND name_status = 'held' AND deleted = 0",
+    directoryId,
+    key,
+  );
+  return r ? str(r, 'id') : undefined;
+};
+
+/** A role's effective parent, deleted or not (null: none, or no such role). */
+export const effectiveParentOf = (read: Reader, roleId: string): string | null => {
+  const r = read.get('SELECT effective_parent AS p FROM roles WHERE id = ?', roleId);
+  return r ? strOrNull(r, 'p') : null;
+};
+
+/** A live role's effective parent (null: none, or the role is deleted or unknown). */
+export const liveEffectiveParentOf = (read: Reader, roleId: string): string | null => {
+  const r = read.get('SELECT effective_parent FROM roles WHERE id = ? AND deleted = 0', roleId);
+  return r ? strOrNull(r, 'effective_parent') : null;
+};
+
+/** Every live role with its effective parent: the role graph as it stands. */
+export const liveRoleParents = (read: Reader): Map<string, string | null> => {
+  const parent = new Map<string, string | null>();
+  for (const r of read.all('SELECT id, effective_parent AS p FROM roles WHERE deleted = 0'))
+    parent.set(str(r, 'id'), strOrNull(r, 'p'));
+  return parent;
+};
+
+/** A role's own grants and revokes (not what it inherits). */
+export const grantsOf = (read: Reader, roleId: string): GrantView[] =>
+  read
+    .all(
+      "SELECT scope, name, object_id, effect FROM role_grants WHERE role_id = ? AND effect <> 'inherit' ORDER BY scope, name, object_id",
+      roleId,
+    )
+    .map(grantView);
+
+/** The own grants and revokes of each of `roleIds` (roles without any are left out). */
+export const grantsOfRoles = (
+  read: Reader,
+  roleIds: Iterable<string>,
+): Map<string, GrantView[]> => {
+  const byRole = new Map<string, GrantView[]>();
+  for (const g of read.all(
+    `SELECT role_id, scope, name, object_id, effect FROM role_grants
+     WHERE effect <> 'inherit' AND role_id IN (SELECT value FROM json_each(?))`,
+    JSON.stringify([...roleIds]),
+  )) {
+    const roleId = str(g, 'role_id');
+    const list = byRole.get(roleId) ?? [];
+    list.push(grantView(g));
+    byRole.set(roleId, list);
+  }
+  return byRole;
+};
+
+/** Every grant a role holds, its own and inherited (what adding a member hands out). */
+export const effectiveGrants = (read: Reader, roleId: string): GrantView[] => {
+  const chain: string[] = [];
+  for (let id: string | null = roleId; id !== null && !chain.includes(id); ) {
+    chain.push(id);
+    id = getRole(read, id)?.effectiveParentId ?? null;
+  }
+  const merged = new Map<string, GrantView>();
+  for (const id of chain.reverse())
+    for (const g of grantsOf(read, id)) merged.set(`${g.scope}/${g.name}/${g.objectId}`, g);
+  return [...merged.values()].filter((g) => g.effect === 'grant');
+};
+
+/** The principals a role is granted to directly. */
+export const membersOf = (read: Reader, roleId: string): string[] =>
+  read
+    .all(
+      'SELECT principal_id FROM memberships WHERE role_id = ? AND granted = 1 ORDER BY principal_id',
+      roleId,
+    )
+    .map((r) => str(r, 'principal_id'));
+
+export const isMember = (read: Reader, roleId: string, principalId: string): boolean =>
+  read.get(
+    'SELECT 1 AS x FROM memberships WHERE role_id = ? AND principal_id = ? AND granted = 1',
+    roleId,
+    principalId,
+  ) !== undefined;
+
+/** The live roles granted to any of `principalIds`, sorted. */
+export const rolesHeldBy = (read: Reader, principalIds: readonly string[]): string[] =>
+  read
+    .all(
+      `SELECT DISTINCT m.role_id AS id FROM memberships m
+         JOIN roles r ON r.id = m.role_id AND r.deleted = 0
+       WHERE m.granted = 1 AND m.principal_id IN (SELECT value FROM json_each(?))
+       ORDER BY m.role_id`,
+      JSON.stringify(principalIds),
+    )
+    .map((r) => str(r, 'id'));
+
+/** The live roles that count for `principalId` in a check: its own and those of `anonymous`,
+ * sorted, each with the evidences its directory requires (the check engine's one read of a
+ * principal's roles). */
+export const rolesCountingFor = (read: Reader, principalId: string): HeldRole[] =>
+  read
+    .all(
+      `SELECT DISTINCT m.role_id, d.required_evidences FROM memberships m
+       JOIN roles r ON r.id = m.role_id AND r.deleted = 0
+       JOIN role_directories d ON d.id = r.directory_id
+       WHERE m.granted = 1 AND m.principal_id IN (?, ?) ORDER BY m.role_id`,
+      principalId,
+      ANONYMOUS,
+    )
+    .map((r) => ({ roleId: str(r, 'role_id'), required: stringList(r, 'required_evidences') }));
+
+export const privilegeDescription = (read: Reader, name: string): string | undefined => {
+  const r = read.get('SELECT description FROM privileges WHERE name = ?', name);
+  return r ? str(r, 'description') : undefined;
+};
+
+export const resourceTypeActions = (read: Reader, name: string): string[] | undefined => {
+  const r = read.get('SELECT actions FROM resource_types WHERE name = ?', name);
+  return r ? stringList(r, 'actions') : undefined;
+};
+
+export const roleDirectory = (
+  read: Reader,
+  id: string,
+): { id: string; requiredEvidences: string[] } | undefined => {
+  const r = read.get('SELECT id, required_evidences FROM role_directories WHERE id = ?', id);
+  return r
+    ? { id: str(r, 'id'), requiredEvidences: stringList(r, 'required_evidences') }
+    : undefined;
+};
+
+export const roleDirectoryHolding = (read: Reader, key: string): string | undefined => {
+  const r = read.get("SELECT id FROM role_directories WHERE key = ? AND name_status = 'held'", key);
+  return r ? str(r, 'id') : undefined;
 };

@@ -7,8 +7,17 @@
 // releases their names.
 
 import { skeletonOf } from '../src/events/skeleton.ts';
-import { type Projection, type SqlRow, type Statement, sql } from '../src/readmodel/projection.ts';
 import {
+  type Projection,
+  type Reader,
+  type SqlRow,
+  type Statement,
+  sql,
+} from '../src/readmodel/projection.ts';
+import {
+  CLAIM_CONFLICT,
+  CLAIM_HELD,
+  CLAIM_RELEASED,
   type ClaimTable,
   claimRecompute,
   createOrMerge,
@@ -223,4 +232,156 @@ export const identities: Projection = {
       ];
     },
   },
+};
+
+/** The principals with a live identity in identity directory `directoryId`. */
+export const principalsWithIdentityIn = (read: Reader, directoryId: string): string[] =>
+  read
+    .all('SELECT principal_id FROM identities WHERE directory_id = ? AND removed = 0', directoryId)
+    .map((r) => String(r.principal_id));
+
+/** The principals who may log in with credential directory `credentialDirectoryId`: a live
+ * identity in a directory that admits it (tied to it, or to any). */
+export const principalsAdmittedTo = (read: Reader, credentialDirectoryId: string): string[] =>
+  read
+    .all(
+      `SELECT i.principal_id FROM identities i JOIN identity_directories d ON d.id = i.directory_id
+       WHERE i.removed = 0 AND (d.credential_directories IS NULL
+         OR EXISTS (SELECT 1 FROM json_each(d.credential_directories) WHERE value = ?))`,
+      credentialDirectoryId,
+    )
+    .map((r) => String(r.principal_id));
+
+// Queries on identities and identity directories: every read of these tables goes through these,
+// with typed row mappers (IdentityView, DirectoryView). The same functions serve decide functions
+// (on the writer's connection) and HTTP/CLI reads (on the reader's connection).
+const text = (row: SqlRow, col: string): string => String(row[col] ?? '');
+/** A JSON array of ids as stored (credential_directories), or null for NULL. */
+const idList = (row: SqlRow, col: string): string[] | null => {
+  if (row[col] == null) return null;
+  const v: unknown = JSON.parse(text(row, col));
+  return Array.isArray(v) ? v.map(String) : [];
+};
+
+/** held: usable; conflict: lost a concurrent claim to the same name; released: removed. */
+export type IdentityStatus = typeof CLAIM_HELD | typeof CLAIM_CONFLICT | typeof CLAIM_RELEASED;
+const identityStatus = (v: string): IdentityStatus => {
+  if (v === CLAIM_HELD || v === CLAIM_CONFLICT || v === CLAIM_RELEASED) return v;
+  throw new Error(`identities.status holds ${JSON.stringify(v)}`);
+};
+
+export type IdentityView = {
+  readonly id: string;
+  readonly directoryId: string;
+  readonly principalId: string;
+  readonly name: string;
+  readonly status: IdentityStatus;
+  readonly removed: boolean;
+};
+
+const IDENTITY_COLUMNS = 'id, directory_id, principal_id, name, status, removed';
+
+const identityView = (r: SqlRow): IdentityView => ({
+  id: text(r, 'id'),
+  directoryId: text(r, 'directory_id'),
+  principalId: text(r, 'principal_id'),
+  name: text(r, 'name'),
+  status: identityStatus(text(r, 'status')),
+  removed: Number(r.removed) === 1,
+});
+
+export const identitiesOf = (read: Reader, principalId: string): IdentityView[] =>
+  read
+    .all(
+      `SELECT ${IDENTITY_COLUMNS} FROM identities WHERE principal_id = ? ORDER BY directory_id, key, id`,
+      principalId,
+    )
+    .map(identityView);
+
+export const getIdentity = (read: Reader, id: string): IdentityView | undefined => {
+  const row = read.get(`SELECT ${IDENTITY_COLUMNS} FROM identities WHERE id = ?`, id);
+  return row && identityView(row);
+};
+
+/** The identity currently holding a normalized name in a directory, if any. */
+export const identityHolding = (
+  read: Reader,
+  directoryId: string,
+  key: string,
+): IdentityView | undefined => {
+  const row = read.get(
+    `SELECT ${IDENTITY_COLUMNS} FROM identities WHERE directory_id = ? AND key = ? AND status = 'held'`,
+    directoryId,
+    key,
+  );
+  return row && identityView(row);
+};
+
+/** The live identity a new name would be confused with in a directory: the one holding its
+ * confusable skeleton (UTS #39), if any. */
+export const identityLookalike = (
+  read: Reader,
+  directoryId: string,
+  skeleton: string,
+): IdentityView | undefined => {
+  const row = read.get(
+    `SELECT ${IDENTITY_COLUMNS} FROM identities WHERE directory_id = ? AND skeleton = ? AND status = 'held'`,
+    directoryId,
+    skeleton,
+  );
+  return row && identityView(row);
+};
+
+export type DirectoryView = {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly status: string;
+  /** The credential directories its identities may use; null: any. */
+  readonly credentialDirectoryIds: string[] | null;
+};
+
+const DIRECTORY_COLUMNS = 'id, name, description, name_status, credential_directories';
+
+const directoryView = (row: SqlRow): DirectoryView => ({
+  id: text(row, 'id'),
+  name: text(row, 'name'),
+  description: text(row, 'description'),
+  status: text(row, 'name_status'),
+  credentialDirectoryIds: idList(row, 'credential_directories'),
+});
+
+export const getDirectory = (read: Reader, id: string): DirectoryView | undefined => {
+  const row = read.get(`SELECT ${DIRECTORY_COLUMNS} FROM identity_directories WHERE id = ?`, id);
+  return row && directoryView(row);
+};
+
+/** The directory whose name a new one would be confused with (same skeleton, UTS #39), if any. */
+export const directoryHolding = (read: Reader, skeleton: string): string | undefined => {
+  const row = read.get(
+    "SELECT id FROM identity_directories WHERE skeleton = ? AND name_status = 'held'",
+    skeleton,
+  );
+  return row ? text(row, 'id') : undefined;
+};
+
+export const listDirectories = (read: Reader): DirectoryView[] =>
+  read
+    .all(`SELECT ${DIRECTORY_COLUMNS} FROM identity_directories ORDER BY key, id`)
+    .map(directoryView);
+
+/**
+ * The credential directories whose credentials the identities of an identity directory may use
+ * (DESIGN.md section 7: "a directory may be tied to a credential directory"); undefined: any.
+ */
+export const allowedCredentialDirectories = (
+  read: Reader,
+  identityDirectoryId: string,
+): ReadonlySet<string> | undefined => {
+  const r = read.get(
+    'SELECT credential_directories FROM identity_directories WHERE id = ?',
+    identityDirectoryId,
+  );
+  const ids = r && idList(r, 'credential_directories');
+  return ids == null ? undefined : new Set(ids);
 };

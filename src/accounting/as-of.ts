@@ -5,9 +5,9 @@
 // A check by principal has no session, so roles of directories that require evidence (e.g. OTP)
 // do not count by themselves; such holdings are listed with the evidence they needed.
 
+import { getRole, membersOf } from '../../projections/authz.ts';
 import { type CheckInput, type CheckResult, createAuthz } from '../../projections/authz-engine.ts';
 import { ANONYMOUS } from '../../projections/principals.ts';
-import { getRole, membersOf } from '../authz/queries.ts';
 import type { Reader } from '../readmodel/projection.ts';
 
 export type Holding = {

@@ -7,6 +7,7 @@
 //   subnet credential alone proves it.
 // Without any policy a session needs at least one evidence (whatever proved the principal).
 
+import { roleExists } from '../../projections/authz.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import {
   listAuthPolicies,
@@ -89,7 +90,7 @@ export const setAuthPolicy = (input: {
       const p = getPrincipal(state, input.subjectId);
       if (!p || p.deleted)
         throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.subjectId}`);
-    } else if (!state.get('SELECT 1 AS x FROM roles WHERE id = ? AND deleted = 0', input.subjectId))
+    } else if (!roleExists(state, input.subjectId))
       throw new AppError('ROLE_NOT_FOUND', `no role ${input.subjectId}`);
     // Relaxed, a policy lets weaker sessions act as its principals; tightened, it can lock them
     // out: either way only someone who holds all they hold may set it (src/authz/conferral.ts).

@@ -1,6 +1,7 @@
 // Administration is itself authorized: a command checks that its actor holds the privilege for
 // what it does, in the state it decides against. `system` (the node operator) may do anything.
 
+import { effectiveParentOf } from '../../projections/authz.ts';
 import { ADMIN_PRIVILEGE, createAuthz, type GrantKind } from '../../projections/authz-engine.ts';
 import { AppError } from '../errors.ts';
 import { MAX_INHERITANCE, SYSTEM_ACTOR } from '../events/envelope.ts';
@@ -55,9 +56,9 @@ const inheritedThrough = (state: Reader, role: string, grantedBy: string): strin
   const between: string[] = [];
   let id = role;
   while (id !== grantedBy) {
-    const parent = state.get('SELECT effective_parent AS p FROM roles WHERE id = ?', id)?.p;
+    const parent = effectiveParentOf(state, id);
     // No way up (or deeper than an event records): the grant is kept without its path.
-    if (typeof parent !== 'string') return [];
+    if (parent === null) return [];
     if (parent !== grantedBy) {
       if (between.length === MAX_INHERITANCE) return [];
       between.push(parent);

@@ -8,6 +8,15 @@ import {
   ADMINISTRATORS_ROLE,
   DEFAULT_ROLE_DIRECTORY,
   type Effect,
+  effectiveGrants,
+  getRole,
+  isMember,
+  privilegeDescription,
+  type RoleView,
+  resourceTypeActions,
+  roleDirectory,
+  roleDirectoryHolding,
+  roleHolding,
 } from '../../projections/authz.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import { AppError, invalid } from '../errors.ts';
@@ -23,17 +32,6 @@ import {
   targetOfGrant,
 } from './conferral.ts';
 import { requireElevation } from './elevation.ts';
-import {
-  effectiveGrants,
-  getRole,
-  isMember,
-  privilegeDescription,
-  type RoleView,
-  resourceTypeActions,
-  roleDirectory,
-  roleDirectoryHolding,
-  roleHolding,
-} from './queries.ts';
 
 export const MANAGE_ROLES = 'authlog.roles.manage';
 export const DEFAULT_ACTIONS = ['select', 'create', 'update', 'delete'];

@@ -21,12 +21,20 @@
 // recorded authority says (src/authz/admin.ts), and a concurrent revocation of any of them is an
 // authority race like any other.
 
+import {
+  effectiveGrants,
+  type GrantView,
+  grantsOfRoles,
+  liveRoleParents,
+  membersOf,
+  rolesHeldBy,
+} from '../../projections/authz.ts';
 import { ADMIN_PRIVILEGE } from '../../projections/authz-engine.ts';
+import { principalsAdmittedTo, principalsWithIdentityIn } from '../../projections/identities.ts';
 import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { Authority, CommandMeta } from '../node/command.ts';
-import type { Reader, SqlValue } from '../readmodel/projection.ts';
+import type { Reader } from '../readmodel/projection.ts';
 import { accessChecker, type Target } from './admin.ts';
-import { effectiveGrants, type GrantView } from './queries.ts';
 
 export const targetOfGrant = (g: {
   readonly scope: string;
@@ -63,27 +71,19 @@ export const requireHoldsAll = (
   return used.flat();
 };
 
-/** The actor must hold every grant held by the live roles of the principals `principalsSql`
- * selects (a SELECT of principal ids, with `params`); the actor's own are left out. */
+/** The actor must hold every grant held by the live roles of `principals` (computed only when
+ * the actor is not `system`); the actor's own are left out. */
 const requireDominatesAll = (
   state: Reader,
   meta: CommandMeta,
-  principalsSql: string,
-  ...params: SqlValue[]
+  principals: () => readonly string[],
 ): Authority => {
   if (meta.actor === SYSTEM_ACTOR) return [];
-  const roles = state.all(
-    `SELECT DISTINCT m.role_id AS id FROM memberships m
-       JOIN roles r ON r.id = m.role_id AND r.deleted = 0
-     WHERE m.granted = 1 AND m.principal_id <> ? AND m.principal_id IN (${principalsSql})
-     ORDER BY m.role_id`,
-    meta.actor,
-    ...params,
-  );
+  const others = principals().filter((id) => id !== meta.actor);
   return requireHoldsAll(
     state,
     meta,
-    roles.flatMap((r) => effectiveGrants(state, String(r.id))),
+    rolesHeldBy(state, others).flatMap((roleId) => effectiveGrants(state, roleId)),
   );
 };
 
@@ -92,20 +92,14 @@ export const requireDominates = (
   state: Reader,
   meta: CommandMeta,
   principalId: string,
-): Authority => requireDominatesAll(state, meta, 'SELECT ?', principalId);
+): Authority => requireDominatesAll(state, meta, () => [principalId]);
 
 /** The actor must hold everything the direct members of `roleId` hold (a role's policy). */
 export const requireDominatesMembers = (
   state: Reader,
   meta: CommandMeta,
   roleId: string,
-): Authority =>
-  requireDominatesAll(
-    state,
-    meta,
-    'SELECT principal_id FROM memberships WHERE role_id = ? AND granted = 1',
-    roleId,
-  );
+): Authority => requireDominatesAll(state, meta, () => membersOf(state, roleId));
 
 /** The actor must hold everything held by anyone who logs in with an identity of `directoryId`. */
 export const requireDominatesDirectory = (
@@ -113,12 +107,7 @@ export const requireDominatesDirectory = (
   meta: CommandMeta,
   directoryId: string,
 ): Authority =>
-  requireDominatesAll(
-    state,
-    meta,
-    'SELECT principal_id FROM identities WHERE directory_id = ? AND removed = 0',
-    directoryId,
-  );
+  requireDominatesAll(state, meta, () => principalsWithIdentityIn(state, directoryId));
 
 /** The actor must hold everything held by anyone who may log in with credential directory
  * `directoryId` (an identity in a directory that admits it: tied to it, or to any): the evidence
@@ -127,15 +116,7 @@ export const requireDominatesUsersOf = (
   state: Reader,
   meta: CommandMeta,
   directoryId: string,
-): Authority =>
-  requireDominatesAll(
-    state,
-    meta,
-    `SELECT i.principal_id FROM identities i JOIN identity_directories d ON d.id = i.directory_id
-     WHERE i.removed = 0 AND (d.credential_directories IS NULL
-       OR EXISTS (SELECT 1 FROM json_each(d.credential_directories) WHERE value = ?))`,
-    directoryId,
-  );
+): Authority => requireDominatesAll(state, meta, () => principalsAdmittedTo(state, directoryId));
 
 /**
  * An id chosen by the client may name a principal, role or directory created at the same time at
@@ -164,9 +145,7 @@ export type RoleChange =
  * overrides what it inherits.
  */
 export const roleChangeTouches = (state: Reader, change: RoleChange): GrantView[] => {
-  const parent = new Map<string, string | null>();
-  for (const r of state.all('SELECT id, effective_parent AS p FROM roles WHERE deleted = 0'))
-    parent.set(String(r.id), typeof r.p === 'string' ? r.p : null);
+  const parent = liveRoleParents(state);
   const parentAfter = new Map(parent);
   if ('parentId' in change) parentAfter.set(change.roleId, change.parentId);
   const chainOf = (roleId: string, parentOf: ReadonlyMap<string, string | null>): string[] => {
@@ -188,22 +167,8 @@ export const roleChangeTouches = (state: Reader, change: RoleChange): GrantView[
     affected.flatMap((id) => [...chainOf(id, parent), ...chainOf(id, parentAfter)]),
   );
   const own = new Map<string, Map<string, GrantView>>();
-  for (const g of state.all(
-    `SELECT role_id, scope, name, object_id, effect FROM role_grants
-     WHERE effect <> 'inherit' AND role_id IN (SELECT value FROM json_each(?))`,
-    JSON.stringify([...onChains]),
-  )) {
-    const view = {
-      scope: String(g.scope),
-      name: String(g.name),
-      objectId: String(g.object_id),
-      effect: String(g.effect),
-    };
-    const roleId = String(g.role_id);
-    const map = own.get(roleId) ?? new Map<string, GrantView>();
-    map.set(grantKey(view), view);
-    own.set(roleId, map);
-  }
+  for (const [roleId, grants] of grantsOfRoles(state, onChains))
+    own.set(roleId, new Map(grants.map((g) => [grantKey(g), g])));
   const ownAfter = new Map(own);
   if ('grant' in change) {
     const map = new Map(own.get(change.roleId));

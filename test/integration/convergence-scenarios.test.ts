@@ -2,6 +2,7 @@
 // (no exchange between the writes) and then exchange everything.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { getRole } from '../../projections/authz.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import { defineCredentialDirectory } from '../../src/authn/credentials.ts';
 import {
@@ -25,7 +26,6 @@ import {
   setGrant,
   updateRole,
 } from '../../src/authz/commands.ts';
-import { getRole } from '../../src/authz/queries.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';

@@ -2,6 +2,7 @@
 // administration of privileges, resource types, role directories, roles, grants and members.
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { getRole, grantsOf, listRoles, membersOf } from '../../../projections/authz.ts';
 import type { CheckInput } from '../../../projections/authz-engine.ts';
 import { liveSession } from '../../authn/sessions/views.ts';
 import {
@@ -15,7 +16,6 @@ import {
   setGrant,
   updateRole,
 } from '../../authz/commands.ts';
-import { getRole, grantsOf, listRoles, membersOf } from '../../authz/queries.ts';
 import { CHECK_ANY, READ_ROLES, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';
