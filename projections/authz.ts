@@ -481,6 +481,12 @@ export const listRoles = (read: Reader): RoleView[] =>
 export const roleExists = (read: Reader, id: string): boolean =>
   read.get('SELECT 1 AS x FROM roles WHERE id = ? AND deleted = 0', id) !== undefined;
 
+/** The first role, by directory then id, named `name` (any name status, deleted or not). */
+export const roleNamed = (read: Reader, name: string): string | undefined => {
+  const r = read.get('SELECT id FROM roles WHERE name = ? ORDER BY directory_id, id', name);
+  return r ? str(r, 'id') : undefined;
+};
+
 export const roleHolding = (read: Reader, directoryId: string, key: string): string | undefined => {
   const r = read.get(
     "SELECT id FROM roles WHERE directory_id = ? AND key = ? AND name_status = 'held' AND deleted = 0",
@@ -579,6 +585,23 @@ export const rolesHeldBy = (read: Reader, principalIds: readonly string[]): stri
     )
     .map((r) => str(r, 'id'));
 
+/** The live roles of each granted membership of `principalIds`, sorted: a role granted to two of
+ * them is listed twice. */
+export const liveMembershipsOf = (read: Reader, principalIds: readonly string[]): string[] =>
+  read
+    .all(
+      `SELECT m.role_id FROM memberships m JOIN roles r ON r.id = m.role_id AND r.deleted = 0
+       WHERE m.granted = 1 AND m.principal_id IN (SELECT value FROM json_each(?)) ORDER BY m.role_id`,
+      JSON.stringify(principalIds),
+    )
+    .map((r) => str(r, 'role_id'));
+
+/** Every principal granted some role (deleted roles included), sorted. */
+export const principalsWithMemberships = (read: Reader): string[] =>
+  read
+    .all('SELECT DISTINCT principal_id FROM memberships WHERE granted = 1 ORDER BY principal_id')
+    .map((r) => str(r, 'principal_id'));
+
 /** The live roles that count for `principalId` in a check: its own and those of `anonymous`,
  * sorted, each with the evidences its directory requires (the check engine's one read of a
  * principal's roles). */
@@ -593,6 +616,18 @@ export const rolesCountingFor = (read: Reader, principalId: string): HeldRole[] 
       ANONYMOUS,
     )
     .map((r) => ({ roleId: str(r, 'role_id'), required: stringList(r, 'required_evidences') }));
+
+/** The names of every privilege, sorted. */
+export const privilegeNames = (read: Reader): string[] =>
+  read.all('SELECT name FROM privileges ORDER BY name').map((r) => str(r, 'name'));
+
+export type ResourceTypeView = { readonly name: string; readonly actions: readonly string[] };
+
+/** Every resource type with its actions, sorted by name. */
+export const listResourceTypes = (read: Reader): ResourceTypeView[] =>
+  read
+    .all('SELECT name, actions FROM resource_types ORDER BY name')
+    .map((t) => ({ name: str(t, 'name'), actions: stringList(t, 'actions') }));
 
 export const privilegeDescription = (read: Reader, name: string): string | undefined => {
   const r = read.get('SELECT description FROM privileges WHERE name = ?', name);

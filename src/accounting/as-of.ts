@@ -5,7 +5,15 @@
 // A check by principal has no session, so roles of directories that require evidence (e.g. OTP)
 // do not count by themselves; such holdings are listed with the evidence they needed.
 
-import { getRole, membersOf } from '../../projections/authz.ts';
+import {
+  getRole,
+  listResourceTypes,
+  liveMembershipsOf,
+  membersOf,
+  principalsWithMemberships,
+  privilegeNames,
+  roleNamed,
+} from '../../projections/authz.ts';
 import { type CheckInput, type CheckResult, createAuthz } from '../../projections/authz-engine.ts';
 import { ANONYMOUS } from '../../projections/principals.ts';
 import type { Reader } from '../readmodel/projection.ts';
@@ -72,8 +80,8 @@ export const whoHolds = (read: Reader, target: string): WhoHolds => {
   const authz = createAuthz(read, () => 0);
   if (target.startsWith('role:')) {
     const ref = target.slice('role:'.length);
-    const byName = read.get('SELECT id FROM roles WHERE name = ? ORDER BY directory_id, id', ref);
-    const role = getRole(read, ref) ?? (byName ? getRole(read, String(byName.id)) : undefined);
+    const byName = roleNamed(read, ref);
+    const role = getRole(read, ref) ?? (byName ? getRole(read, byName) : undefined);
     const members = role
       ? membersOf(read, role.id).map((principalId) => ({
           principalId,
@@ -93,9 +101,7 @@ export const whoHolds = (read: Reader, target: string): WhoHolds => {
     throw new RangeError('--who-holds takes role:<id or name> or privilege:<name>');
   const privilege = target.slice('privilege:'.length);
   // Only principals with a membership can hold anything (besides what anonymous holds).
-  const candidates = read
-    .all('SELECT DISTINCT principal_id FROM memberships WHERE granted = 1 ORDER BY principal_id')
-    .map((r) => String(r.principal_id));
+  const candidates = principalsWithMemberships(read);
   const holders: Holding[] = [];
   for (const principalId of candidates) {
     const h = holding(principalId, authz.check({ subject: { principalId }, privilege }));
@@ -114,24 +120,15 @@ export const capabilities = (read: Reader, principalId: string): Capabilities =>
   const authz = createAuthz(read, () => 0);
   const subject = { principalId };
   const { exists, active } = live(read, principalId);
-  const roles = read
-    .all(
-      `SELECT m.role_id FROM memberships m JOIN roles r ON r.id = m.role_id AND r.deleted = 0
-       WHERE m.granted = 1 AND m.principal_id IN (?, ?) ORDER BY m.role_id`,
-      principalId,
-      ANONYMOUS,
-    )
-    .map((r) => String(r.role_id));
+  const roles = liveMembershipsOf(read, [principalId, ANONYMOUS]);
   const privileges: (Holding & { privilege: string })[] = [];
-  for (const r of read.all('SELECT name FROM privileges ORDER BY name')) {
-    const privilege = String(r.name);
+  for (const privilege of privilegeNames(read)) {
     const h = holding(principalId, authz.check({ subject, privilege }));
     if (h) privileges.push({ ...h, privilege });
   }
   const permissions: Capabilities['permissions'][number][] = [];
-  for (const t of read.all('SELECT name, actions FROM resource_types ORDER BY name')) {
-    const resourceType = String(t.name);
-    for (const action of JSON.parse(String(t.actions)) as string[]) {
+  for (const { name: resourceType, actions } of listResourceTypes(read)) {
+    for (const action of actions) {
       const input: CheckInput = { subject, resourceType, action };
       const model = authz.check(input);
       if (model.allow) {
