@@ -218,8 +218,9 @@ const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
 const strOrNull = (row: SqlRow, col: string): string | null =>
   row[col] == null ? null : String(row[col]);
 const stringList = (row: SqlRow, col: string): string[] => {
+  // Validated in place, not copied: a bearer token is looked up on every request.
   const v: unknown = JSON.parse(str(row, col));
-  return Array.isArray(v) ? v.map(String) : [];
+  return Array.isArray(v) && v.every((x): x is string => typeof x === 'string') ? v : [];
 };
 /** The wall-clock time of an HLC, as ISO 8601. */
 const createdAt = (row: SqlRow): string =>

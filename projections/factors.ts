@@ -179,7 +179,8 @@ const subnetRecord = (r: SqlRow): SubnetRecord => {
     principalId: str(r, 'principal_id'),
     directoryId: str(r, 'directory_id'),
     name: str(r, 'name'),
-    cidrs: Array.isArray(cidrs) ? cidrs.map(String) : [],
+    cidrs:
+      Array.isArray(cidrs) && cidrs.every((x): x is string => typeof x === 'string') ? cidrs : [],
     validUntil: strOrNull(r, 'valid_until'),
     revoked: Number(r.revoked) === 1,
     createdAt: createdAt(r),

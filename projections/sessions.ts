@@ -414,8 +414,9 @@ export type PolicyRecord = {
 };
 
 const stringList = (row: SqlRow, col: string): string[] => {
+  // Validated in place, not copied: the session lookup reads policies on every request.
   const v: unknown = JSON.parse(str(row, col));
-  return Array.isArray(v) ? v.map(String) : [];
+  return Array.isArray(v) && v.every((x): x is string => typeof x === 'string') ? v : [];
 };
 
 const policyRecord = (r: SqlRow): PolicyRecord => ({
