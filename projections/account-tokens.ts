@@ -4,7 +4,7 @@
 // flag (the earliest HLC is kept when two sites accept the same token before they hear of each
 // other; see docs/http.md). A verified address is a grow-only set of (principal, email key) with
 // the earliest HLC, so every order of the same events gives the same rows.
-import { type Projection, sql } from '../src/readmodel/projection.ts';
+import { type Projection, type Reader, type SqlRow, sql } from '../src/readmodel/projection.ts';
 import { terminalSet } from '../src/readmodel/registers.ts';
 
 export const accountTokens: Projection = {
@@ -55,3 +55,48 @@ export const accountTokens: Projection = {
     ],
   },
 };
+
+// Queries on account tokens and verified addresses, with a typed row mapper (AccountToken).
+const text = (row: SqlRow, col: string): string => String(row[col] ?? '');
+
+export type AccountTokenPurpose = 'verify-email' | 'reset-password';
+
+export type AccountToken = {
+  readonly principalId: string;
+  /** The address a verification token verifies; null for a reset token. */
+  readonly emailKey: string | null;
+  /** ISO 8601. */
+  readonly expiresAt: string;
+  readonly used: boolean;
+  readonly createdHlc: string;
+};
+
+const accountTokenOf = (r: SqlRow): AccountToken => ({
+  principalId: text(r, 'principal_id'),
+  emailKey: r.email_key == null ? null : text(r, 'email_key'),
+  expiresAt: text(r, 'expires_at'),
+  used: Number(r.used) === 1,
+  createdHlc: text(r, 'created_hlc'),
+});
+
+/** The token of `purpose` with SHA-256 `tokenHash`, used or not, expired or not. */
+export const accountToken = (
+  read: Reader,
+  tokenHash: string,
+  purpose: AccountTokenPurpose,
+): AccountToken | undefined => {
+  const r = read.get(
+    'SELECT principal_id, email_key, expires_at, used, created_hlc FROM account_tokens WHERE token_hash = ? AND purpose = ?',
+    tokenHash,
+    purpose,
+  );
+  return r && accountTokenOf(r);
+};
+
+/** Whether the principal verified the address with normalized key `emailKey`. */
+export const emailKeyVerified = (read: Reader, principalId: string, emailKey: string): boolean =>
+  read.get(
+    'SELECT 1 AS y FROM verified_emails WHERE principal_id = ? AND email_key = ?',
+    principalId,
+    emailKey,
+  ) !== undefined;

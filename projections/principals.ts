@@ -252,3 +252,33 @@ export const principalByEmailKey = (read: Reader, key: string): string | undefin
   );
   return row ? str(row, 'id') : undefined;
 };
+
+/** Active and not deleted (every login step asks: two columns, not the principal's view). */
+export const principalUsable = (read: Reader, principalId: string): boolean =>
+  read.get(
+    'SELECT 1 AS usable FROM principals WHERE id = ? AND active = 1 AND deleted = 0',
+    principalId,
+  ) !== undefined;
+
+/** The principal's address and whether it holds it (the unique claim), for mail: only an active,
+ * undeleted principal that holds its address has one. */
+export const mailAddressOf = (
+  read: Reader,
+  principalId: string,
+): { email: string; key: string } | undefined => {
+  const r = read.get(
+    "SELECT email, email_key FROM principals WHERE id = ? AND email_status = 'held' AND active = 1 AND deleted = 0",
+    principalId,
+  );
+  return r?.email == null ? undefined : { email: str(r, 'email'), key: str(r, 'email_key') };
+};
+
+/** The normalized key of the principal's current address, if it exists and has one. */
+export const emailKeyOf = (read: Reader, principalId: string): string | undefined => {
+  const r = read.get('SELECT email_key FROM principals WHERE id = ?', principalId);
+  return r?.email_key == null ? undefined : str(r, 'email_key');
+};
+
+/** Whether the read model holds any principal but the anonymous one (a node's first start). */
+export const anyPrincipalButAnonymous = (read: Reader): boolean =>
+  read.get('SELECT 1 AS found FROM principals WHERE id <> ? LIMIT 1', ANONYMOUS) !== undefined;

@@ -5,12 +5,11 @@
 // an address the principal used Basic from before: src/http/devices.ts) passes a lockout others
 // caused and its failures count against it alone (lockout.ts); its success through a lockout
 // resets nothing, so a busy application does not reset the count for whoever is guessing.
-import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
+import { allowedCredentialDirectories, INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import type { Command } from '../node/command.ts';
 import type { EvidenceProvider } from './evidence.ts';
 import { failureEvents, lockoutState, trustedDevice } from './lockout.ts';
-import { allowedCredentialDirectories } from './queries.ts';
 import type { AuthSettings } from './sessions/decide.ts';
 import type { Prepared } from './sessions/evidence.ts';
 

@@ -1,13 +1,21 @@
 // Commands on principals, identity directories and identities. Each checks input and invariants
 // against the node's read model, so one site never creates a conflict by itself; what two sites
 // do concurrently is settled by the registers in the projections.
-import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
+import { credentialDirectoryExists } from '../../projections/credentials.ts';
+import {
+  directoryHolding,
+  getDirectory,
+  getIdentity,
+  INTERNAL_DIRECTORY,
+  identityLookalike,
+} from '../../projections/identities.ts';
 import {
   ANONYMOUS,
   getPrincipal,
   type PrincipalView,
   principalByEmailKey,
 } from '../../projections/principals.ts';
+import { openSessionsOf } from '../../projections/sessions.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import {
   requireDominates,
@@ -20,13 +28,6 @@ import type { DomainEvent, EventPayload } from '../events/catalogue.ts';
 import * as normalize from '../events/normalize.ts';
 import type { Authority, Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
-import {
-  credentialDirectoryList,
-  directoryHolding,
-  getDirectory,
-  getIdentity,
-  identityLookalike,
-} from './queries.ts';
 
 export const MANAGE_PRINCIPALS = 'authlog.principals.manage';
 
@@ -211,12 +212,25 @@ export const changeProfile = (input: ChangeProfileInput): Command<{ changed: str
 /** Deactivating or deleting a principal ends its sessions (`principal-disabled`). A session
  * started concurrently at another site is never valid either: session checks join the principal. */
 const endSessions = (state: Reader, principalId: string): DomainEvent[] =>
-  state
-    .all('SELECT id FROM sessions WHERE principal_id = ? AND ended = 0 ORDER BY id', principalId)
-    .map((r) => ({
-      type: 'SessionEnded',
-      data: { sessionId: String(r.id), reason: 'principal-disabled' },
-    }));
+  openSessionsOf(state, principalId).map((sessionId) => ({
+    type: 'SessionEnded',
+    data: { sessionId, reason: 'principal-disabled' },
+  }));
+
+/** Checks a list of credential directory ids names existing ones; null or empty means any. */
+const credentialDirectoryList = (
+  read: Reader,
+  ids: readonly string[] | null | undefined,
+): string[] | null | undefined => {
+  if (ids == null) return ids;
+  if (ids.length > 16) throw invalid('credentialDirectoryIds', 'at most 16 directories');
+  for (const id of ids)
+    if (!credentialDirectoryExists(read, id))
+      throw new AppError('CREDENTIAL_DIRECTORY_NOT_FOUND', `no credential directory ${id}`, {
+        field: 'credentialDirectoryIds',
+      });
+  return [...new Set(ids)].sort();
+};
 
 export const deactivatePrincipal = (input: {
   principalId: string;

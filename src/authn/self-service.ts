@@ -19,9 +19,23 @@
 // A reset token issued before the password last changed is void (the user remembered it, or an
 // administrator set a new one).
 import { randomBytes } from 'node:crypto';
+import {
+  type AccountTokenPurpose,
+  accountToken,
+  emailKeyVerified,
+} from '../../projections/account-tokens.ts';
 import { PASSWORD_DIRECTORY } from '../../projections/credentials.ts';
-import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
-import { getPrincipal, principalByEmailKey } from '../../projections/principals.ts';
+import {
+  allowedCredentialDirectories,
+  INTERNAL_DIRECTORY,
+  identityHolding,
+} from '../../projections/identities.ts';
+import {
+  emailKeyOf,
+  getPrincipal,
+  mailAddressOf,
+  principalByEmailKey,
+} from '../../projections/principals.ts';
 import { openSessionsOf as openSessionIds } from '../../projections/sessions.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
@@ -31,7 +45,6 @@ import type { Reader } from '../readmodel/projection.ts';
 import { getCredentialDirectory, passwordChangedHlc } from './credentials.ts';
 import { passwordCredentialFor } from './password-provider.ts';
 import { registerPrincipal } from './principals.ts';
-import { allowedCredentialDirectories, identityHolding } from './queries.ts';
 import { hashSecret } from './tokens.ts';
 
 export const VERIFY_PREFIX = 'alv_';
@@ -49,40 +62,17 @@ const invalidToken = () =>
     field: 'token',
   });
 
-type TokenRow = { principalId: string; emailKey: string | null; createdHlc: string };
-
 /** A token of `purpose` that is unused and unexpired at `now`, or TOKEN_INVALID. */
-const liveToken = (state: Reader, hash: string, purpose: string, now: number): TokenRow => {
-  const r = state.get(
-    'SELECT principal_id, email_key, expires_at, used, created_hlc FROM account_tokens WHERE token_hash = ? AND purpose = ?',
-    hash,
-    purpose,
-  );
-  if (!r || Number(r.used) === 1 || Date.parse(String(r.expires_at)) <= now) throw invalidToken();
-  return {
-    principalId: String(r.principal_id),
-    emailKey: r.email_key == null ? null : String(r.email_key),
-    createdHlc: String(r.created_hlc),
-  };
+const liveToken = (state: Reader, hash: string, purpose: AccountTokenPurpose, now: number) => {
+  const t = accountToken(state, hash, purpose);
+  if (!t || t.used || Date.parse(t.expiresAt) <= now) throw invalidToken();
+  return t;
 };
 
-export const isEmailVerified = (read: Reader, principalId: string): boolean =>
-  read.get(
-    `SELECT 1 AS y FROM principals p JOIN verified_emails v
-       ON v.principal_id = p.id AND v.email_key = p.email_key WHERE p.id = ?`,
-    principalId,
-  ) !== undefined;
-
-/** The principal's address and whether it holds it (the unique claim), for mail. */
-export const mailAddressOf = (
-  read: Reader,
-  principalId: string,
-): { email: string; key: string } | undefined => {
-  const r = read.get(
-    "SELECT email, email_key FROM principals WHERE id = ? AND email_status = 'held' AND active = 1 AND deleted = 0",
-    principalId,
-  );
-  return r?.email == null ? undefined : { email: String(r.email), key: String(r.email_key) };
+/** Whether the principal verified the address it has now. */
+export const isEmailVerified = (read: Reader, principalId: string): boolean => {
+  const key = emailKeyOf(read, principalId);
+  return key !== undefined && emailKeyVerified(read, principalId, key);
 };
 
 export type RegisterSelfInput = {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ADMINISTRATORS_ROLE } from '../../projections/authz.ts';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
+import { anyPrincipalButAnonymous } from '../../projections/principals.ts';
 import { registerPrincipal } from '../authn/principals.ts';
 import { keyringFrom } from '../authn/seed-crypto.ts';
 import { addRoleMember } from '../authz/commands.ts';
@@ -32,8 +33,7 @@ const bootstrapAdministrator = async (
 ) => {
   // Called once the read model holds the whole log: it has applied every event of its own origin.
   const own = seqOf(node.appliedVector(), node.id);
-  const others = node.read.get("SELECT COUNT(*) AS n FROM principals WHERE id <> 'anonymous'");
-  if (own > 0n || Number(others?.n ?? 0) > 0) return;
+  if (own > 0n || anyPrincipalButAnonymous(node.read)) return;
   const { principalId } = (
     await node.execute(
       registerPrincipal({

@@ -6,10 +6,10 @@
 // gives that request `trust` evidence, nothing more: no session, no elevation (OWASP ASVS 1.4.2
 // / 4.0 V9 trust boundaries: never trust identity headers from arbitrary clients).
 import type { FastifyRequest } from 'fastify';
+import { identityHolding } from '../../projections/identities.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import { GATEWAY_DIRECTORY } from '../authn/factors.ts';
 import { requiredEvidences } from '../authn/policy.ts';
-import { identityHolding } from '../authn/queries.ts';
 import { identityName } from '../events/normalize.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { trustedRemoteUser } from './proxy.ts';

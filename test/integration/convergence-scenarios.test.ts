@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { getRole } from '../../projections/authz.ts';
+import { identitiesOf } from '../../projections/identities.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import { defineCredentialDirectory } from '../../src/authn/credentials.ts';
 import {
@@ -14,7 +15,6 @@ import {
   deletePrincipal,
   registerPrincipal,
 } from '../../src/authn/principals.ts';
-import { identitiesOf, listConflicts } from '../../src/authn/queries.ts';
 import {
   addRoleMember,
   createRole,
@@ -28,6 +28,7 @@ import {
 } from '../../src/authz/commands.ts';
 import type { Command } from '../../src/node/command.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
+import { listConflicts } from '../../src/readmodel/conflicts.ts';
 import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
 
 describe('convergence rules between two sites', () => {

@@ -5,11 +5,13 @@
 // back when it succeeds, so a busy application is not throttled and guessing from elsewhere cannot
 // lock it out (src/http/devices.ts, lockout.ts). An identity that names nobody still costs one
 // argon2 verification, and its failure is recorded.
-import { INTERNAL_DIRECTORY } from '../../../projections/identities.ts';
+import {
+  allowedCredentialDirectories,
+  INTERNAL_DIRECTORY,
+} from '../../../projections/identities.ts';
 import { basicAuthenticate } from '../basic.ts';
 import { recordFailure } from '../lockout.ts';
 import { passwordProvider } from '../password-provider.ts';
-import { allowedCredentialDirectories } from '../queries.ts';
 import { prepareEvidence } from '../sessions/evidence.ts';
 import { principalOfIdentity, spendVerification } from './identify.ts';
 import type { AuthnPorts, Caller } from './ports.ts';

@@ -2,12 +2,11 @@
 // an attempt on nobody. Answers to a failed attempt are the same whatever failed (unknown identity,
 // wrong password, locked, inactive): one code, one body (OWASP ASVS 2.2.1, 3.2; Authentication
 // Cheat Sheet "Authentication and error messages").
-import { INTERNAL_DIRECTORY } from '../../../projections/identities.ts';
+import { INTERNAL_DIRECTORY, identityHolding } from '../../../projections/identities.ts';
 import { AppError } from '../../errors.ts';
 import { identityName } from '../../events/normalize.ts';
 import type { Reader } from '../../readmodel/projection.ts';
 import { dummyHash, verifyPassword } from '../passwords.ts';
-import { identityHolding } from '../queries.ts';
 import type { AuthnPorts } from './ports.ts';
 
 /** The principal an identity names in a directory (only an identity holding its name). */

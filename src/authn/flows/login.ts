@@ -7,10 +7,12 @@
 //      dummy verification (identify.ts), so the timing does not tell which;
 //   4. the Login command, which records a failure or starts the session with a fresh token.
 // The token and the device token are answered; how they reach the client is the caller's.
-import { INTERNAL_DIRECTORY } from '../../../projections/identities.ts';
+import {
+  allowedCredentialDirectories,
+  INTERNAL_DIRECTORY,
+} from '../../../projections/identities.ts';
 import { newId } from '../../node/node.ts';
 import type { Presented } from '../evidence.ts';
-import { allowedCredentialDirectories } from '../queries.ts';
 import { prepareEvidence } from '../sessions/evidence.ts';
 import { login } from '../sessions/login.ts';
 import { newSessionToken, type Transport } from '../sessions/token.ts';

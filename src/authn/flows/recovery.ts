@@ -7,7 +7,7 @@
 // the status nor the timing tells. Codes are throttled like tokens (throttle.ts `guardCode`), and
 // a reset code is checked before the new password is hashed: a guessed code costs no argon2 run.
 
-import { principalByEmailKey } from '../../../projections/principals.ts';
+import { mailAddressOf, principalByEmailKey } from '../../../projections/principals.ts';
 import { AppError } from '../../errors.ts';
 import * as normalize from '../../events/normalize.ts';
 import { newId } from '../../node/node.ts';
@@ -15,7 +15,6 @@ import type { Outbox } from '../outbox.ts';
 import { checkNewPassword, hashPassword } from '../passwords.ts';
 import {
   completePasswordReset,
-  mailAddressOf,
   newAccountToken,
   RESET_PREFIX,
   registerSelf,

@@ -1,6 +1,7 @@
 // Gathering evidence for a session step: every provider's slow part (argon2) runs outside the
 // writer queue against committed state (`prepareEvidence`); inside the command each provider
 // decides on what it prepared (`gather`), so the final check is serialized and pure.
+import { allowedCredentialDirectories } from '../../../projections/identities.ts';
 import { getSessionRecord } from '../../../projections/sessions.ts';
 import type { EventPayload } from '../../events/catalogue.ts';
 import type { Reader } from '../../readmodel/projection.ts';
@@ -12,7 +13,6 @@ import type {
   Proof,
 } from '../evidence.ts';
 import type { Argon2Params } from '../passwords.ts';
-import { allowedCredentialDirectories } from '../queries.ts';
 
 type SessionEvidence = EventPayload<'SessionStarted'>['evidences'][number];
 

@@ -1,14 +1,16 @@
 // The Login command (multi-step login): starts a session with whatever the providers proved; until
 // the session holds what its policy requires it is incomplete (policy.ts), and step-up.ts adds
 // more. A failure of any kind is recorded (lockout.ts) and answered alike.
-import { INTERNAL_DIRECTORY } from '../../../projections/identities.ts';
+import {
+  allowedCredentialDirectories,
+  INTERNAL_DIRECTORY,
+} from '../../../projections/identities.ts';
 import type { DomainEvent } from '../../events/catalogue.ts';
 import type { Command } from '../../node/command.ts';
 import type { Reader } from '../../readmodel/projection.ts';
 import type { EvidenceProvider, Presented } from '../evidence.ts';
 import { isLockedOut, trustedDevice } from '../lockout.ts';
 import { requiredEvidences } from '../policy.ts';
-import { allowedCredentialDirectories } from '../queries.ts';
 import { type AuthSettings, principalUsable, refuse, type StepResult } from './decide.ts';
 import { evidencesOf, gather, type Prepared } from './evidence.ts';
 import type { Transport } from './token.ts';

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import { getDirectory, listDirectories } from '../../../projections/identities.ts';
 import { changeIdentityDirectory, defineIdentityDirectory } from '../../authn/principals.ts';
-import { getDirectory, listDirectories } from '../../authn/queries.ts';
 import { READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';

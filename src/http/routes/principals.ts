@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { getIdentity, identitiesOf } from '../../../projections/identities.ts';
 import { getPrincipal, listPrincipals } from '../../../projections/principals.ts';
 import { emailChangedNotice, fileOutbox } from '../../authn/outbox.ts';
 import {
@@ -10,7 +11,6 @@ import {
   registerPrincipal,
   removeIdentity,
 } from '../../authn/principals.ts';
-import { getIdentity, identitiesOf } from '../../authn/queries.ts';
 import { mayRead, READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
 import { newId } from '../../node/node.ts';

@@ -4,11 +4,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { listConflicts } from '../../authn/queries.ts';
 import { authenticateToken } from '../../authn/tokens.ts';
 import { AppError } from '../../errors.ts';
 import { SYSTEM_ACTOR } from '../../events/envelope.ts';
 import type { AuthlogNode } from '../../node/node.ts';
+import { conflictCount } from '../../readmodel/conflicts.ts';
 import { readFeed } from '../../replication/feed.ts';
 import { clientIp } from '../proxy.ts';
 import { errorResponses, Strict } from '../schemas.ts';
@@ -135,7 +135,7 @@ export const replicationRoutes = async (app: App) => {
         vector: s.applied,
         buffered: s.buffered,
         driftAlarms: s.driftAlarms,
-        conflicts: listConflicts(app.node.read).length,
+        conflicts: conflictCount(app.node.read),
         peers: [...app.peers()],
         digest: app.node.digest(),
       };
@@ -165,7 +165,7 @@ export const replicationRoutes = async (app: App) => {
         ['', s.buffered],
       ]);
       metric('authlog_conflicts', 'gauge', 'Conflicts settled by the convergence rules.', [
-        ['', listConflicts(app.node.read).length],
+        ['', conflictCount(app.node.read)],
       ]);
       metric(
         'authlog_clock_drift_alarms_total',

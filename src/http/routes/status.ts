@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { listConflicts } from '../../authn/queries.ts';
 import { READ_NODE, requireRead } from '../../authz/reads.ts';
+import { listConflicts } from '../../readmodel/conflicts.ts';
 import { readerOf } from '../reader.ts';
 import { ConflictsSchema, errorResponses, NodeStatusSchema, Strict } from '../schemas.ts';
 import type { App } from '../types.ts';
