@@ -1,5 +1,6 @@
 // What the session commands share: their settings, their answer, the recorded refusal, and the
 // caller's own live session.
+import { principalUsable } from '../../../projections/principals.ts';
 import { getSessionRecord } from '../../../projections/sessions.ts';
 import { AppError } from '../../errors.ts';
 import type { DomainEvent } from '../../events/catalogue.ts';
@@ -33,13 +34,6 @@ export const refuse = (
   events: [...extra, ...failureEvents(state, failure, now, settings)],
   result: { ok: false, reason: failure.reason },
 });
-
-/** Active and not deleted (every login step asks: two columns, not the principal's view). */
-export const principalUsable = (state: Reader, principalId: string): boolean =>
-  state.get(
-    'SELECT 1 AS usable FROM principals WHERE id = ? AND active = 1 AND deleted = 0',
-    principalId,
-  ) !== undefined;
 
 export const ownLiveSession = (
   state: Reader,

@@ -5,13 +5,14 @@ import {
   allowedCredentialDirectories,
   INTERNAL_DIRECTORY,
 } from '../../../projections/identities.ts';
+import { principalUsable } from '../../../projections/principals.ts';
 import type { DomainEvent } from '../../events/catalogue.ts';
 import type { Command } from '../../node/command.ts';
 import type { Reader } from '../../readmodel/projection.ts';
 import type { EvidenceProvider, Presented } from '../evidence.ts';
 import { isLockedOut, trustedDevice } from '../lockout.ts';
 import { requiredEvidences } from '../policy.ts';
-import { type AuthSettings, principalUsable, refuse, type StepResult } from './decide.ts';
+import { type AuthSettings, refuse, type StepResult } from './decide.ts';
 import { evidencesOf, gather, type Prepared } from './evidence.ts';
 import type { Transport } from './token.ts';
 import type { SessionView } from './views.ts';
