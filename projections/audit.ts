@@ -9,10 +9,19 @@
 // index range. Every index costs on every write and every rebuild: add one only with a query.
 // The time of an event is its HLC's physical part (UTC ms), so no separate time column is kept.
 
+import { hlcWallMs } from '../src/clock/hlc.ts';
 import { type EventType, eventTypes } from '../src/events/catalogue.ts';
 import type { Envelope } from '../src/events/envelope.ts';
-import { type Handler, type Handlers, type Projection, sql } from '../src/readmodel/projection.ts';
-import { allowedByOf, familyOf, subjectsOf, summaryOf } from './audit-describe.ts';
+import {
+  type Handler,
+  type Handlers,
+  type Projection,
+  type Reader,
+  type SqlRow,
+  type SqlValue,
+  sql,
+} from '../src/readmodel/projection.ts';
+import { allowedByOf, type Family, familyOf, subjectsOf, summaryOf } from './audit-describe.ts';
 
 const INSERT_ROW = `INSERT INTO audit
   (hlc, event_id, origin, seq, actor, via, type, family, subjects, summary, ip, correlation_id, allowed_by)
@@ -65,4 +74,146 @@ export const audit: Projection = {
   ],
   // Every type of the catalogue, including types added after this module was written.
   handlers: Object.fromEntries(eventTypes.map((t) => [t, auditRow])) as Handlers,
+};
+
+// Queries on the audit tables.
+
+export type AuditEntry = {
+  /** UTC time of the event (its HLC's physical part), ISO 8601. */
+  readonly at: string;
+  readonly hlc: string;
+  readonly origin: string;
+  readonly seq: string;
+  readonly eventId: string;
+  readonly actor: string;
+  readonly via: string | null;
+  readonly type: string;
+  readonly family: string;
+  readonly subjects: string[];
+  readonly summary: string;
+  readonly ip: string | null;
+  readonly correlationId: string | null;
+  /** The grants an administrative event was allowed by, when it records them. */
+  readonly allowedBy: string | null;
+};
+
+const text = (r: SqlRow, col: string): string => String(r[col]);
+const textOrNull = (r: SqlRow, col: string): string | null =>
+  r[col] === null ? null : String(r[col]);
+
+const auditEntry = (r: SqlRow): AuditEntry => {
+  const hlc = text(r, 'hlc');
+  const subjects = text(r, 'subjects');
+  return {
+    at: new Date(hlcWallMs(hlc)).toISOString(),
+    hlc,
+    origin: text(r, 'origin'),
+    seq: text(r, 'seq'),
+    eventId: text(r, 'event_id'),
+    actor: text(r, 'actor'),
+    via: textOrNull(r, 'via'),
+    type: text(r, 'type'),
+    family: text(r, 'family'),
+    subjects: subjects === '' ? [] : subjects.split(' '),
+    summary: text(r, 'summary'),
+    ip: textOrNull(r, 'ip'),
+    correlationId: textOrNull(r, 'correlation_id'),
+    allowedBy: textOrNull(r, 'allowed_by'),
+  };
+};
+
+/** The entry of one event, by its key; undefined while the event is not applied. */
+export const auditEntryOf = (
+  read: Reader,
+  hlc: string,
+  eventId: string,
+): AuditEntry | undefined => {
+  const row = read.get('SELECT * FROM audit WHERE hlc = ? AND event_id = ?', hlc, eventId);
+  return row && auditEntry(row);
+};
+
+export type AuditOrder = 'asc' | 'desc';
+
+/** What a walk of the trail in (hlc, event id) order selects; the filters combine with AND. */
+export type AuditSelection = {
+  readonly subject?: string;
+  readonly actor?: string;
+  /** Any of these event types. */
+  readonly types?: readonly string[];
+  readonly family?: Family;
+  /** HLC bounds: `fromHlc` inclusive, `toHlc` exclusive. */
+  readonly fromHlc?: string;
+  readonly toHlc?: string;
+  readonly origin?: string;
+  readonly ip?: string;
+  readonly order: AuditOrder;
+  /** Start after this key (in `order`). */
+  readonly after?: { readonly hlc: string; readonly eventId: string };
+  readonly limit: number;
+};
+
+/** Up to `limit` entries matching the selection, in (hlc, event id) order from `after`. */
+export const auditEntries = (read: Reader, q: AuditSelection): AuditEntry[] => {
+  const { order, after } = q;
+  // With a subject, the walk runs on audit_subjects' key (subject, hlc, event_id); otherwise on
+  // the audit table's, or on the one secondary index the planner picks (each ends with the key).
+  const k = q.subject !== undefined ? 's' : 'a';
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  const add = (clause: string, ...values: SqlValue[]) => {
+    where.push(clause);
+    params.push(...values);
+  };
+  // One index drives the walk: the most selective filter present (an address or a principal
+  // names few events; a type, origin or family many). The others are written `+a.col` so SQLite
+  // cannot pick their index and scan every event of a common type looking for one actor.
+  const present: Record<string, boolean> = {
+    subject: q.subject !== undefined,
+    ip: q.ip !== undefined,
+    actor: q.actor !== undefined,
+    type: (q.types?.length ?? 0) > 0,
+    origin: q.origin !== undefined,
+    family: q.family !== undefined,
+  };
+  const driver = Object.keys(present).find((column) => present[column]);
+  const on = (column: string) => (column === driver ? `a.${column}` : `+a.${column}`);
+  if (q.subject !== undefined) add('s.subject = ?', q.subject);
+  if (q.ip !== undefined) add(`${on('ip')} = ?`, q.ip);
+  if (q.actor !== undefined) add(`${on('actor')} = ?`, q.actor);
+  if (q.origin !== undefined) add(`${on('origin')} = ?`, q.origin);
+  if (q.family !== undefined) add(`${on('family')} = ?`, q.family);
+  if (q.fromHlc !== undefined) add(`${k}.hlc >= ?`, q.fromHlc);
+  if (q.toHlc !== undefined) add(`${k}.hlc < ?`, q.toHlc);
+  if (after)
+    add(
+      `(${k}.hlc, ${k}.event_id) ${order === 'asc' ? '>' : '<'} (?, ?)`,
+      after.hlc,
+      after.eventId,
+    );
+  const from =
+    k === 's'
+      ? 'audit_subjects s JOIN audit a ON a.hlc = s.hlc AND a.event_id = s.event_id'
+      : 'audit a';
+  const dir = order === 'asc' ? 'ASC' : 'DESC';
+  const page = (extra: string[]) => {
+    const all = [...where, ...extra];
+    return `SELECT a.* FROM ${from}${all.length > 0 ? ` WHERE ${all.join(' AND ')}` : ''}
+     ORDER BY ${k}.hlc ${dir}, ${k}.event_id ${dir} LIMIT ?`;
+  };
+  const types = [...new Set(q.types ?? [])];
+  const typeTerm = `${on('type')} = ?`;
+  if (types.length <= 1)
+    return read
+      .all(page(types.length === 1 ? [typeTerm] : []), ...params, ...types, q.limit)
+      .map(auditEntry);
+  // Several types: one page per type, each an index range in order, merged. `type IN (…)`
+  // would make SQLite either scan in key order (slow for rare types) or sort every match.
+  const parts = types.map(() => `SELECT * FROM (${page([typeTerm])})`);
+  return read
+    .all(
+      `SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY hlc ${dir}, event_id ${dir} LIMIT ?`,
+      ...types.flatMap((t) => [...params, t, q.limit]),
+      q.limit,
+    )
+    .map(auditEntry);
 };

@@ -8,14 +8,10 @@
 // Target: p99 under 20 ms for a page of 100. Scratch files go to BENCH_DIR or os.tmpdir() and are
 // removed. The last line of output is one JSON object with every figure.
 import { statSync } from 'node:fs';
+import type { AuditOrder } from '../projections/audit.ts';
 import type { Family } from '../projections/audit-describe.ts';
 import { projections, projectionsWithoutAudit } from '../projections/index.ts';
-import {
-  type AuditFilter,
-  type AuditOrder,
-  encodeCursor,
-  queryAudit,
-} from '../src/accounting/queries.ts';
+import { type AuditFilter, encodeCursor, queryAudit } from '../src/accounting/queries.ts';
 import { replayUntil } from '../src/accounting/replay.ts';
 import { hlcWallMs } from '../src/clock/hlc.ts';
 import { rebuildReadModel } from '../src/node/rebuild.ts';

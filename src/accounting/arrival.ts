@@ -12,12 +12,13 @@
 // cursor never passes an event that is not in the trail. `next` is always a cursor, even at the
 // end, so a follower keeps it and asks again later; `caughtUp` says the page reached the end.
 
+import { type AuditEntry, auditEntryOf } from '../../projections/audit.ts';
 import { hlcWallMs } from '../clock/hlc.ts';
 import { AppError } from '../errors.ts';
 import type { LogReader } from '../node/ports.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { type Position, positionFromString, positionToString } from '../store/port.ts';
-import { type AuditEntry, type AuditQuery, checkLimit, toEntry } from './queries.ts';
+import { type AuditQuery, checkLimit } from './queries.ts';
 
 /** Events of the log one page reads at most, matching or not. */
 export const ARRIVAL_SCAN = 2000;
@@ -96,16 +97,11 @@ export const followAudit = async (
   let consumed = 0;
   let waiting = false;
   for (const r of events) {
-    const row = node.read.get(
-      'SELECT * FROM audit WHERE hlc = ? AND event_id = ?',
-      String(r.metadata.hlc),
-      r.id,
-    );
-    if (row === undefined) {
+    const entry = auditEntryOf(node.read, String(r.metadata.hlc), r.id);
+    if (entry === undefined) {
       waiting = true;
       break;
     }
-    const entry = toEntry(row);
     if (matches(entry, q)) {
       if (items.length === q.limit) break;
       items.push(entry);

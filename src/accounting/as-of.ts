@@ -15,7 +15,7 @@ import {
   roleNamed,
 } from '../../projections/authz.ts';
 import { type CheckInput, type CheckResult, createAuthz } from '../../projections/authz-engine.ts';
-import { ANONYMOUS } from '../../projections/principals.ts';
+import { ANONYMOUS, getPrincipal } from '../../projections/principals.ts';
 import type { Reader } from '../readmodel/projection.ts';
 
 export type Holding = {
@@ -68,11 +68,8 @@ const holding = (principalId: string, r: CheckResult): Holding | undefined => {
 };
 
 const live = (read: Reader, principalId: string) => {
-  const p = read.get('SELECT active, deleted FROM principals WHERE id = ?', principalId);
-  return {
-    exists: p !== undefined,
-    active: p !== undefined && Number(p.active) === 1 && Number(p.deleted) === 0,
-  };
+  const p = getPrincipal(read, principalId);
+  return { exists: p !== undefined, active: p?.active === true && !p.deleted };
 };
 
 /** `target`: `role:<id or name>` or `privilege:<name>`. */

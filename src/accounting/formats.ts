@@ -6,7 +6,7 @@
 // inner quotes doubled, so a separator inside a value cannot start a new cell either. Control and
 // bidi characters are shown as escapes (`\x1b`), so the file cannot drive a terminal it is
 // printed on.
-import type { AuditEntry } from './queries.ts';
+import type { AuditEntry } from '../../projections/audit.ts';
 
 // C0, DEL and C1; bidi marks, embeddings, overrides and isolates; line/paragraph separators.
 const UNSAFE = /[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;

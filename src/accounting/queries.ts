@@ -1,4 +1,5 @@
-// Audit trail queries: filters, a stable order and cursor paging.
+// Audit trail queries: filters, a stable order and cursor paging. This module checks a query and
+// makes its cursors; the SQL that walks the trail is the audit read model's (projections/audit.ts).
 //
 // Order: (hlc, event id), ascending or descending. It is a total order over events, the same on
 // every node, and an event's place in it never changes, so a cursor (the last row's key) resumes
@@ -10,10 +11,11 @@
 // already passed that point does not see it (docs/accounting.md, "Paging"); a walk in this
 // node's arrival order (arrival.ts) does.
 
+import { type AuditEntry, type AuditOrder, auditEntries } from '../../projections/audit.ts';
 import type { Family } from '../../projections/audit-describe.ts';
-import { hlcWallMs, isHlc } from '../clock/hlc.ts';
+import { isHlc } from '../clock/hlc.ts';
 import { AppError } from '../errors.ts';
-import type { Reader, SqlValue } from '../readmodel/projection.ts';
+import type { Reader } from '../readmodel/projection.ts';
 
 export type AuditFilter = {
   readonly subject?: string;
@@ -29,32 +31,11 @@ export type AuditFilter = {
   readonly ip?: string;
 };
 
-export type AuditOrder = 'asc' | 'desc';
-
 export type AuditQuery = AuditFilter & {
   /** `arrival`: this node's log order (arrival.ts); the others: HLC order. */
   readonly order?: AuditOrder | 'arrival';
   readonly cursor?: string;
   readonly limit: number;
-};
-
-export type AuditEntry = {
-  /** UTC time of the event (its HLC's physical part), ISO 8601. */
-  readonly at: string;
-  readonly hlc: string;
-  readonly origin: string;
-  readonly seq: string;
-  readonly eventId: string;
-  readonly actor: string;
-  readonly via: string | null;
-  readonly type: string;
-  readonly family: string;
-  readonly subjects: string[];
-  readonly summary: string;
-  readonly ip: string | null;
-  readonly correlationId: string | null;
-  /** The grants an administrative event was allowed by, when it records them. */
-  readonly allowedBy: string | null;
 };
 
 export type AuditPage = {
@@ -99,27 +80,6 @@ export const hlcFloor = (ms: number): string => {
   return ms.toString(16).padStart(12, '0');
 };
 
-export const toEntry = (r: Readonly<Record<string, SqlValue>>): AuditEntry => {
-  const hlc = String(r.hlc);
-  const subjects = String(r.subjects);
-  return {
-    at: new Date(hlcWallMs(hlc)).toISOString(),
-    hlc,
-    origin: String(r.origin),
-    seq: String(r.seq),
-    eventId: String(r.event_id),
-    actor: String(r.actor),
-    via: r.via === null ? null : String(r.via),
-    type: String(r.type),
-    family: String(r.family),
-    subjects: subjects === '' ? [] : subjects.split(' '),
-    summary: String(r.summary),
-    ip: r.ip === null ? null : String(r.ip),
-    correlationId: r.correlation_id === null ? null : String(r.correlation_id),
-    allowedBy: r.allowed_by === null ? null : String(r.allowed_by),
-  };
-};
-
 /** Refuses a page size outside 1..MAX_AUDIT_LIMIT (either order). */
 export const checkLimit = (q: AuditQuery): void => {
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > MAX_AUDIT_LIMIT)
@@ -146,68 +106,21 @@ export const checkAuditQuery = (
 /** One page of the audit trail. */
 export const queryAudit = (read: Reader, q: AuditQuery): AuditPage => {
   const { order, after } = checkAuditQuery(q);
-  // With a subject, the walk runs on audit_subjects' key (subject, hlc, event_id); otherwise on
-  // the audit table's, or on the one secondary index the planner picks (each ends with the key).
-  const k = q.subject !== undefined ? 's' : 'a';
-  const where: string[] = [];
-  const params: SqlValue[] = [];
-  const add = (clause: string, ...values: SqlValue[]) => {
-    where.push(clause);
-    params.push(...values);
-  };
-  // One index drives the walk: the most selective filter present (an address or a principal
-  // names few events; a type, origin or family many). The others are written `+a.col` so SQLite
-  // cannot pick their index and scan every event of a common type looking for one actor.
-  const present: Record<string, boolean> = {
-    subject: q.subject !== undefined,
-    ip: q.ip !== undefined,
-    actor: q.actor !== undefined,
-    type: (q.types?.length ?? 0) > 0,
-    origin: q.origin !== undefined,
-    family: q.family !== undefined,
-  };
-  const driver = Object.keys(present).find((column) => present[column]);
-  const on = (column: string) => (column === driver ? `a.${column}` : `+a.${column}`);
-  if (q.subject !== undefined) add('s.subject = ?', q.subject);
-  if (q.ip !== undefined) add(`${on('ip')} = ?`, q.ip);
-  if (q.actor !== undefined) add(`${on('actor')} = ?`, q.actor);
-  if (q.origin !== undefined) add(`${on('origin')} = ?`, q.origin);
-  if (q.family !== undefined) add(`${on('family')} = ?`, q.family);
-  if (q.from !== undefined) add(`${k}.hlc >= ?`, hlcFloor(q.from));
-  if (q.to !== undefined) add(`${k}.hlc < ?`, hlcFloor(q.to));
-  if (after)
-    add(
-      `(${k}.hlc, ${k}.event_id) ${order === 'asc' ? '>' : '<'} (?, ?)`,
-      after.hlc,
-      after.eventId,
-    );
-  const from =
-    k === 's'
-      ? 'audit_subjects s JOIN audit a ON a.hlc = s.hlc AND a.event_id = s.event_id'
-      : 'audit a';
-  const dir = order === 'asc' ? 'ASC' : 'DESC';
-  const page = (extra: string[]) => {
-    const all = [...where, ...extra];
-    return `SELECT a.* FROM ${from}${all.length > 0 ? ` WHERE ${all.join(' AND ')}` : ''}
-     ORDER BY ${k}.hlc ${dir}, ${k}.event_id ${dir} LIMIT ?`;
-  };
-  const types = [...new Set(q.types ?? [])];
-  const typeTerm = `${on('type')} = ?`;
-  let rows: ReturnType<Reader['all']>;
-  if (types.length <= 1)
-    rows = read.all(page(types.length === 1 ? [typeTerm] : []), ...params, ...types, q.limit + 1);
-  else {
-    // Several types: one page per type, each an index range in order, merged. `type IN (…)`
-    // would make SQLite either scan in key order (slow for rare types) or sort every match.
-    const parts = types.map(() => `SELECT * FROM (${page([typeTerm])})`);
-    rows = read.all(
-      `SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY hlc ${dir}, event_id ${dir} LIMIT ?`,
-      ...types.flatMap((t) => [...params, t, q.limit + 1]),
-      q.limit + 1,
-    );
-  }
+  const rows = auditEntries(read, {
+    subject: q.subject,
+    actor: q.actor,
+    types: q.types,
+    family: q.family,
+    fromHlc: q.from === undefined ? undefined : hlcFloor(q.from),
+    toHlc: q.to === undefined ? undefined : hlcFloor(q.to),
+    origin: q.origin,
+    ip: q.ip,
+    order,
+    after,
+    limit: q.limit + 1,
+  });
   const more = rows.length > q.limit;
-  const items = rows.slice(0, q.limit).map(toEntry);
+  const items = rows.slice(0, q.limit);
   const last = items.at(-1);
   return {
     items,

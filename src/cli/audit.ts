@@ -3,9 +3,9 @@
 // in arrival order the end is where the node's log ends now, and the last cursor resumes there.
 // The node records every page read as an AuditRead event.
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { AuditEntry } from '../../projections/audit.ts';
 import { FAMILIES } from '../../projections/audit-describe.ts';
 import { csvHeader, csvRow, ndjsonLine } from '../accounting/formats.ts';
-import type { AuditEntry } from '../accounting/queries.ts';
 import { AuditPageSchema } from '../http/audit-schemas.ts';
 import { connect } from './client.ts';
 import { type ApiOptions, withApiOptions } from './options.ts';

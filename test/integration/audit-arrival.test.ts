@@ -4,8 +4,9 @@
 // in time order does not see it, a walk in a's arrival order does, exactly once.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import type { AuditEntry } from '../../projections/audit.ts';
 import { followAudit } from '../../src/accounting/arrival.ts';
-import { type AuditEntry, encodeCursor, queryAudit } from '../../src/accounting/queries.ts';
+import { encodeCursor, queryAudit } from '../../src/accounting/queries.ts';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { AppError } from '../../src/errors.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';

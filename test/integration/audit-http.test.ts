@@ -5,8 +5,9 @@
 // every row once while new events keep arriving.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { AuditEntry } from '../../projections/audit.ts';
 import type { ArrivalPage } from '../../src/accounting/arrival.ts';
-import type { AuditEntry, AuditPage } from '../../src/accounting/queries.ts';
+import type { AuditPage } from '../../src/accounting/queries.ts';
 import { hlcWallMs } from '../../src/clock/hlc.ts';
 import { auth, startApp } from '../support/app.ts';
 

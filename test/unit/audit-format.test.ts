@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import type { AuditEntry } from '../../projections/audit.ts';
 import {
   allowedByOf,
   familyOf,
@@ -19,7 +20,6 @@ import {
   csvRow,
   ndjsonLine,
 } from '../../src/accounting/formats.ts';
-import type { AuditEntry } from '../../src/accounting/queries.ts';
 import { createDenialLimiter } from '../../src/http/denials.ts';
 import { parseCsv } from '../support/csv.ts';
 
