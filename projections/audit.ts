@@ -132,6 +132,12 @@ export const auditEntryOf = (
   return row && auditEntry(row);
 };
 
+/** Rows of the trail and of its subject index (the read model's size, for benchmarks). */
+export const auditRowCounts = (read: Reader): { events: number; subjectRows: number } => ({
+  events: Number(read.get('SELECT count(*) AS n FROM audit')?.n),
+  subjectRows: Number(read.get('SELECT count(*) AS n FROM audit_subjects')?.n),
+});
+
 export type AuditOrder = 'asc' | 'desc';
 
 /** What a walk of the trail in (hlc, event id) order selects; the filters combine with AND. */

@@ -8,7 +8,7 @@
 // Target: p99 under 20 ms for a page of 100. Scratch files go to BENCH_DIR or os.tmpdir() and are
 // removed. The last line of output is one JSON object with every figure.
 import { statSync } from 'node:fs';
-import type { AuditOrder } from '../projections/audit.ts';
+import { type AuditOrder, auditEntries, auditRowCounts } from '../projections/audit.ts';
 import type { Family } from '../projections/audit-describe.ts';
 import { projections, projectionsWithoutAudit } from '../projections/index.ts';
 import { type AuditFilter, encodeCursor, queryAudit } from '../src/accounting/queries.ts';
@@ -94,10 +94,11 @@ const main = async () => {
     // 3. Replay until the middle of the log's time span.
     const rm = openReadModel(scratch.file('rm.sqlite'), projections);
     const read: Reader = createReader(rm.reader);
-    const first = read.get('SELECT hlc FROM audit ORDER BY hlc LIMIT 1');
-    const last = read.get('SELECT hlc FROM audit ORDER BY hlc DESC LIMIT 1');
-    const startMs = hlcWallMs(String(first?.hlc));
-    const endMs = hlcWallMs(String(last?.hlc));
+    const [first] = auditEntries(read, { order: 'asc', limit: 1 });
+    const [last] = auditEntries(read, { order: 'desc', limit: 1 });
+    if (!first || !last) throw new Error('no audit rows');
+    const startMs = hlcWallMs(first.hlc);
+    const endMs = hlcWallMs(last.hlc);
     const middleMs = Math.floor((startMs + endMs) / 2);
     const replayBar = progress('replay until the middle', EVENTS);
     const replay = await replayUntil({
@@ -111,26 +112,21 @@ const main = async () => {
 
     // 4. Query latency per filter.
     const random = prng(7);
-    const auditRows = Number(read.get('SELECT count(*) AS n FROM audit')?.n);
-    const subjectRows = Number(read.get('SELECT count(*) AS n FROM audit_subjects')?.n);
+    const { events: auditRows, subjectRows } = auditRowCounts(read);
     const sample = (): Sample => {
       const ms = startMs + Math.floor(random() * (endMs - startMs));
       const floor = ms.toString(16).padStart(12, '0');
-      const r = read.get(
-        'SELECT hlc, event_id, actor, type, family, origin, ip, subjects FROM audit WHERE hlc >= ? ORDER BY hlc LIMIT 1',
-        floor,
-      );
+      const [r] = auditEntries(read, { fromHlc: floor, order: 'asc', limit: 1 });
       if (!r) throw new Error('no audit row to sample');
-      const subjects = String(r.subjects).split(' ').filter(Boolean);
       return {
-        hlc: String(r.hlc),
-        eventId: String(r.event_id),
-        actor: String(r.actor),
-        type: String(r.type),
-        family: String(r.family),
-        origin: String(r.origin),
-        ip: r.ip === null ? null : String(r.ip),
-        subject: subjects[Math.floor(random() * subjects.length)],
+        hlc: r.hlc,
+        eventId: r.eventId,
+        actor: r.actor,
+        type: r.type,
+        family: r.family,
+        origin: r.origin,
+        ip: r.ip,
+        subject: r.subjects[Math.floor(random() * r.subjects.length)],
       };
     };
     const HOUR = 3_600_000;
