@@ -12,7 +12,7 @@ import {
   type ServerOptions as HttpsServerOptions,
 } from 'node:https';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { type AuthConfig, defaultAuthConfig } from '../authn/auth-config.ts';
 import type { EvidenceProvider } from '../authn/evidence.ts';
