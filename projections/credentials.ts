@@ -371,15 +371,14 @@ export type LiveTokenRecord = {
   readonly subnets: string[];
 };
 
-/** The unrevoked access token with this secret hash, if its principal is active and not deleted
- * (expiry and subnets are the caller's to check). One query through `access_tokens_hash`. */
+/** The unrevoked access token with this secret hash (its principal's state, expiry and subnets are
+ * the caller's to check). One query through `access_tokens_hash`. */
 export const unrevokedTokenByHash = (
   read: Reader,
   secretHash: string,
 ): LiveTokenRecord | undefined => {
   const r = read.get(
     `SELECT t.id, t.principal_id, t.expires_at, t.subnets FROM access_tokens t
-     JOIN principals p ON p.id = t.principal_id AND p.active = 1 AND p.deleted = 0
      WHERE t.secret_hash = ? AND t.revoked = 0`,
     secretHash,
   );

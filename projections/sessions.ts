@@ -263,26 +263,11 @@ const sessionRecord = (r: SqlRow): SessionRecord => ({
 const SESSION_COLUMNS = `s.id, s.principal_id, s.transport, s.expires_at, s.idle_seconds, s.touched_at,
   s.identity_directory, s.elevated_until, s.elevated_hlc, s.ended, s.end_reason,
   (SELECT MIN(at) FROM session_evidences e WHERE e.session_id = s.id) AS started_at`;
-/** Only sessions whose principal is active and not deleted count (joined at every use). */
-const LIVE_PRINCIPAL =
-  'JOIN principals p ON p.id = s.principal_id AND p.active = 1 AND p.deleted = 0';
-
-/** The session a token hash names, if its principal is live: one query through `sessions_token`
- * (every request with a session cookie or bearer asks it). */
+/** The session a token hash names: one query through `sessions_token` (every request with a
+ * session cookie or bearer asks it). Whether its principal may still use it is the principals
+ * read model's to say (`principalUsable`). */
 export const sessionByTokenHash = (read: Reader, tokenHash: string): SessionRecord | undefined => {
-  const r = read.get(
-    `SELECT ${SESSION_COLUMNS} FROM sessions s ${LIVE_PRINCIPAL} WHERE s.token_hash = ?`,
-    tokenHash,
-  );
-  return r && sessionRecord(r);
-};
-
-/** The session with this id, if its principal is live. */
-export const sessionOfLivePrincipal = (read: Reader, id: string): SessionRecord | undefined => {
-  const r = read.get(
-    `SELECT ${SESSION_COLUMNS} FROM sessions s ${LIVE_PRINCIPAL} WHERE s.id = ?`,
-    id,
-  );
+  const r = read.get(`SELECT ${SESSION_COLUMNS} FROM sessions s WHERE s.token_hash = ?`, tokenHash);
   return r && sessionRecord(r);
 };
 
@@ -292,11 +277,11 @@ export const getSessionRecord = (read: Reader, id: string): SessionRecord | unde
   return r && sessionRecord(r);
 };
 
-/** A live principal's sessions not ended, newest first. */
+/** A principal's sessions not ended, newest first. */
 export const unendedSessionsOf = (read: Reader, principalId: string): SessionRecord[] =>
   read
     .all(
-      `SELECT ${SESSION_COLUMNS} FROM sessions s ${LIVE_PRINCIPAL}
+      `SELECT ${SESSION_COLUMNS} FROM sessions s
        WHERE s.principal_id = ? AND s.ended = 0 ORDER BY s.started_hlc DESC`,
       principalId,
     )
@@ -426,19 +411,22 @@ const policyRecord = (r: SqlRow): PolicyRecord => ({
   elevate: stringList(r, 'elevate'),
 });
 
-/** The policies that apply to a principal: its own, and those of the live roles it is granted. */
-export const policiesApplyingTo = (read: Reader, principalId: string): PolicyRecord[] =>
+/** The policies that apply to a principal: its own, and those of `roleIds`, the live roles it is
+ * granted (the authz read model's `rolesHeldBy`). */
+export const policiesApplyingTo = (
+  read: Reader,
+  principalId: string,
+  roleIds: readonly string[],
+): PolicyRecord[] =>
   read
     .all(
       `SELECT scope, subject_id, require, elevate FROM auth_policies
        WHERE scope = 'principal' AND subject_id = ?
        UNION ALL
-       SELECT a.scope, a.subject_id, a.require, a.elevate FROM auth_policies a
-         JOIN memberships m ON m.role_id = a.subject_id AND m.granted = 1
-         JOIN roles r ON r.id = a.subject_id AND r.deleted = 0
-       WHERE a.scope = 'role' AND m.principal_id = ?`,
+       SELECT scope, subject_id, require, elevate FROM auth_policies
+       WHERE scope = 'role' AND subject_id IN (SELECT value FROM json_each(?))`,
       principalId,
-      principalId,
+      JSON.stringify(roleIds),
     )
     .map(policyRecord);
 

@@ -7,7 +7,7 @@
 //   subnet credential alone proves it.
 // Without any policy a session needs at least one evidence (whatever proved the principal).
 
-import { roleExists } from '../../projections/authz.ts';
+import { roleExists, rolesHeldBy } from '../../projections/authz.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import {
   listAuthPolicies,
@@ -38,16 +38,20 @@ const EVIDENCES: readonly EvidenceKind[] = [
 /** Elevation asks for a password confirmation unless a policy says otherwise. */
 export const DEFAULT_ELEVATION: readonly EvidenceKind[] = ['knowledge'];
 
+/** The principal's own policy and those of the live roles it is granted. */
+const policiesOf = (read: Reader, principalId: string) =>
+  policiesApplyingTo(read, principalId, rolesHeldBy(read, [principalId]));
+
 const union = (lists: readonly (readonly string[])[]): string[] =>
   [...new Set(lists.flat())].sort();
 
 /** Evidences a session of this principal must hold to be complete. */
 export const requiredEvidences = (read: Reader, principalId: string): string[] =>
-  union(policiesApplyingTo(read, principalId).map((p) => p.require));
+  union(policiesOf(read, principalId).map((p) => p.require));
 
 /** Evidences an elevation of this principal must present. */
 export const elevationEvidences = (read: Reader, principalId: string): string[] => {
-  const u = union(policiesApplyingTo(read, principalId).map((p) => p.elevate));
+  const u = union(policiesOf(read, principalId).map((p) => p.elevate));
   return u.length > 0 ? u : [...DEFAULT_ELEVATION];
 };
 
@@ -57,7 +61,7 @@ export const policyOf = (
   read: Reader,
   principalId: string,
 ): { readonly require: string[]; readonly elevate: string[] } => {
-  const rows = policiesApplyingTo(read, principalId);
+  const rows = policiesOf(read, principalId);
   const elevate = union(rows.map((p) => p.elevate));
   return {
     require: union(rows.map((p) => p.require)),

@@ -8,7 +8,7 @@ import {
   unrevokedTokenByHash,
 } from '../../projections/credentials.ts';
 import { otpRevocable, subnetRevocable } from '../../projections/factors.ts';
-import { getPrincipal } from '../../projections/principals.ts';
+import { getPrincipal, principalUsable } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
 import { requireElevation } from '../authz/elevation.ts';
@@ -137,7 +137,8 @@ export const authenticateToken = (
 ): TokenHolder | undefined => {
   if (!token.startsWith(TOKEN_PREFIX)) return undefined;
   const row = unrevokedTokenByHash(read, hashSecret(token));
-  if (!row || Date.parse(row.expiresAt) <= now) return undefined;
+  if (!row || Date.parse(row.expiresAt) <= now || !principalUsable(read, row.principalId))
+    return undefined;
   const { subnets } = row;
   if (subnets.length > 0) {
     const ip = parseAddress(clientIp);

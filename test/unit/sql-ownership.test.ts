@@ -43,3 +43,40 @@ describe('SQL lives with its read model', () => {
     assert.equal([...sample.matchAll(CALL)].length, 1);
   });
 });
+
+// Within projections/, a module's SQL names only its own tables. Two exceptions, by design, both
+// in handlers (queries never cross): the authority races are found from the audit rows (indexed by
+// actor) instead of a second per-event log (docs/architecture.md), and an identity added to a
+// principal deleted concurrently at another site is born removed, whichever arrives first.
+const READS_ACROSS: Readonly<Record<string, readonly string[]>> = {
+  'projections/authority.ts': ['audit'],
+  'projections/identities.ts': ['principals'],
+};
+
+describe('a read model names only its own tables', () => {
+  it('no projection module queries another read model’s tables', () => {
+    const dir = join(ROOT, 'projections');
+    const modules = readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => ({ file: `projections/${f}`, text: readFileSync(join(dir, f), 'utf8') }));
+    const owner = new Map<string, string>();
+    for (const m of modules)
+      for (const t of m.text.matchAll(/CREATE TABLE (\w+)/g)) owner.set(t[1] ?? '', m.file);
+    const crossing: string[] = [];
+    for (const m of modules) {
+      // The SQL of the module: its string and template literals that read or write a table.
+      for (const lit of m.text.matchAll(
+        /[`'"]([^`'"]*\b(?:FROM|JOIN|INTO|UPDATE)\b[^`'"]*)[`'"]/g,
+      )) {
+        for (const t of (lit[1] ?? '').matchAll(/\b(?:FROM|JOIN|INTO|UPDATE)\s+(\w+)/g)) {
+          const table = t[1] ?? '';
+          const home = owner.get(table);
+          if (home === undefined || home === m.file) continue;
+          if (READS_ACROSS[m.file]?.includes(table)) continue;
+          crossing.push(`${m.file} → ${table} (${home})`);
+        }
+      }
+    }
+    assert.deepEqual([...new Set(crossing)], []);
+  });
+});

@@ -6,13 +6,13 @@
 // - A session counts only while its principal is active and not deleted, whatever order the
 //   events about both arrived in: the check joins the principal at every use.
 // - Until a session holds what its policy requires it is incomplete (policy.ts).
+import { principalUsable } from '../../../projections/principals.ts';
 import {
   type EvidenceRecord,
   evidencesValidAt,
   getSessionRecord,
   type SessionRecord,
   sessionByTokenHash,
-  sessionOfLivePrincipal,
   unendedSessionsOf,
 } from '../../../projections/sessions.ts';
 import type { Reader } from '../../readmodel/projection.ts';
@@ -132,7 +132,7 @@ export const sessionByToken = (
 ): SessionView | undefined => {
   if (!token.startsWith(SESSION_PREFIX)) return undefined;
   const r = sessionByTokenHash(read, hashSecret(token));
-  if (!r || !usable(r, now, activity)) return undefined;
+  if (!r || !usable(r, now, activity) || !principalUsable(read, r.principalId)) return undefined;
   return view(read, r, now, lastSeen(r, activity), { ip });
 };
 
@@ -145,8 +145,8 @@ export const liveSession = (
   activity?: Activity,
   ip?: string,
 ): SessionView | undefined => {
-  const r = sessionOfLivePrincipal(read, sessionId);
-  if (!r || !usable(r, now, activity)) return undefined;
+  const r = getSessionRecord(read, sessionId);
+  if (!r || !usable(r, now, activity) || !principalUsable(read, r.principalId)) return undefined;
   return view(read, r, now, lastSeen(r, activity), { ip });
 };
 
@@ -158,7 +158,7 @@ export const sessionsOf = (
   now: number,
   activity?: Activity,
 ): SessionView[] =>
-  unendedSessionsOf(read, principalId)
+  (principalUsable(read, principalId) ? unendedSessionsOf(read, principalId) : [])
     .filter((r) => usable(r, now, activity))
     .map((r) => view(read, r, now, lastSeen(r, activity), AS_PROVEN));
 
