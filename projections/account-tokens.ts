@@ -6,6 +6,7 @@
 // the earliest HLC, so every order of the same events gives the same rows.
 import { type Projection, type Reader, type SqlRow, sql } from '../src/readmodel/projection.ts';
 import { terminalSet } from '../src/readmodel/registers.ts';
+import { str } from '../src/readmodel/rows.ts';
 
 export const accountTokens: Projection = {
   name: 'account-tokens',
@@ -57,7 +58,6 @@ export const accountTokens: Projection = {
 };
 
 // Queries on account tokens and verified addresses, with a typed row mapper (AccountToken).
-const text = (row: SqlRow, col: string): string => String(row[col] ?? '');
 
 export type AccountTokenPurpose = 'verify-email' | 'reset-password';
 
@@ -72,11 +72,11 @@ export type AccountToken = {
 };
 
 const accountTokenOf = (r: SqlRow): AccountToken => ({
-  principalId: text(r, 'principal_id'),
-  emailKey: r.email_key == null ? null : text(r, 'email_key'),
-  expiresAt: text(r, 'expires_at'),
+  principalId: str(r, 'principal_id'),
+  emailKey: r.email_key == null ? null : str(r, 'email_key'),
+  expiresAt: str(r, 'expires_at'),
   used: Number(r.used) === 1,
-  createdHlc: text(r, 'created_hlc'),
+  createdHlc: str(r, 'created_hlc'),
 });
 
 /** The token of `purpose` with SHA-256 `tokenHash`, used or not, expired or not. */

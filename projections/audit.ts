@@ -21,6 +21,7 @@ import {
   type SqlValue,
   sql,
 } from '../src/readmodel/projection.ts';
+import { str, strOrNull } from '../src/readmodel/rows.ts';
 import { allowedByOf, type Family, familyOf, subjectsOf, summaryOf } from './audit-describe.ts';
 
 const INSERT_ROW = `INSERT INTO audit
@@ -97,28 +98,24 @@ export type AuditEntry = {
   readonly allowedBy: string | null;
 };
 
-const text = (r: SqlRow, col: string): string => String(r[col]);
-const textOrNull = (r: SqlRow, col: string): string | null =>
-  r[col] === null ? null : String(r[col]);
-
 const auditEntry = (r: SqlRow): AuditEntry => {
-  const hlc = text(r, 'hlc');
-  const subjects = text(r, 'subjects');
+  const hlc = str(r, 'hlc');
+  const subjects = str(r, 'subjects');
   return {
     at: new Date(hlcWallMs(hlc)).toISOString(),
     hlc,
-    origin: text(r, 'origin'),
-    seq: text(r, 'seq'),
-    eventId: text(r, 'event_id'),
-    actor: text(r, 'actor'),
-    via: textOrNull(r, 'via'),
-    type: text(r, 'type'),
-    family: text(r, 'family'),
+    origin: str(r, 'origin'),
+    seq: str(r, 'seq'),
+    eventId: str(r, 'event_id'),
+    actor: str(r, 'actor'),
+    via: strOrNull(r, 'via'),
+    type: str(r, 'type'),
+    family: str(r, 'family'),
     subjects: subjects === '' ? [] : subjects.split(' '),
-    summary: text(r, 'summary'),
-    ip: textOrNull(r, 'ip'),
-    correlationId: textOrNull(r, 'correlation_id'),
-    allowedBy: textOrNull(r, 'allowed_by'),
+    summary: str(r, 'summary'),
+    ip: strOrNull(r, 'ip'),
+    correlationId: strOrNull(r, 'correlation_id'),
+    allowedBy: strOrNull(r, 'allowed_by'),
   };
 };
 

@@ -25,6 +25,7 @@ import {
   restrictiveWrite,
   terminalSet,
 } from '../src/readmodel/registers.ts';
+import { str, stringList, strOrNull } from '../src/readmodel/rows.ts';
 import { ANONYMOUS, GENESIS_HLC } from './principals.ts';
 
 export const DEFAULT_ROLE_DIRECTORY = 'default';
@@ -420,13 +421,6 @@ export const authz: Projection = {
 // Queries on the authorization read model: every read of its tables outside the handlers, each
 // answering one question with a typed view (the row mappers are the only place columns become
 // values).
-const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
-const strOrNull = (row: SqlRow, col: string): string | null =>
-  typeof row[col] === 'string' ? row[col] : null;
-const stringList = (row: SqlRow, col: string): string[] => {
-  const list: unknown = JSON.parse(str(row, col));
-  return Array.isArray(list) ? list.filter((v): v is string => typeof v === 'string') : [];
-};
 
 export type RoleView = {
   readonly id: string;

@@ -20,6 +20,7 @@ import {
   lwwUpdate,
   terminalSet,
 } from '../src/readmodel/registers.ts';
+import { str, stringList, strOrNull } from '../src/readmodel/rows.ts';
 import { GENESIS_HLC } from './principals.ts';
 
 /** Well-known credential directories, seeded identically on every node. */
@@ -214,14 +215,6 @@ export const credentials: Projection = {
 // ---------------------------------------------------------------------------------------------
 // Queries (issue 15 item 3): every query on these tables lives here, with typed row mappers.
 
-const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
-const strOrNull = (row: SqlRow, col: string): string | null =>
-  row[col] == null ? null : String(row[col]);
-const stringList = (row: SqlRow, col: string): string[] => {
-  // Validated in place, not copied: a bearer token is looked up on every request.
-  const v: unknown = JSON.parse(str(row, col));
-  return Array.isArray(v) && v.every((x): x is string => typeof x === 'string') ? v : [];
-};
 /** The wall-clock time of an HLC, as ISO 8601. */
 const createdAt = (row: SqlRow): string =>
   new Date(hlcWallMs(str(row, 'created_hlc'))).toISOString();

@@ -7,6 +7,7 @@ import { hlcWallMs } from '../src/clock/hlc.ts';
 import type { EventPayload } from '../src/events/catalogue.ts';
 import { type Projection, type Reader, type SqlRow, sql } from '../src/readmodel/projection.ts';
 import { maxUpdate, terminalSet } from '../src/readmodel/registers.ts';
+import { numOrNull, str, strOrNull } from '../src/readmodel/rows.ts';
 
 export const factors: Projection = {
   name: 'factors',
@@ -94,11 +95,6 @@ export const factors: Projection = {
 // ---------------------------------------------------------------------------------------------
 // Queries (issue 15 item 3): every query on these tables lives here, with typed row mappers.
 
-const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
-const strOrNull = (row: SqlRow, col: string): string | null =>
-  row[col] == null ? null : String(row[col]);
-const numOrNull = (row: SqlRow, col: string): number | null =>
-  row[col] == null ? null : Number(row[col]);
 const createdAt = (row: SqlRow): string =>
   new Date(hlcWallMs(str(row, 'created_hlc'))).toISOString();
 

@@ -26,6 +26,7 @@ import {
   lwwUpdate,
   terminalSet,
 } from '../src/readmodel/registers.ts';
+import { str } from '../src/readmodel/rows.ts';
 import { GENESIS_HLC } from './principals.ts';
 
 export const INTERNAL_DIRECTORY = 'internal';
@@ -255,11 +256,10 @@ export const principalsAdmittedTo = (read: Reader, credentialDirectoryId: string
 // Queries on identities and identity directories: every read of these tables goes through these,
 // with typed row mappers (IdentityView, DirectoryView). The same functions serve decide functions
 // (on the writer's connection) and HTTP/CLI reads (on the reader's connection).
-const text = (row: SqlRow, col: string): string => String(row[col] ?? '');
 /** A JSON array of ids as stored (credential_directories), or null for NULL. */
 const idList = (row: SqlRow, col: string): string[] | null => {
   if (row[col] == null) return null;
-  const v: unknown = JSON.parse(text(row, col));
+  const v: unknown = JSON.parse(str(row, col));
   return Array.isArray(v) ? v.map(String) : [];
 };
 
@@ -282,11 +282,11 @@ export type IdentityView = {
 const IDENTITY_COLUMNS = 'id, directory_id, principal_id, name, status, removed';
 
 const identityView = (r: SqlRow): IdentityView => ({
-  id: text(r, 'id'),
-  directoryId: text(r, 'directory_id'),
-  principalId: text(r, 'principal_id'),
-  name: text(r, 'name'),
-  status: identityStatus(text(r, 'status')),
+  id: str(r, 'id'),
+  directoryId: str(r, 'directory_id'),
+  principalId: str(r, 'principal_id'),
+  name: str(r, 'name'),
+  status: identityStatus(str(r, 'status')),
   removed: Number(r.removed) === 1,
 });
 
@@ -344,10 +344,10 @@ export type DirectoryView = {
 const DIRECTORY_COLUMNS = 'id, name, description, name_status, credential_directories';
 
 const directoryView = (row: SqlRow): DirectoryView => ({
-  id: text(row, 'id'),
-  name: text(row, 'name'),
-  description: text(row, 'description'),
-  status: text(row, 'name_status'),
+  id: str(row, 'id'),
+  name: str(row, 'name'),
+  description: str(row, 'description'),
+  status: str(row, 'name_status'),
   credentialDirectoryIds: idList(row, 'credential_directories'),
 });
 
@@ -362,7 +362,7 @@ export const directoryHolding = (read: Reader, skeleton: string): string | undef
     "SELECT id FROM identity_directories WHERE skeleton = ? AND name_status = 'held'",
     skeleton,
   );
-  return row ? text(row, 'id') : undefined;
+  return row ? str(row, 'id') : undefined;
 };
 
 export const listDirectories = (read: Reader): DirectoryView[] =>

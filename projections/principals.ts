@@ -22,6 +22,7 @@ import {
   restrictiveWrite,
   terminalSet,
 } from '../src/readmodel/registers.ts';
+import { str, strOrNull } from '../src/readmodel/rows.ts';
 
 export const ANONYMOUS = 'anonymous';
 export const GENESIS_HLC = '0000000000000000@genesis';
@@ -186,9 +187,6 @@ export const principals: Projection = {
 
 // Queries on the principals read model: every read of its table goes through these, with one
 // typed row mapper (PrincipalView).
-const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
-const strOrNull = (row: SqlRow, col: string): string | null =>
-  row[col] == null ? null : String(row[col]);
 const iso = (hlc: string): string => new Date(hlcWallMs(hlc)).toISOString();
 
 export type PrincipalView = {

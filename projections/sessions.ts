@@ -24,6 +24,7 @@ import {
   restrictiveValue,
   restrictiveWrite,
 } from '../src/readmodel/registers.ts';
+import { str, stringList, strOrNull } from '../src/readmodel/rows.ts';
 
 const LOCKOUT = 'principal.lockout';
 
@@ -222,10 +223,6 @@ export const sessions: Projection = {
 
 type Transport = EventPayload<'SessionStarted'>['transport'];
 
-const str = (row: SqlRow, col: string): string => String(row[col] ?? '');
-const strOrNull = (row: SqlRow, col: string): string | null =>
-  row[col] == null ? null : String(row[col]);
-
 /** A session row as the domain reads it. */
 export type SessionRecord = {
   readonly id: string;
@@ -396,12 +393,6 @@ export type PolicyRecord = {
   readonly subjectId: string;
   readonly require: string[];
   readonly elevate: string[];
-};
-
-const stringList = (row: SqlRow, col: string): string[] => {
-  // Validated in place, not copied: the session lookup reads policies on every request.
-  const v: unknown = JSON.parse(str(row, col));
-  return Array.isArray(v) && v.every((x): x is string => typeof x === 'string') ? v : [];
 };
 
 const policyRecord = (r: SqlRow): PolicyRecord => ({

@@ -2,6 +2,7 @@
 // the read-model database (database.ts) from the register conflicts and each projection's parts.
 import { hlcWallMs } from '../clock/hlc.ts';
 import type { Reader, SqlRow } from './projection.ts';
+import { str, strOrNull } from './rows.ts';
 
 export type ConflictView = {
   readonly kind: string;
@@ -12,17 +13,13 @@ export type ConflictView = {
   readonly at: string;
 };
 
-const text = (row: SqlRow, col: string): string => String(row[col] ?? '');
-const textOrNull = (row: SqlRow, col: string): string | null =>
-  row[col] == null ? null : String(row[col]);
-
 const conflictView = (r: SqlRow): ConflictView => ({
-  kind: text(r, 'kind'),
-  scope: text(r, 'scope'),
-  subject: text(r, 'subject'),
-  winner: textOrNull(r, 'winner'),
-  detail: textOrNull(r, 'detail'),
-  at: new Date(hlcWallMs(text(r, 'hlc'))).toISOString(),
+  kind: str(r, 'kind'),
+  scope: str(r, 'scope'),
+  subject: str(r, 'subject'),
+  winner: strOrNull(r, 'winner'),
+  detail: strOrNull(r, 'detail'),
+  at: new Date(hlcWallMs(str(r, 'hlc'))).toISOString(),
 });
 
 export const listConflicts = (read: Reader): ConflictView[] =>
