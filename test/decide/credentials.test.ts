@@ -17,6 +17,7 @@ import {
   holder,
   identity,
   NOW,
+  passwordSet,
   principal,
   sha256,
   unelevated,
@@ -42,36 +43,12 @@ describe('credentials and tokens: decisions', () => {
         setPassword({ credentialId: 'alice-pw', principalId: 'alice', hash: HASH }),
         elevated('pm'),
       )
-      .then([
-        {
-          type: 'PasswordSet',
-          data: {
-            credentialId: 'alice-pw',
-            principalId: 'alice',
-            directoryId: 'password',
-            hash: HASH,
-            rehash: false,
-            validFrom: null,
-            validUntil: null,
-          },
-        },
-      ]);
+      .then([passwordSet('alice', 'alice-pw', HASH)]);
     assert.deepEqual(outcome.authority, [asManager]);
   });
 
   it('a second password of the same directory replaces the first credential’s hash', () => {
-    const first: DomainEvent = {
-      type: 'PasswordSet',
-      data: {
-        credentialId: 'alice-pw',
-        principalId: 'alice',
-        directoryId: 'password',
-        hash: HASH,
-        rehash: false,
-        validFrom: null,
-        validUntil: null,
-      },
-    };
+    const first: DomainEvent = passwordSet('alice', 'alice-pw', HASH);
     const outcome = given([principal('alice'), first]).when(
       setPassword({ credentialId: 'another', principalId: 'alice', hash: HASH }),
     );

@@ -11,6 +11,7 @@ import {
   identity,
   member,
   NOW,
+  passwordSet,
   principal,
   privilegeOf,
   role,
@@ -70,18 +71,7 @@ describe('projections: events → rows', () => {
     const hash = `$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQxMjM0NTY3OA$${'A'.repeat(43)}`;
     const scenario = given([
       principal('alice'),
-      {
-        type: 'PasswordSet',
-        data: {
-          credentialId: 'pw',
-          principalId: 'alice',
-          directoryId: 'password',
-          hash,
-          rehash: false,
-          validFrom: null,
-          validUntil: null,
-        },
-      },
+      passwordSet('alice', 'pw', hash),
       {
         type: 'AccessTokenIssued',
         data: {

@@ -13,23 +13,19 @@ import {
 } from '../../src/authn/self-service.ts';
 import type { DomainEvent } from '../../src/events/catalogue.ts';
 import * as normalize from '../../src/events/normalize.ts';
-import { given, identity, NOW, principal, sessionStarted, sha256 } from '../support/decide.ts';
+import {
+  given,
+  identity,
+  NOW,
+  passwordSet,
+  principal,
+  sessionStarted,
+  sha256,
+} from '../support/decide.ts';
 
 const HASH = `$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQxMjM0NTY3OA$${'A'.repeat(43)}`;
 const NEW_HASH = `${HASH.slice(0, -1)}B`;
 const iso = (ms: number) => new Date(ms).toISOString();
-const passwordSet = (hash = HASH): DomainEvent => ({
-  type: 'PasswordSet',
-  data: {
-    credentialId: 'alice-pw',
-    principalId: 'alice',
-    directoryId: 'password',
-    hash,
-    rehash: false,
-    validFrom: null,
-    validUntil: null,
-  },
-});
 const resetIssued: DomainEvent = {
   type: 'PasswordResetIssued',
   data: { principalId: 'alice', tokenHash: sha256('reset'), expiresAt: iso(NOW + 3600_000) },
@@ -74,18 +70,7 @@ describe('self-service: decisions', () => {
             pii: normalize.claimedName('name', 'Alice@example.org'),
           },
         },
-        {
-          type: 'PasswordSet',
-          data: {
-            credentialId: 'c1',
-            principalId: 'p1',
-            directoryId: 'password',
-            hash: HASH,
-            rehash: false,
-            validFrom: null,
-            validUntil: null,
-          },
-        },
+        passwordSet('p1', 'c1', HASH),
         {
           type: 'EmailVerificationIssued',
           data: {
@@ -153,7 +138,7 @@ describe('self-service: decisions', () => {
   it('a reset replaces the password, ends the sessions and uses the token up', () => {
     given([
       principal('alice', { email: 'alice@example.org' }),
-      passwordSet(),
+      passwordSet('alice', 'alice-pw', HASH),
       sessionStarted('s1', 'alice'),
       resetIssued,
     ])
@@ -161,7 +146,7 @@ describe('self-service: decisions', () => {
         completePasswordReset({ tokenHash: sha256('reset'), hash: NEW_HASH, credentialId: 'new' }),
       )
       .then([
-        passwordSet(NEW_HASH),
+        passwordSet('alice', 'alice-pw', NEW_HASH),
         { type: 'SessionEnded', data: { sessionId: 's1', reason: 'password-changed' } },
         {
           type: 'PasswordResetCompleted',
@@ -171,7 +156,11 @@ describe('self-service: decisions', () => {
   });
 
   it('a reset token issued before the password last changed is void', () => {
-    given([principal('alice', { email: 'alice@example.org' }), resetIssued, passwordSet()])
+    given([
+      principal('alice', { email: 'alice@example.org' }),
+      resetIssued,
+      passwordSet('alice', 'alice-pw', HASH),
+    ])
       .when(
         completePasswordReset({ tokenHash: sha256('reset'), hash: NEW_HASH, credentialId: 'new' }),
       )
@@ -181,7 +170,7 @@ describe('self-service: decisions', () => {
   it('changing one’s password with the current one ends the other sessions if asked', () => {
     given([
       principal('alice'),
-      passwordSet(),
+      passwordSet('alice', 'alice-pw', HASH),
       sessionStarted('s1', 'alice'),
       sessionStarted('s2', 'alice'),
     ])
@@ -205,7 +194,7 @@ describe('self-service: decisions', () => {
         { actor: 'alice', credential: 'session' },
       )
       .then([
-        passwordSet(NEW_HASH),
+        passwordSet('alice', 'alice-pw', NEW_HASH),
         { type: 'SessionEnded', data: { sessionId: 's2', reason: 'password-changed' } },
       ]);
   });

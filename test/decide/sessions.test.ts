@@ -18,6 +18,7 @@ import {
   given,
   holder,
   NOW,
+  passwordSet,
   principal,
   sessionStarted,
   sha256,
@@ -35,21 +36,7 @@ const settings: AuthSettings = {
 };
 const iso = (ms: number) => new Date(ms).toISOString();
 
-const alice: DomainEvent[] = [
-  principal('alice'),
-  {
-    type: 'PasswordSet',
-    data: {
-      credentialId: 'alice-pw',
-      principalId: 'alice',
-      directoryId: 'password',
-      hash: HASH,
-      rehash: false,
-      validFrom: null,
-      validUntil: null,
-    },
-  },
-];
+const alice: DomainEvent[] = [principal('alice'), passwordSet('alice', 'alice-pw', HASH)];
 
 const failed = (reason: string): DomainEvent => ({
   type: 'AuthenticationFailed',

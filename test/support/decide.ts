@@ -201,6 +201,24 @@ export const member = (roleId: string, principalId: string): DomainEvent => ({
 });
 
 /** A principal holding `privileges` through a role of its own (`<principalId>-role`). */
+/** A password set for a principal in the password directory, valid at any time. */
+export const passwordSet = (
+  principalId: string,
+  credentialId: string,
+  hash: string,
+): DomainEvent => ({
+  type: 'PasswordSet',
+  data: {
+    credentialId,
+    principalId,
+    directoryId: 'password',
+    hash,
+    rehash: false,
+    validFrom: null,
+    validUntil: null,
+  },
+});
+
 export const holder = (principalId: string, ...privileges: string[]): DomainEvent[] => [
   principal(principalId),
   role(`${principalId}-role`),
