@@ -56,6 +56,8 @@ export const errorCatalogue = {
   INTERNAL: { status: 500, title: 'Internal error' },
   NODE_CONFLICT: { status: 503, title: 'Another process is writing as this node' },
   STORE_UNAVAILABLE: { status: 503, title: 'The event store is unavailable' },
+  READ_MODEL_UNAVAILABLE: { status: 503, title: "The node's read model cannot be read" },
+  STORE_FULL: { status: 507, title: "The node's disk is full; writes resume once space is freed" },
   NOT_READY: { status: 503, title: 'The node is starting' },
   NOT_YET_APPLIED: { status: 503, title: 'This node has not yet applied the write you refer to' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -92,6 +92,8 @@ export const NodeStatusSchema = Type.Object({
   driftAlarms: Type.Integer(),
   store: Type.String(),
   digest: Type.Optional(Type.String()),
+  /** In place of `digest` when it could not be computed: what went wrong (SQLite's code). */
+  digestError: Type.Optional(Type.String()),
 });
 
 /** What `GET /v1/conflicts` answers. */

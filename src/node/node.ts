@@ -108,6 +108,8 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
         { path },
         'read model was open when the machine went down; rebuilding it from the log',
       ),
+    onCorrupt: (path, damage) =>
+      log.warn({ path, damage }, 'read model is damaged; rebuilding it from the log'),
   });
   let driftAlarms = 0;
   const last = await store.readStream(originStream(id), { direction: 'backwards', maxCount: 1 });

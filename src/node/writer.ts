@@ -13,8 +13,9 @@ import { AppError } from '../errors.ts';
 import { CURRENT_SCHEMA } from '../events/catalogue.ts';
 import { type Envelope, fromRecorded, originStream, toEventData } from '../events/envelope.ts';
 import type { Projector } from '../readmodel/projector.ts';
-import { ConcurrencyError, StoreUnavailableError } from '../store/errors.ts';
+import { ConcurrencyError, StoreFullError, StoreUnavailableError } from '../store/errors.ts';
 import type { EventStore } from '../store/port.ts';
+import { storeErrorOf } from '../store/sqlite/errors.ts';
 import { type Command, type CommandMeta, recordedAuthority } from './command.ts';
 
 export type Receipt<R> = {
@@ -102,18 +103,98 @@ export const createWriter = (options: WriterOptions): Writer => {
   const changesNothing = (events: readonly Envelope[]) =>
     projector.buffered === 0 && events.every((e) => e.seq <= seqOf(projector.applied, e.origin));
 
+  // Apply jobs the read model could not take because its disk was full. Their events are in the
+  // store, and the next transaction that succeeds applies them first, in order; nothing is
+  // decided before it has. Their callers are answered as if applied: the catch-up subscription
+  // reads on (it would drop a refused batch), and a restart re-reads them from the checkpoint,
+  // which commits with them.
+  const held: ApplyJob[] = [];
+
+  const offerJob = (job: ApplyJob) => {
+    for (const e of job.events) projector.offer(e);
+    if (job.checkpoint && projector.buffered === 0)
+      projector.setCheckpoint(job.checkpoint.name, job.checkpoint.position);
+  };
+
+  /** Applies the held jobs, then `job`, in one transaction. False when the disk is full: the
+   * job is held. */
+  const applyJobs = (job?: ApplyJob): boolean => {
+    try {
+      projector.transaction(() => {
+        writeDeferred();
+        for (const h of held) offerJob(h);
+        if (job) offerJob(job);
+      });
+    } catch (err) {
+      if (!(storeErrorOf(err) instanceof StoreFullError)) throw err;
+      if (job) held.push(job);
+      return false;
+    }
+    held.length = 0;
+    committed();
+    return true;
+  };
+
   const runApply = (job: ApplyJob) => {
-    if (job.checkpoint && changesNothing(job.events)) {
+    if (held.length === 0 && job.checkpoint && changesNothing(job.events)) {
       deferred.set(job.checkpoint.name, job.checkpoint.position);
       return;
     }
-    projector.transaction(() => {
-      writeDeferred();
-      for (const e of job.events) projector.offer(e);
-      if (job.checkpoint && projector.buffered === 0)
-        projector.setCheckpoint(job.checkpoint.name, job.checkpoint.position);
+    applyJobs(job);
+  };
+
+  // This node's stream may hold events the read model lacks: an append that was not confirmed,
+  // or one that landed while the read-model commit after it failed (its disk full). Deciding on
+  // such a read model would stamp seqs the stream already has, and the append's expected
+  // revision would fail as if another process wrote as this node (NODE_CONFLICT, for good).
+  let behind = false;
+
+  /** Brings the read model up to what the store holds before anything is decided. */
+  const settle = async () => {
+    if (behind) {
+      await resync();
+      behind = false;
+    }
+    if (held.length > 0 && !applyJobs())
+      throw new StoreFullError('the read model cannot be written: its disk is full');
+  };
+
+  // STORE_FULL says whether the log holds the write (`recorded`): a client must not send again
+  // what it holds, which takes effect on this node once space is freed.
+  const fullNothingWritten = () =>
+    new AppError('STORE_FULL', 'nothing was written; send it again once space is freed', {
+      recorded: false,
     });
-    committed();
+
+  /** A failure of the store or the read model as the client hears it; others pass unchanged. */
+  const answerFor = (err: unknown): unknown => {
+    const failure = storeErrorOf(err);
+    if (failure instanceof StoreUnavailableError)
+      return new AppError('STORE_UNAVAILABLE', 'the event store did not confirm the write; retry');
+    if (failure instanceof StoreFullError) return fullNothingWritten();
+    return err;
+  };
+
+  // A full disk refused the read model's commit after the append of `firstSeq` on: whether the
+  // log holds the batch (then it takes effect here once space is freed, and must not be sent
+  // again) is for the store to say.
+  const fullAfterAppend = async (firstSeq: bigint): Promise<AppError> => {
+    const last = await store.streamRevision(stream).then(
+      (revision) => revision ?? -1n,
+      () => undefined,
+    );
+    if (last === undefined)
+      return new AppError(
+        'STORE_FULL',
+        'the write may be in the event log; read it back before sending it again',
+        { recorded: null },
+      );
+    if (last < firstSeq - 1n) return fullNothingWritten();
+    return new AppError(
+      'STORE_FULL',
+      'the event log holds this write; it takes effect on this node once space is freed: do not send it again',
+      { recorded: true },
+    );
   };
 
   const appendWithRetry = async (envelopes: Envelope[], firstSeq: bigint) => {
@@ -145,6 +226,13 @@ export const createWriter = (options: WriterOptions): Writer => {
   };
 
   const runCommands = async (jobs: CommandJob[]) => {
+    try {
+      await settle();
+    } catch (err) {
+      const error = answerFor(err);
+      for (const job of jobs) job.reject(error);
+      return;
+    }
     const answers: { job: CommandJob; receipt?: Receipt<unknown>; error?: unknown }[] = [];
     const envelopes: Envelope[] = [];
     const firstSeq = seqOf(projector.applied, node) + 1n;
@@ -203,16 +291,19 @@ export const createWriter = (options: WriterOptions): Writer => {
             `another process appended to ${stream}; this node stops writing`,
           ),
         );
-      }
+      } else behind = true; // whatever failed, re-read the stream before deciding again
+      // A StoreFullError of the store's own means its append wrote nothing; a full disk under
+      // the read model (mapped here) may have come after the append landed.
+      const full = !(err instanceof StoreFullError) && storeErrorOf(err) instanceof StoreFullError;
       const error =
         err instanceof ConcurrencyError
           ? failed
-          : err instanceof StoreUnavailableError
-            ? new AppError('STORE_UNAVAILABLE', 'the event store did not confirm the write; retry')
-            : err;
+          : full && envelopes.length > 0
+            ? await fullAfterAppend(firstSeq)
+            : answerFor(err);
       for (const { job } of answers) job.reject(error);
       for (const job of jobs.slice(answers.length)) job.reject(error);
-      if (err instanceof StoreUnavailableError) await resync().catch(() => undefined);
+      if (behind) await settle().catch(() => undefined);
       return;
     }
     stats.batches += 1;

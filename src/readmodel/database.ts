@@ -28,6 +28,11 @@ export class ReadModelSchemaError extends Error {
   override readonly name = 'ReadModelSchemaError';
 }
 
+/** The file is damaged (SQLite's check found it so) and was not to be reset. */
+export class ReadModelCorruptError extends Error {
+  override readonly name = 'ReadModelCorruptError';
+}
+
 /** Fingerprint of everything that shapes the read model; a file made by other code is stale. */
 export const schemaFingerprint = (projections: readonly Projection[]): string => {
   const h = createHash('sha256');
@@ -73,17 +78,75 @@ const pragmas = (
 };
 
 export type OpenReadModelOptions = {
-  /** What to do when the file was made by a different schema: refuse, or start it afresh. */
+  /** What to do with a file that cannot be used as it is — made by a different schema, or
+   * damaged (it fails SQLite's `quick_check`, or is not a database at all): refuse, or start it
+   * afresh (the log rebuilds it). */
   readonly onStale?: 'throw' | 'reset';
   /** OFF for a file that is thrown away unless completed (a rebuild target). Unset: unsynced
    * writes guarded by the boot id (boot-guard.ts) where there is one, NORMAL elsewhere. */
   readonly synchronous?: 'NORMAL' | 'OFF';
   /** Called before a file left open by an earlier boot of the machine is thrown away. */
   readonly onTorn?: (path: string) => void;
+  /** Called before a damaged file is thrown away, with what SQLite found. */
+  readonly onCorrupt?: (path: string, damage: string) => void;
   /** MEMORY for a rebuild target (see pragmas); WAL otherwise. */
   readonly journal?: 'WAL' | 'MEMORY';
   /** Leave out the projections' query indexes; `createQueryIndexes` adds them when done. */
   readonly deferQueryIndexes?: boolean;
+};
+
+/** What SQLite says when it finds a file damaged, or undefined for any other failure. */
+const damageOf = (error: unknown): string | undefined =>
+  error instanceof Database.SqliteError &&
+  (error.code.startsWith('SQLITE_CORRUPT') || error.code === 'SQLITE_NOTADB')
+    ? `${error.code}: ${error.message}`
+    : undefined;
+
+type Examined =
+  | { readonly db: Database.Database }
+  | { readonly stale: true }
+  | { readonly damage: string };
+
+// `quick_check` walks every page of every b-tree (page headers, cell bounds, free space, the
+// free list); `integrity_check` also compares every index with its table. On a read model of
+// 30,000 events (30 MB) quick_check took 40-44 ms, integrity_check 133-138 ms; 300,000 events:
+// 454 ms. Both found 4 KiB of random bytes written anywhere in the file, 100 times out of 100.
+const QUICK_CHECK = 'quick_check(8)';
+
+/** Opens the file and says whether it can be used: SQLite's check finds no damage (nothing to
+ * check in memory) and its schema is this code's. */
+const examine = (open: () => Database.Database, fingerprint: string, check: boolean): Examined => {
+  let db: Database.Database | undefined;
+  try {
+    db = open();
+    if (check) {
+      const found = (db.pragma(QUICK_CHECK) as { quick_check: string }[])
+        .map((r) => r.quick_check)
+        .filter((m) => m !== 'ok');
+      if (found.length > 0) {
+        db.close();
+        return { damage: found.join('; ') };
+      }
+    }
+    const hasMeta = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_meta'")
+      .get();
+    const schema = hasMeta
+      ? (db.prepare("SELECT value FROM _meta WHERE key = 'schema'").get() as
+          | { value: string }
+          | undefined)
+      : undefined;
+    if (hasMeta && schema?.value !== fingerprint) {
+      db.close();
+      return { stale: true };
+    }
+    return { db };
+  } catch (error) {
+    db?.close();
+    const damage = damageOf(error);
+    if (damage === undefined) throw error;
+    return { damage };
+  }
 };
 
 export const openReadModel = (
@@ -95,37 +158,47 @@ export const openReadModel = (
   const bootId =
     options.synchronous === undefined && path !== ':memory:' ? currentBootId() : undefined;
   const synchronous = options.synchronous ?? (bootId === undefined ? 'NORMAL' : 'OFF');
+  // The one way a file is thrown away, whether torn by a machine crash, made by other
+  // projections or damaged: catch-up then applies the whole log to a fresh one.
+  const discard = () => {
+    removeReadModelFiles(path);
+    if (bootId !== undefined) markOpen(path, bootId);
+  };
   if (bootId !== undefined) {
     if (tornByReboot(path, bootId)) {
       options.onTorn?.(path);
-      removeReadModelFiles(path);
-    }
-    markOpen(path, bootId);
+      discard();
+    } else markOpen(path, bootId);
   }
-  let writer = new Database(path);
-  pragmas(writer, options, synchronous);
-  const hasMeta = writer
-    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_meta'")
-    .get();
-  if (hasMeta) {
-    const row = writer.prepare("SELECT value FROM _meta WHERE key = 'schema'").get() as
-      | { value: string }
-      | undefined;
-    if (row?.value !== fingerprint) {
-      if (options.onStale !== 'reset' || path === ':memory:') {
-        writer.close();
-        if (bootId !== undefined) markClosed(path);
-        throw new ReadModelSchemaError(
-          `read model ${path} was built by another version of the projections (run: authlog rebuild)`,
-        );
-      }
-      writer.close();
-      removeReadModelFiles(path);
-      if (bootId !== undefined) markOpen(path, bootId);
-      writer = new Database(path);
-      pragmas(writer, options, synchronous);
+  const open = (): Database.Database => {
+    const db = new Database(path);
+    try {
+      pragmas(db, options, synchronous);
+    } catch (error) {
+      db.close();
+      throw error;
     }
+    return db;
+  };
+  const check = path !== ':memory:';
+  let examined = examine(open, fingerprint, check);
+  if (!('db' in examined)) {
+    if (options.onStale !== 'reset' || path === ':memory:') {
+      if (bootId !== undefined) markClosed(path);
+      throw 'stale' in examined
+        ? new ReadModelSchemaError(
+            `read model ${path} was built by another version of the projections (run: authlog rebuild)`,
+          )
+        : new ReadModelCorruptError(
+            `read model ${path} is damaged (${examined.damage}); run: authlog rebuild`,
+          );
+    }
+    if ('damage' in examined) options.onCorrupt?.(path, examined.damage);
+    discard();
+    examined = examine(open, fingerprint, check);
+    if (!('db' in examined)) throw new Error(`read model ${path}: a new file is not usable`);
   }
+  const writer = examined.db;
   const fresh = !writer
     .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_meta'")
     .get();

@@ -35,3 +35,12 @@ export class StoreUnavailableError extends Error {
     super(message, options);
   }
 }
+
+/** The disk (or the quota) holding the store is full: nothing of the operation was written.
+ * The same operation succeeds once space is freed; nothing needs restarting. */
+export class StoreFullError extends Error {
+  override readonly name = 'StoreFullError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,7 +1,9 @@
 // Maps what the EventStoreDB client throws onto the port's errors, so no client error type leaks
 // past the adapter. Wrong expected versions are handled where the append knows what it sent
 // (append.ts); this module decides what is an outage (retriable with the same event ids) and
-// what is a real failure.
+// what is a real failure. A full disk has no error of its own here (no StoreFullError): the
+// server stops when its chunk or index writes fail with ENOSPC (kurrent-io/KurrentDB#2849,
+// #3452), so a client sees it unreachable, a StoreUnavailableError.
 import { ErrorType, isCommandError } from '@eventstore/db-client';
 import { ConcurrencyError, IdempotencyError, StoreUnavailableError } from '../errors.ts';
 

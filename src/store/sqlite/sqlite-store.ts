@@ -16,7 +16,7 @@ import {
   MAX_INT64,
 } from '../validate.ts';
 import { appendTransaction } from './append.ts';
-import { mapBusy } from './busy.ts';
+import { mapSqliteErrors } from './errors.ts';
 import { openDatabase, type Synchronous } from './schema.ts';
 import { prepareStatements, readAllRows, toPosition, toRecorded } from './statements.ts';
 import { type LiveHandle, openSubscription, type Page } from './subscription.ts';
@@ -48,7 +48,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
   assertPositiveMs(pollIntervalMs, 'pollIntervalMs');
   assertPositiveMs(busyTimeoutMs, 'busyTimeoutMs');
 
-  const db = mapBusy(() => openDatabase(path, synchronous, busyTimeoutMs));
+  const db = mapSqliteErrors(() => openDatabase(path, synchronous, busyTimeoutMs));
   const statements = prepareStatements(db);
   const append = appendTransaction(db, statements);
   const live = new Set<LiveHandle>();
@@ -60,7 +60,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
   };
   const run = <T>(operation: () => T): T => {
     assertOpen();
-    return mapBusy(operation);
+    return mapSqliteErrors(operation);
   };
 
   // Measuring the head first makes "scanned up to head" true even when nothing matched: writers
