@@ -19,6 +19,7 @@ export type Family =
   | 'session'
   | 'authentication'
   | 'accounting'
+  | 'cluster'
   | 'other';
 
 export const FAMILIES: readonly Family[] = [
@@ -30,11 +31,13 @@ export const FAMILIES: readonly Family[] = [
   'session',
   'authentication',
   'accounting',
+  'cluster',
   'other',
 ];
 
 // First match wins: `PrincipalLockedOut` is authentication before it is principal.
 const FAMILY_RULES: readonly (readonly [RegExp, Family])[] = [
+  [/^Node|Equivocation|ReplicationRefused/, 'cluster'],
   [/Directory/, 'directory'],
   [/Session/, 'session'],
   [/Authentica|LockedOut|Unlocked|Login|Logout|LoggedOut|Elevat|Challenge/, 'authentication'],
@@ -137,6 +140,16 @@ const SUMMARIES: Readonly<Record<string, Summarize>> = {
       .map((k) => `${k}=${str(f[k])}`);
     return `read the audit trail (${parts.length > 0 ? parts.join(' ') : 'no filter'})`;
   },
+  NodeEnrolled: (d) =>
+    `enrolled node ${str(d.nodeId)} (key ${str(d.publicKey).slice(0, 8)}…) for ${
+      Array.isArray(d.families) ? d.families.join(', ') : ''
+    }`,
+  NodeRemoved: (d) => `removed node ${str(d.nodeId)} from seq ${str(d.fromSeq)}: ${str(d.reason)}`,
+  NodeKeyRotated: (d) => `rotated this node's key to ${str(d.publicKey).slice(0, 8)}…`,
+  EquivocationDetected: (d) =>
+    `node ${str(d.origin)} signed two different events as seq ${str(d.seq)}`,
+  ReplicationRefused: (d) =>
+    `refused ${str(d.origin)}:${str(d.seq)} (event ${str(d.eventId)}) from ${str(d.peer)}: ${str(d.reason)}`,
   AccessDenied: (d) =>
     `denied ${str(d.operation)}${typeof d.privilege === 'string' ? `: lacks ${d.privilege}` : ''}${
       typeof d.suppressed === 'number' && d.suppressed > 0

@@ -43,6 +43,8 @@ export const BUILTIN_PRIVILEGES = {
   'authlog.roles.read': 'Read roles with their grants and members',
   'authlog.authz.check': 'Ask what any principal or session may do (resource servers)',
   'authlog.node.read': "Read this node's status and digest, and the settled conflicts",
+  'authlog.cluster.manage':
+    'Enroll nodes in the cluster (their keys and what they may originate) and remove them',
 } as const;
 
 export type Effect = 'grant' | 'inherit' | 'revoke';

@@ -4,6 +4,7 @@ import { accountTokens } from './account-tokens.ts';
 import { audit } from './audit.ts';
 import { authority } from './authority.ts';
 import { authz } from './authz.ts';
+import { cluster } from './cluster.ts';
 import { credentials } from './credentials.ts';
 import { factors } from './factors.ts';
 import { identities } from './identities.ts';
@@ -19,6 +20,7 @@ export const projections: readonly Projection[] = [
   sessions,
   accountTokens,
   authority,
+  cluster,
   audit,
 ];
 

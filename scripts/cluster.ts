@@ -4,8 +4,11 @@
 //   npm run cluster -- 3            # runs until Ctrl-C, printing each node's URL and token
 //
 // Tests use startCluster() with a `link` function to put a cuttable proxy on each directed link.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { clusterFile, type Founder, nodeKeyFile, writeClusterFile } from '../src/boot/cluster.ts';
+import { EVENT_FAMILIES } from '../src/events/catalogue.ts';
+import { generateNodeKey } from '../src/events/signature.ts';
 import {
   removeDir,
   type ServerProcess,
@@ -48,6 +51,9 @@ const api = async (url: string, token: string, method: string, path: string, bod
   if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
   return json;
 };
+
+const readClusterFile = (dataDir: string): Founder[] =>
+  (JSON.parse(readFileSync(clusterFile(dataDir), 'utf8')) as { founders: Founder[] }).founders;
 
 export const startCluster = async (options: {
   size: number;
@@ -103,6 +109,20 @@ export const startCluster = async (options: {
     '/v1/principals/replicator/tokens',
     { name: 'mesh', days: 30 },
   )) as { token: string };
+  // The other nodes join the cluster the first one founded: each gets its own key and the
+  // founders' file (what `authlog cluster join` writes), and the first enrolls them.
+  const founders = readClusterFile(first.dataDir);
+  for (const n of nodes.slice(1)) {
+    mkdirSync(n.dataDir, { recursive: true });
+    const { pem, key } = generateNodeKey();
+    writeFileSync(nodeKeyFile(n.dataDir), pem, { mode: 0o600 });
+    writeClusterFile(n.dataDir, founders);
+    await api(first.url, first.token, 'POST', '/v1/cluster/nodes', {
+      nodeId: n.id,
+      publicKey: key.publicKey,
+      families: [...EVENT_FAMILIES],
+    });
+  }
   await first.process!.stop();
 
   for (const n of nodes) {
@@ -116,6 +136,14 @@ export const startCluster = async (options: {
     writeFileSync(join(n.dataDir, 'peers.json'), JSON.stringify(peers), { mode: 0o600 });
   }
   await Promise.all(nodes.map((n) => launch(n, false)));
+  // A node takes writes once it holds its own enrollment.
+  for (const n of nodes) {
+    const deadline = Date.now() + 60_000;
+    while (!((await api(n.url, n.token, 'GET', '/v1/cluster')) as { enrolled: boolean }).enrolled) {
+      if (Date.now() > deadline) throw new Error(`${n.id} did not receive its enrollment`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 
   return {
     nodes,

@@ -59,6 +59,20 @@ export const errorCatalogue = {
   READ_MODEL_UNAVAILABLE: { status: 503, title: "The node's read model cannot be read" },
   STORE_FULL: { status: 507, title: "The node's disk is full; writes resume once space is freed" },
   NOT_READY: { status: 503, title: 'The node is starting' },
+  NOT_ENROLLED: {
+    status: 503,
+    title: 'This node is not enrolled in its cluster yet: its events would be refused',
+  },
+  FAMILY_NOT_ALLOWED: {
+    status: 403,
+    title: 'This node is not enrolled to originate events of that kind; use another site',
+  },
+  NODE_ALREADY_ENROLLED: { status: 409, title: 'A node with this id is already enrolled' },
+  NODE_NOT_FOUND: { status: 404, title: 'No such node in the cluster' },
+  KEY_NOT_ROTATABLE: {
+    status: 409,
+    title: 'The node key comes from the environment; rotate it there',
+  },
   NOT_YET_APPLIED: { status: 503, title: 'This node has not yet applied the write you refer to' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

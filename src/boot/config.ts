@@ -2,6 +2,7 @@
 // message for every wrong or missing setting. Secrets come from the environment; in production
 // the node refuses to start without them, in development a secret file is generated under the
 // data folder (mode 0600) so the first start works (OWASP ASVS 14.3 / 6.4: no secrets in code).
+
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -10,6 +11,9 @@ import { NODE_ID_PATTERN, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import { type EdgeConfig, parseEdgeConfig } from '../http/edge-config.ts';
 import { esdbConnectionProblems } from '../store/esdb/connection-string.ts';
 import { prefixedStreamsInSqliteLog } from '../store/sqlite/prefixed-streams.ts';
+import { type ClusterIdentity, loadClusterIdentity } from './cluster.ts';
+import { ConfigError } from './config-error.ts';
+import { readOrCreate } from './files.ts';
 
 export type StoreConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
@@ -32,6 +36,8 @@ export type Config = {
   readonly readModelPath: string;
   readonly logLevel: string;
   readonly maxDriftMs: number;
+  /** How long a puller waits before asking a peer again after refusing one of its events. */
+  readonly peerRefusedRetryMs: number;
   /** The HTTP edge: proxies, gateways, rate limits, origins (see src/http/edge-config.ts). */
   readonly http: EdgeConfig;
   /** Sessions, elevation, lockout and argon2 (see src/authn/auth-config.ts). */
@@ -41,6 +47,8 @@ export type Config = {
   readonly secretsSource: 'environment' | string;
   /** TLS for the HTTP listener, and for this node's pullers reaching https peers. */
   readonly tls: TlsConfig;
+  /** The node's signing key and its cluster's founders (cluster.ts). */
+  readonly cluster: ClusterIdentity;
 };
 
 /** PEM texts read from the files the AUTHLOG_TLS_* and AUTHLOG_PEER_CA settings name. */
@@ -53,23 +61,11 @@ export type TlsConfig = {
   readonly peerCa?: string;
 };
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly string[]) {
-    super(`configuration is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-}
+export { ConfigError };
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-const readOrCreate = (path: string, make: () => string): string => {
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
-  const value = make();
-  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
-  return value;
-};
 
 // The node id is the node's origin: its events are `origin-<id>`, numbered 1, 2, … by this node
 // alone. A data folder started under another id would write as a new origin and leave the old one
@@ -152,6 +148,9 @@ export const loadConfig = (
   const logLevel = get('AUTHLOG_LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel))
     problems.push(`AUTHLOG_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const refusedRetryRaw = get('AUTHLOG_PEER_REFUSED_RETRY_MS') ?? '30000';
+  if (!/^\d{3,8}$/.test(refusedRetryRaw))
+    problems.push('AUTHLOG_PEER_REFUSED_RETRY_MS must be whole milliseconds, 100 to 99999999');
   const driftRaw = get('AUTHLOG_MAX_DRIFT_MS') ?? '60000';
   if (!/^\d{1,9}$/.test(driftRaw))
     problems.push('AUTHLOG_MAX_DRIFT_MS must be a whole number of milliseconds');
@@ -195,6 +194,10 @@ export const loadConfig = (
       problems.push(
         'production mode needs AUTHLOG_NODE_ID (unique per node, stable across restarts)',
       );
+    if (!get('AUTHLOG_NODE_KEY') && !get('AUTHLOG_NODE_KEY_FILE'))
+      problems.push(
+        'production mode needs AUTHLOG_NODE_KEY or AUTHLOG_NODE_KEY_FILE (an Ed25519 key: authlog node key-gen)',
+      );
   }
   const totpKeys = envKeys ? parseKeys(envKeys, problems) : {};
   const http = parseEdgeConfig(get, mode, problems);
@@ -233,6 +236,7 @@ export const loadConfig = (
     secretsSource = file;
   }
 
+  const cluster = loadClusterIdentity(get, dataDir, mode, nodeId);
   const rmPath = get('AUTHLOG_READMODEL_PATH') ?? join(dataDir, 'readmodel.sqlite');
   return {
     mode,
@@ -244,11 +248,13 @@ export const loadConfig = (
     readModelPath: isAbsolute(rmPath) ? rmPath : resolve(rmPath),
     logLevel,
     maxDriftMs: Number(driftRaw),
+    peerRefusedRetryMs: Number(refusedRetryRaw),
     http,
     auth,
     secrets,
     secretsSource,
     tls,
+    cluster,
   };
 };
 

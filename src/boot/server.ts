@@ -13,7 +13,9 @@ import { createLogger } from '../http/logging.ts';
 import type { App } from '../http/types.ts';
 import { acquireLock } from '../node/lock.ts';
 import { type AuthlogNode, newId, startNode } from '../node/node.ts';
+import { recordRefusal } from '../replication/cluster.ts';
 import { type Peer, type Puller, startPuller } from '../replication/puller.ts';
+import { foundersOf } from './cluster.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openStore } from './open-store.ts';
 import { loadPeers, plainHttpPeers } from './peers.ts';
@@ -104,6 +106,8 @@ export const startServer = async (
       store,
       readModelPath: config.readModelPath,
       maxDriftMs: config.maxDriftMs,
+      key: config.cluster.key,
+      founders: foundersOf(config.cluster.founders),
       log,
     });
     const app = buildApp({
@@ -121,13 +125,32 @@ export const startServer = async (
     const url = server ? listening.replace(/^http:/, 'https:') : listening;
     say(`authlog node ${node.id} (${config.mode}) listening on ${url}, data in ${config.dataDir}`);
     await node.ready;
-    if (options.bootstrapAdmin ?? true) await bootstrapAdministrator(node, config, say);
+    // The first administrator comes with the cluster, from a founder: a node that joins one gets
+    // its administrators by replication.
+    const founder = config.cluster.founders.some((f) => f.nodeId === node.id);
+    if ((options.bootstrapAdmin ?? true) && founder)
+      await bootstrapAdministrator(node, config, say);
+    else if (!founder && node.trust.member(node.id) === undefined)
+      say(
+        `node ${node.id} is not enrolled yet: on a member, an administrator runs "authlog cluster enroll ${node.id} --public-key ${node.publicKey} --families …"; until its enrollment arrives here this node takes no writes`,
+      );
     const peerTls = {
       ...(config.tls.peerCa ? { ca: config.tls.peerCa } : {}),
       ...(server ? { cert: server.cert, key: server.key } : {}),
     };
     for (const peer of peers)
-      pullers.push(startPuller({ ingest: node.ingest, peer, log, tls: peerTls }));
+      pullers.push(
+        startPuller({
+          ingest: node.ingest,
+          peer,
+          log,
+          tls: peerTls,
+          refusedRetryMs: config.peerRefusedRetryMs,
+          onRefused: async (from, refusal) => {
+            await node.execute(recordRefusal(from, refusal), { actor: 'system' });
+          },
+        }),
+      );
     if (peers.length > 0) say(`pulling from ${peers.map((p) => p.url).join(', ')}`);
     say(`ready: ${JSON.stringify(node.status().applied)}`);
     return {

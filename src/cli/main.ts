@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../boot/config.ts';
 import { auditCommand } from './audit.ts';
+import { clusterCommand } from './cluster.ts';
 import { credentialCommand } from './credential.ts';
 import { directoryCommand } from './directory.ts';
 import { CliError, EXIT } from './errors.ts';
@@ -34,6 +35,7 @@ export const buildProgram = (): Command => {
   statusCommand(program);
   roleCommand(program);
   peerCommand(program);
+  clusterCommand(program);
   rebuildCommand(program);
   eventsCommand(program);
   credentialCommand(program);

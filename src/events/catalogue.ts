@@ -30,6 +30,34 @@ export const Evidence = Type.Union([
   Type.Literal('inherence'),
 ]);
 
+/** Node ids: lowercase, digits and dashes (the envelope's `origin`). */
+const NodeId = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' });
+/** A raw Ed25519 public key, base64url (src/events/signature.ts). */
+const PublicKey = Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' });
+/** A seq as a decimal string (DESIGN.md section 2, money rule). */
+const Seq = Type.String({ pattern: '^[1-9][0-9]{0,18}$' });
+/** An event as it is stored and served: the evidence of an equivocation carries two. */
+const RawEvent = Type.Object({
+  id: Type.String({ maxLength: 100 }),
+  type: Type.String({ maxLength: 100 }),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  metadata: Type.Record(Type.String(), Type.Unknown()),
+});
+
+/** Families of events: what enrollment lets a node originate (docs/replication-trust.md). */
+export const EVENT_FAMILIES = [
+  'principals',
+  'directories',
+  'identities',
+  'credentials',
+  'authentication',
+  'authorization',
+  'audit',
+  'cluster',
+] as const;
+export type EventFamily = (typeof EVENT_FAMILIES)[number];
+const Family = Type.Union(EVENT_FAMILIES.map((f) => Type.Literal(f)));
+
 export const PrincipalKind = Type.Union([Type.Literal('person'), Type.Literal('service')]);
 
 /** Kinds of credential directories (DESIGN.md section 7). */
@@ -370,6 +398,35 @@ export const eventSchemas = {
     /** Denials of this actor not recorded since the previous one (rate limit). */
     suppressed: Type.Integer({ minimum: 0 }),
   }),
+
+  // Cluster membership (DESIGN.md section 2, docs/replication-trust.md): which nodes may
+  // originate events, with which key, and of which families. An administrator enrolls and removes
+  // nodes through any member; a node rotates its own key (its rotation is signed by the old key).
+  NodeEnrolled: Type.Object({
+    nodeId: NodeId,
+    publicKey: PublicKey,
+    families: Type.Array(Family, { minItems: 1, maxItems: 16, uniqueItems: true }),
+  }),
+  /** The node's events from `fromSeq` on are refused everywhere. */
+  NodeRemoved: Type.Object({ nodeId: NodeId, fromSeq: Seq, reason: Text(500) }),
+  /** The origin's events after this one are signed with `publicKey`. */
+  NodeKeyRotated: Type.Object({ publicKey: PublicKey }),
+  /** Two different validly signed events for one origin and seq: kept as evidence. Any node can
+   * check both signatures itself, so no node can flag another on its word alone. */
+  EquivocationDetected: Type.Object({
+    origin: NodeId,
+    seq: Seq,
+    events: Type.Array(RawEvent, { minItems: 2, maxItems: 2 }),
+  }),
+  /** A peer served an event this node refused (bad signature, broken chain, removed origin, a
+   * family its origin may not write). Names what the peer claimed, for the audit trail. */
+  ReplicationRefused: Type.Object({
+    peer: Text(500),
+    origin: Text(100),
+    seq: Text(40),
+    eventId: Text(100),
+    reason: Text(500),
+  }),
 } as const;
 
 export type EventSchemas = typeof eventSchemas;
@@ -383,6 +440,63 @@ export type DomainEvent = {
 export type DomainEventOf<T extends EventType> = Extract<DomainEvent, { type: T }>;
 
 export const eventTypes = Object.keys(eventSchemas) as EventType[];
+
+/** The family each event type belongs to. A branch site enrolled for `authentication` and
+ * `audit` can sign people in and record it, and nothing else; a node may always rotate its own
+ * key (`NodeKeyRotated` is checked apart: only its origin's own key). */
+export const familyOf: { readonly [T in EventType]: EventFamily } = {
+  PrincipalRegistered: 'principals',
+  PrincipalProfileChanged: 'principals',
+  PrincipalDeactivated: 'principals',
+  PrincipalActivated: 'principals',
+  PrincipalDeleted: 'principals',
+  EmailVerificationIssued: 'principals',
+  EmailVerified: 'principals',
+  IdentityDirectoryDefined: 'directories',
+  IdentityDirectoryChanged: 'directories',
+  CredentialDirectoryDefined: 'directories',
+  CredentialDirectoryChanged: 'directories',
+  RoleDirectoryDefined: 'directories',
+  RoleDirectoryChanged: 'directories',
+  AuthPolicySet: 'directories',
+  IdentityAdded: 'identities',
+  IdentityRemoved: 'identities',
+  AccessTokenIssued: 'credentials',
+  CredentialRevoked: 'credentials',
+  OtpEnrolled: 'credentials',
+  OtpConfirmed: 'credentials',
+  SubnetAllowed: 'credentials',
+  PasswordSet: 'credentials',
+  PasswordResetIssued: 'credentials',
+  PasswordResetCompleted: 'credentials',
+  OtpUsed: 'authentication',
+  SessionStarted: 'authentication',
+  SessionEvidenceAdded: 'authentication',
+  SessionElevated: 'authentication',
+  SessionTouched: 'authentication',
+  SessionEnded: 'authentication',
+  AuthenticationFailed: 'authentication',
+  AuthenticationSucceeded: 'authentication',
+  PrincipalLockedOut: 'authentication',
+  PrincipalUnlocked: 'authentication',
+  PrivilegeDefined: 'authorization',
+  ResourceTypeDefined: 'authorization',
+  RoleDefined: 'authorization',
+  RoleChanged: 'authorization',
+  RoleDeleted: 'authorization',
+  RolePrivilegeSet: 'authorization',
+  RoleModelPermissionSet: 'authorization',
+  ObjectPermissionSet: 'authorization',
+  RoleMembershipGranted: 'authorization',
+  RoleMembershipRevoked: 'authorization',
+  AuditRead: 'audit',
+  AccessDenied: 'audit',
+  ReplicationRefused: 'audit',
+  NodeEnrolled: 'cluster',
+  NodeRemoved: 'cluster',
+  NodeKeyRotated: 'cluster',
+  EquivocationDetected: 'cluster',
+};
 
 export const isEventType = (t: string): t is EventType => Object.hasOwn(eventSchemas, t);
 

@@ -56,6 +56,10 @@ export type Envelope<E extends DomainEvent = DomainEvent> = E &
     /** What the origin had applied when it decided, including its own seq - 1. */
     readonly deps: VersionVector;
     readonly schema: number;
+    /** Hash of the origin's previous event (signature.ts); absent on an origin's first event. */
+    readonly prev?: string;
+    /** The origin node's Ed25519 signature over everything else (signature.ts). */
+    readonly sig?: string;
   };
 
 export const SYSTEM_ACTOR = 'system';
@@ -82,6 +86,8 @@ export const toEventData = (e: Envelope): EventData => ({
     ...optional('causationId', e.causationId),
     ...optional('ip', e.ip),
     ...optional('userAgent', e.userAgent),
+    ...optional('prev', e.prev),
+    ...optional('sig', e.sig),
     ...(e.authority === undefined
       ? {}
       : {
@@ -152,6 +158,11 @@ export const fromRecorded = (
   if (seq === undefined || !/^[1-9][0-9]{0,18}$/.test(seq))
     throw new MalformedEventError(`event ${r.id}: bad seq`);
   if (hlc === undefined || !isHlc(hlc)) throw new MalformedEventError(`event ${r.id}: bad hlc`);
+  // The clock's node part is the tie-break between equal times: an event stamped with another
+  // node's name could tie with that node's own event, and LWW registers would then keep whichever
+  // arrived first.
+  if (!hlc.endsWith(`@${origin}`))
+    throw new MalformedEventError(`event ${r.id}: hlc names another node than its origin`);
   if (actor === undefined) throw new MalformedEventError(`event ${r.id}: no actor`);
   let deps: VersionVector;
   try {
@@ -190,5 +201,7 @@ export const fromRecorded = (
     ip: str(m, 'ip'),
     userAgent: str(m, 'userAgent'),
     authority: authorityOf(r.id, m.authority),
+    prev: str(m, 'prev'),
+    sig: str(m, 'sig'),
   } as Envelope;
 };

@@ -41,6 +41,7 @@ import { registerRateLimits } from './rate-limit.ts';
 import { accountRoutes } from './routes/account.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authzRoutes } from './routes/authz.ts';
+import { clusterRoutes } from './routes/cluster.ts';
 import { credentialDirectoryRoutes } from './routes/credential-directories.ts';
 import { directoryRoutes } from './routes/directories.ts';
 import { factorRoutes } from './routes/factors.ts';
@@ -253,6 +254,7 @@ export const buildApp = (options: AppOptions): App => {
   app.register(healthRoutes);
   app.register(docsRoutes);
   app.register(statusRoutes, { prefix: '/v1' });
+  app.register(clusterRoutes, { prefix: '/v1' });
   app.register(principalRoutes, { prefix: '/v1' });
   app.register(directoryRoutes, { prefix: '/v1' });
   app.register(authzRoutes, { prefix: '/v1' });

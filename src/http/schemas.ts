@@ -78,6 +78,20 @@ export const PrincipalSchema = Type.Object({
 });
 
 /** What `GET /v1/status` answers (also what the CLI checks it receives). */
+/** The cluster as a node knows it (src/node/trust.ts TrustSummary). */
+export const TrustSchema = Type.Object({
+  members: Type.Array(
+    Type.Object({
+      node: Type.String(),
+      founder: Type.Boolean(),
+      families: Type.Union([Type.Array(Type.String()), Type.Literal('all')]),
+      removedFrom: Type.Union([Type.String(), Type.Null()]),
+      keys: Type.Integer(),
+    }),
+  ),
+  equivocations: Type.Array(Type.Object({ origin: Type.String(), seq: Type.String() })),
+});
+
 export const NodeStatusSchema = Type.Object({
   node: Type.String(),
   ready: Type.Boolean(),
@@ -91,6 +105,7 @@ export const NodeStatusSchema = Type.Object({
   }),
   driftAlarms: Type.Integer(),
   store: Type.String(),
+  trust: TrustSchema,
   digest: Type.Optional(Type.String()),
   /** In place of `digest` when it could not be computed: what went wrong (SQLite's code). */
   digestError: Type.Optional(Type.String()),

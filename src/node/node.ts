@@ -7,9 +7,11 @@ import pino, { type Logger } from 'pino';
 import { monotonicFactory } from 'ulid';
 import { type Authz, createAuthz } from '../../projections/authz-engine.ts';
 import { projections as allProjections } from '../../projections/index.ts';
-import { createClock } from '../clock/hlc.ts';
+import { createClock, DEFAULT_MAX_DRIFT_MS } from '../clock/hlc.ts';
 import { encodeVector, seqOf } from '../clock/version-vector.ts';
+import { familyOf } from '../events/catalogue.ts';
 import { ORIGIN_STREAM_PREFIX, originStream } from '../events/envelope.ts';
+import { eventHash, generateNodeKey, type NodeKey } from '../events/signature.ts';
 import { type OpenReadModelOptions, openReadModel, type ReadModel } from '../readmodel/database.ts';
 import { digest } from '../readmodel/digest.ts';
 import type { Projection, Reader } from '../readmodel/projection.ts';
@@ -21,6 +23,7 @@ import type { Command, CommandMeta } from './command.ts';
 import { createCommitSignal } from './commit-signal.ts';
 import { ingest } from './ingest.ts';
 import type { Applied, FeedSource, Ingest, LogReader } from './ports.ts';
+import { createTrust, type Founders, type Trust, type TrustSummary } from './trust.ts';
 import { createWriter, type Receipt, type Writer } from './writer.ts';
 
 export type NodeOptions = {
@@ -30,6 +33,10 @@ export type NodeOptions = {
   readonly projections?: readonly Projection[];
   readonly onStaleReadModel?: OpenReadModelOptions['onStale'];
   readonly maxDriftMs?: number;
+  /** The node's signing key (boot/keys.ts); a fresh one when left out (tests, one-off tools). */
+  readonly key?: NodeKey;
+  /** The founders' public keys (the cluster file); this node alone when left out. */
+  readonly founders?: Founders;
   readonly physicalMs?: () => number;
   readonly log?: Logger;
 };
@@ -46,6 +53,8 @@ export type NodeStatus = {
     readonly events: number;
   };
   readonly driftAlarms: number;
+  /** The cluster as this node knows it: members, their families and removals, equivocations. */
+  readonly trust: TrustSummary;
   /** The event store adapter: `sqlite` or `esdb`. */
   readonly store: string;
 };
@@ -69,6 +78,10 @@ export type AuthlogNode = Applied & {
   readonly read: Reader;
   /** Authorization checks on committed state, cached until the next commit. */
   readonly authz: Authz;
+  /** Who may originate what: enrollment, keys, removals (trust.ts). */
+  readonly trust: Trust;
+  /** The node's public key (base64url raw Ed25519). */
+  readonly publicKey: string;
   readonly log: Logger;
   /** Resolves once the read model holds everything the store held at start. */
   readonly ready: Promise<void>;
@@ -114,6 +127,9 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
   let driftAlarms = 0;
   const last = await store.readStream(originStream(id), { direction: 'backwards', maxCount: 1 });
   const lastHlc = last[0]?.metadata.hlc;
+  const key = options.key ?? generateNodeKey().key;
+  const founders: Founders =
+    options.founders ?? ((node) => (node === id ? key.publicKey : undefined));
   const clock = createClock({
     node: id,
     physicalMs,
@@ -126,10 +142,21 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
   });
   let commits = 0;
   const committed = createCommitSignal();
+  const read = createReader(readModel.reader);
+  const trust = createTrust({ founders, read });
+  // Trust is read from committed state: it is read again after a commit that changed the cluster.
+  let clusterChanged = false;
   const projector = createProjector(readModel, {
-    onApplied: (e) => clock.receive(e.hlc),
+    onApplied: (e) => {
+      clock.receive(e.hlc);
+      if (familyOf[e.type] === 'cluster') clusterChanged = true;
+    },
     onCommit: () => {
       commits += 1;
+      if (clusterChanged) {
+        clusterChanged = false;
+        trust.invalidate();
+      }
       committed.fire();
     },
   });
@@ -139,6 +166,9 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     projector,
     clock,
     newId: () => newId(physicalMs()),
+    key,
+    chainHead: last[0] ? eventHash(last[0]) : undefined,
+    mayOriginate: (type, seq) => trust.mayOriginate(id, type, seq),
     onFatal: (err) => log.fatal({ err }, 'writer stopped'),
   });
   const catchUp: CatchUp = startCatchUp({
@@ -154,8 +184,14 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     writer.open();
     log.info({ node: id, applied: encodeVector(projector.applied) }, 'read model caught up');
   });
-  const read = createReader(readModel.reader);
   const authz = createAuthz(read, () => commits);
+  // One ingest at a time: pullers of several peers check chains against the same heads.
+  let ingesting: Promise<unknown> = Promise.resolve();
+  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = ingesting.then(fn, fn);
+    ingesting = run.catch(() => undefined);
+    return run;
+  };
   const appliedVector = () => ({ ...projector.applied });
   const nextCommit = (timeoutMs: number) => committed.next(timeoutMs);
   const eventLog: LogReader = {
@@ -172,7 +208,19 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     feed: { ...eventLog, appliedVector, nextCommit },
     ingest: {
       checkpoint: (name) => projector.checkpoint(name),
-      append: (events) => ingest(store, events),
+      append: (records) =>
+        serialized(() =>
+          ingest(
+            {
+              store,
+              trust,
+              settle: (events) => writer.apply(events),
+              now: physicalMs,
+              maxDriftMs: options.maxDriftMs ?? DEFAULT_MAX_DRIFT_MS,
+            },
+            records,
+          ),
+        ),
       project: (events, checkpoint) => writer.apply(events, checkpoint),
       appliedVector,
     },
@@ -184,6 +232,8 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     nextCommit,
     read,
     authz,
+    trust,
+    publicKey: key.publicKey,
     log,
     ready: readyPromise,
     isReady: () => ready,
@@ -195,6 +245,7 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
       buffered: projector.buffered,
       writer: { failed: writer.failed?.message ?? null, ...writer.stats },
       driftAlarms,
+      trust: trust.summary(),
       store: store.kind,
     }),
     digest: () => digest(readModel.reader),

@@ -6,6 +6,7 @@
 import type { VersionVector } from '../clock/version-vector.ts';
 import type { Envelope } from '../events/envelope.ts';
 import type { Position, RecordedEvent } from '../store/port.ts';
+import type { RawEvent, Refusal } from './trust.ts';
 
 /** The node's log as it is read from outside: its origin streams in store order, which is causal
  * (every append is the writer's own batch, decided on applied state, or an ingest of a causal
@@ -35,16 +36,27 @@ export type FeedSource = LogReader & Pick<Applied, 'appliedVector' | 'nextCommit
 /** Where a reader got to: a named read-model checkpoint and its position. */
 export type Checkpoint = { readonly name: string; readonly position: string };
 
-export type IngestResult = { readonly appended: number; readonly present: number };
+export type IngestResult = {
+  readonly appended: number;
+  readonly present: number;
+  /** The events accepted (stored now or before), in order: what to project. */
+  readonly events: readonly Envelope[];
+  /** The event the page stopped at, and why (nothing after it was looked at). */
+  readonly refused?: Refusal;
+  /** An origin this node does not know (not enrolled here yet): the page stopped there. */
+  readonly held?: { readonly origin: string; readonly seq: string; readonly detail: string };
+};
 
 /** How events of other origins enter the node: a puller writes through this. */
 export type Ingest = {
   /** The position a named reader (a peer's puller) last recorded with what it projected. */
   checkpoint(name: string): string | undefined;
-  /** Appends events to their origin streams with the exact expected revision their seq implies;
-   * events the store already holds are acknowledged without writing (ingest.ts). */
-  append(events: readonly Envelope[]): Promise<IngestResult>;
-  /** Projects stored events, recording `checkpoint` in the same read-model transaction. */
-  project(events: readonly Envelope[], checkpoint: Checkpoint): Promise<void>;
+  /** Checks events as received (signature, chain, enrollment: trust.ts) and appends them as they
+   * are to their origin streams; the same events the store already holds are acknowledged
+   * without writing (ingest.ts). Stops at the first event it refuses. */
+  append(events: readonly RawEvent[]): Promise<IngestResult>;
+  /** Projects stored events, recording `checkpoint` (if given) in the same read-model
+   * transaction. */
+  project(events: readonly Envelope[], checkpoint?: Checkpoint): Promise<void>;
   appliedVector(): VersionVector;
 };

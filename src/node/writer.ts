@@ -10,11 +10,12 @@
 import type { Clock } from '../clock/hlc.ts';
 import { seqOf } from '../clock/version-vector.ts';
 import { AppError } from '../errors.ts';
-import { CURRENT_SCHEMA } from '../events/catalogue.ts';
+import { CURRENT_SCHEMA, type EventType } from '../events/catalogue.ts';
 import { type Envelope, fromRecorded, originStream, toEventData } from '../events/envelope.ts';
+import { eventHash, type NodeKey, sealEvent } from '../events/signature.ts';
 import type { Projector } from '../readmodel/projector.ts';
 import { ConcurrencyError, StoreFullError, StoreUnavailableError } from '../store/errors.ts';
-import type { EventStore } from '../store/port.ts';
+import type { EventData, EventStore } from '../store/port.ts';
 import { storeErrorOf } from '../store/sqlite/errors.ts';
 import { type Command, type CommandMeta, recordedAuthority } from './command.ts';
 
@@ -31,6 +32,13 @@ export type WriterOptions = {
   readonly projector: Projector;
   readonly clock: Clock;
   readonly newId: () => string;
+  /** Signs every event this node originates (src/events/signature.ts). */
+  readonly key: NodeKey;
+  /** Hash of the last event of this node's origin stream, undefined when it is empty. */
+  readonly chainHead: string | undefined;
+  /** Why this node may not originate an event (not enrolled, removed, a family it may not
+   * write), checked before an event is stamped: one the cluster would refuse is never written. */
+  readonly mayOriginate: (type: EventType, seq: bigint) => string | undefined;
   readonly maxBatch?: number;
   /** Delays between retries of an append the store could not confirm (same ids, same revision). */
   readonly retryDelaysMs?: readonly number[];
@@ -197,9 +205,12 @@ export const createWriter = (options: WriterOptions): Writer => {
     );
   };
 
-  const appendWithRetry = async (envelopes: Envelope[], firstSeq: bigint) => {
+  // The hash of the last event stamped: the next one's `prev`. Moves with each stamped event,
+  // back to the batch's start when the batch rolls back.
+  let chainHead = options.chainHead;
+
+  const appendWithRetry = async (data: EventData[], firstSeq: bigint) => {
     const expectedRevision = firstSeq === 1n ? ('no_stream' as const) : firstSeq - 2n;
-    const data = envelopes.map(toEventData);
     for (let attempt = 0; ; attempt++) {
       try {
         return await store.append(stream, data, { expectedRevision });
@@ -217,6 +228,7 @@ export const createWriter = (options: WriterOptions): Writer => {
     const from = seqOf(projector.applied, node);
     const missing = await store.readStream(stream, { fromRevision: from });
     if (missing.length === 0) return;
+    chainHead = eventHash(missing.at(-1)!);
     runApply({
       kind: 'apply',
       events: missing.map((r) => fromRecorded(r)),
@@ -235,7 +247,9 @@ export const createWriter = (options: WriterOptions): Writer => {
     }
     const answers: { job: CommandJob; receipt?: Receipt<unknown>; error?: unknown }[] = [];
     const envelopes: Envelope[] = [];
+    const sealed: EventData[] = [];
     const firstSeq = seqOf(projector.applied, node) + 1n;
+    const headAtStart = chainHead;
     projector.begin();
     try {
       writeDeferred();
@@ -245,6 +259,15 @@ export const createWriter = (options: WriterOptions): Writer => {
           decision = job.command.decide(projector.read, job.meta);
         } catch (error) {
           answers.push({ job, error });
+          continue;
+        }
+        const base = seqOf(projector.applied, node);
+        const refusal = decision.events
+          .map((event, i) => options.mayOriginate(event.type, base + 1n + BigInt(i)))
+          .find((why) => why !== undefined);
+        if (refusal !== undefined) {
+          const code = /not enrolled/.test(refusal) ? 'NOT_ENROLLED' : 'FAMILY_NOT_ALLOWED';
+          answers.push({ job, error: new AppError(code, refusal) });
           continue;
         }
         const stamped: Envelope[] = [];
@@ -269,21 +292,26 @@ export const createWriter = (options: WriterOptions): Writer => {
             ip: job.meta.ip,
             userAgent: job.meta.userAgent,
             authority,
+            prev: chainHead,
             ...event,
           } as Envelope;
           if (projector.offer(e) !== 'applied')
             throw new Error(`own event ${e.id} was not applicable`);
+          const signed = sealEvent(options.key, toEventData(e));
+          chainHead = signed.hash;
+          sealed.push(signed.data);
           stamped.push(e);
         }
         envelopes.push(...stamped);
         const token = `${node}:${seqOf(projector.applied, node)}`;
         answers.push({ job, receipt: { result: decision.result, events: stamped, token } });
       }
-      if (envelopes.length > 0) await appendWithRetry(envelopes, firstSeq);
+      if (sealed.length > 0) await appendWithRetry(sealed, firstSeq);
       projector.commit();
       committed();
     } catch (err) {
       projector.rollback();
+      chainHead = headAtStart;
       if (err instanceof ConcurrencyError) {
         fail(
           new AppError(

@@ -10,8 +10,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
 import { hlcWallMs } from '../clock/hlc.ts';
 import { decodeVector, seqOf } from '../clock/version-vector.ts';
-import { type Envelope, fromRecorded } from '../events/envelope.ts';
 import type { Ingest } from '../node/ports.ts';
+import type { RawEvent, Refusal } from '../node/trust.ts';
 
 export type Peer = { readonly url: string; readonly token: string };
 
@@ -33,6 +33,14 @@ export type PeerStatus = {
   readonly lastDelayMs: number | null;
   readonly pulled: number;
   readonly error: string | null;
+  /** The event this peer served that this node refused, and why: pulling from it has stopped
+   * there (it is tried again now and then) until the peer serves something else. */
+  readonly refused: Refusal | null;
+  /** Events refused from this peer since start, by reason. */
+  readonly refusals: Readonly<Record<string, number>>;
+  /** The event pulling from this peer waits on: its origin is not enrolled here yet, or its clock
+   * is beyond the drift limit. */
+  readonly held: { readonly origin: string; readonly seq: string; readonly detail: string } | null;
 };
 
 const Page = TypeCompiler.Compile(
@@ -51,6 +59,13 @@ const Page = TypeCompiler.Compile(
 );
 
 export const peerCheckpoint = (url: string) => `peer:${url}`;
+
+/** A page stopped at an event this node refused. */
+class RefusedPage extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(`refused ${refusal.origin}:${refusal.seq} (${refusal.reason}): ${refusal.detail}`);
+  }
+}
 
 export type Puller = { status(): PeerStatus; stop(): Promise<void> };
 
@@ -83,9 +98,16 @@ const getJson = (
     request.on('error', reject);
   });
 
+/** How long a puller waits before it asks a peer again after refusing one of its events. */
+const REFUSED_RETRY_MS = 30_000;
+
 export const startPuller = (options: {
   /** The node's ingest port (`node.ingest`): the puller never holds the store or the writer. */
   ingest: Ingest;
+  /** Records a refusal in the log (an audit record, an equivocation's evidence); called once per
+   * event and reason. */
+  onRefused?: (peer: string, refusal: Refusal) => Promise<void>;
+  refusedRetryMs?: number;
   peer: Peer;
   log: Logger;
   tls?: PeerTls;
@@ -105,8 +127,13 @@ export const startPuller = (options: {
   let lastDelayMs: number | null = null;
   let pulled = 0;
   let error: string | null = null;
+  let refused: Refusal | null = null;
+  let held: PeerStatus['held'] = null;
+  const refusals: Record<string, number> = {};
+  const reported = new Set<string>();
   let lastErrorLogged = '';
   let projecting: Promise<void> = Promise.resolve();
+  let sleeping: (() => void) | undefined;
 
   // One keep-alive connection per peer. Certificates are verified against `tls.ca` (or the
   // system's roots) and the peer's host name: a peer that cannot prove it is the URL we were
@@ -131,18 +158,26 @@ export const startPuller = (options: {
         throw new Error(`peer answered ${r.status} ${code}`.trim());
       }
       if (!Page.Check(body)) throw new Error('peer sent a malformed feed page');
-      // Everything from a peer crosses a trust boundary: validate every event against the catalogue.
-      const events: Envelope[] = body.events.map((e) =>
-        fromRecorded(
-          { id: e.id, type: e.type, data: e.data as never, metadata: e.metadata as never },
-          true,
-        ),
-      );
+      // Everything from a peer crosses a trust boundary: ingest checks every event against the
+      // catalogue, its origin's signature and chain, and the origin's enrollment.
+      const result = await ingest.append(body.events as unknown as RawEvent[]);
+      const events = result.events;
       if (events.length > 0) {
-        await ingest.append(events);
-        pulled += events.length;
+        pulled += result.appended;
         lastDelayMs = Math.max(0, Date.now() - hlcWallMs(events.at(-1)!.hlc));
       }
+      if (result.refused || result.held) {
+        // Stop on this peer: project what was accepted, keep the cursor where it was (the page is
+        // asked for again, its accepted part is then present) and say why.
+        await projecting;
+        projecting = Promise.resolve();
+        if (events.length > 0) await ingest.project(events);
+        if (result.refused) throw new RefusedPage(result.refused);
+        held = result.held ?? null;
+        throw new Error(`waiting on ${held?.origin}:${held?.seq}: ${held?.detail}`);
+      }
+      refused = null;
+      held = null;
       if (events.length > 0 || body.next !== cursor) {
         cursor = body.next;
         // Project what was just stored, with the cursor, in one read-model transaction, while the
@@ -177,21 +212,58 @@ export const startPuller = (options: {
         if (stopped) break;
         connected = false;
         error = err instanceof Error ? err.message : String(err);
-        if (error !== lastErrorLogged) {
+        let wait = Math.min(backoff === 0 ? 200 : backoff * 2, 5000);
+        backoff = wait;
+        if (err instanceof RefusedPage) {
+          const r = err.refusal;
+          refused = r;
+          connected = true;
+          wait = options.refusedRetryMs ?? REFUSED_RETRY_MS;
+          const key = `${r.origin}|${r.seq}|${r.eventId}|${r.reason}`;
+          if (!reported.has(key)) {
+            reported.add(key);
+            refusals[r.reason] = (refusals[r.reason] ?? 0) + 1;
+            log.error(
+              { peer: peer.url, ...r, evidence: undefined },
+              'refused an event a peer served',
+            );
+            await options
+              .onRefused?.(peer.url, r)
+              .catch((e: unknown) => log.error({ err: e }, 'recording a refusal failed'));
+          }
+        } else if (error !== lastErrorLogged) {
           log.warn({ peer: peer.url, err: error }, 'pulling from peer failed; retrying');
           lastErrorLogged = error;
         }
-        backoff = Math.min(backoff === 0 ? 200 : backoff * 2, 5000);
-        await new Promise((r) => setTimeout(r, backoff));
+        await new Promise((r) => {
+          const t = setTimeout(r, wait);
+          sleeping = () => {
+            clearTimeout(t);
+            r(undefined);
+          };
+        });
+        sleeping = undefined;
       }
     }
   })();
 
   return {
-    status: () => ({ url: peer.url, connected, lastPullAt, lagEvents, lastDelayMs, pulled, error }),
+    status: () => ({
+      url: peer.url,
+      connected,
+      lastPullAt,
+      lagEvents,
+      lastDelayMs,
+      pulled,
+      error,
+      refused: refused && { ...refused, evidence: undefined },
+      refusals: { ...refusals },
+      held,
+    }),
     async stop() {
       stopped = true;
       abort.abort();
+      sleeping?.();
       await loop;
       await projecting.catch(() => undefined);
       agent.destroy();

@@ -11,16 +11,18 @@ import { afterEach, describe, it } from 'node:test';
 import { getPrincipal } from '../../projections/principals.ts';
 import { changeProfile, registerPrincipal } from '../../src/authn/principals.ts';
 import { AppError } from '../../src/errors.ts';
-import { type Envelope, fromRecorded, ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
+import { ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import type { Command } from '../../src/node/command.ts';
 import { ingest } from '../../src/node/ingest.ts';
 import { type AuthlogNode, startNode } from '../../src/node/node.ts';
+import type { RawEvent } from '../../src/node/trust.ts';
 import { IdempotencyError } from '../../src/store/errors.ts';
 import { openEsdbStore } from '../../src/store/esdb/esdb-store.ts';
 import type { EventStore } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { type FakeEsdb, startFakeEsdb } from '../support/esdb-fake/fake-server.ts';
 import { pull, waitApplied } from '../support/in-process.ts';
+import { testTrust } from '../support/keys.ts';
 
 const exec = <R>(node: AuthlogNode, command: Command<R>) =>
   node.execute(command, { actor: 'system' });
@@ -44,7 +46,12 @@ const harness = () => {
       return fake;
     },
     node: async (nodeId: string, store: EventStore) => {
-      const node = await startNode({ nodeId, store, readModelPath: ':memory:' });
+      const node = await startNode({
+        nodeId,
+        store,
+        readModelPath: ':memory:',
+        ...testTrust(nodeId),
+      });
       nodes.push(node);
       await node.ready;
       return node;
@@ -52,8 +59,14 @@ const harness = () => {
   };
 };
 
-const originEvents = async (node: AuthlogNode): Promise<Envelope[]> =>
-  (await node.store.readAll({ streamPrefix: ORIGIN_STREAM_PREFIX })).map((r) => fromRecorded(r));
+const originEvents = async (node: AuthlogNode): Promise<RawEvent[]> =>
+  await node.store.readAll({ streamPrefix: ORIGIN_STREAM_PREFIX });
+/** The real ingest path of `node`, on `store` (the node's own, or one that stands in for it). */
+const ingestInto = (node: AuthlogNode, store: EventStore, events: readonly RawEvent[]) =>
+  ingest(
+    { store, trust: node.trust, settle: async () => {}, now: Date.now, maxDriftMs: 60_000 },
+    events,
+  );
 
 describe('several authlog nodes sharing one EventStoreDB (fake server)', () => {
   const h = harness();
@@ -89,7 +102,10 @@ describe('several authlog nodes sharing one EventStoreDB (fake server)', () => {
     }
     const events = await originEvents(remote);
     // Both pullers deliver the same page at the same time, as after a partition heals.
-    const [byA, byB] = await Promise.all([ingest(a.store, events), ingest(b.store, events)]);
+    const [byA, byB] = await Promise.all([
+      ingestInto(a, a.store, events),
+      ingestInto(b, b.store, events),
+    ]);
     assert.equal(byA.appended + byA.present, events.length);
     assert.equal(byB.appended + byB.present, events.length);
     assert.equal(fake.log.stream('origin-site2-a').length, events.length, 'stored twice');
@@ -99,8 +115,8 @@ describe('several authlog nodes sharing one EventStoreDB (fake server)', () => {
     assert.equal(b.digest(), remote.digest());
     // A later page, once one of them has the earlier one, appends only what is new.
     await exec(remote, registerPrincipal({ principalId: 'r5', kind: 'person', briefName: 'R5' }));
-    const again = await ingest(b.store, await originEvents(remote));
-    assert.deepEqual(again, { appended: 1, present: events.length });
+    const again = await ingestInto(b, b.store, await originEvents(remote));
+    assert.deepEqual([again.appended, again.present], [1, events.length]);
   });
 
   it('a puller whose page reaches past what another puller just stored moves on', async () => {
@@ -127,8 +143,8 @@ describe('several authlog nodes sharing one EventStoreDB (fake server)', () => {
         return a.store.append(...args);
       },
     };
-    const racing = ingest(gated, events);
-    await ingest(a.store, events.slice(0, 2));
+    const racing = ingestInto(a, gated, events);
+    await ingestInto(a, a.store, events.slice(0, 2));
     release();
     await assert.doesNotReject(racing, IdempotencyError);
     assert.equal(fake.log.stream('origin-site2-a').length, 4);

@@ -104,6 +104,26 @@ describe('replication between node processes', () => {
       JSON.stringify([{ url: cluster.nodes[1]!.url, token: cluster.replicatorToken }]),
       { mode: 0o600 },
     );
+    // The documented way in: the founder's invitation, joined before the first start. The joiner
+    // is not enrolled: it reads and catches up, and takes no writes.
+    const invitation = await runCli([
+      'cluster',
+      'invitation',
+      '--data-dir',
+      cluster.nodes[0]!.dataDir,
+    ]);
+    assert.equal(invitation.code, 0, invitation.stderr);
+    const joined = await runCli([
+      'cluster',
+      'join',
+      invitation.stdout.trim(),
+      '--data-dir',
+      dataDir,
+      '--node-id',
+      'joiner',
+    ]);
+    assert.equal(joined.code, 0, joined.stderr);
+    assert.match(joined.stdout, /authlog cluster enroll joiner --public-key [A-Za-z0-9_-]{43}/);
     const joiner = await startServerProcess({
       dataDir,
       nodeId: 'joiner',

@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMINISTRATORS_ROLE } from '../../projections/authz.ts';
+import { generateNodeKey } from '../../src/events/signature.ts';
 import { auth, startApp } from '../support/app.ts';
 
 const PASSWORD = 'matrix passphrase 12345';
@@ -70,6 +71,27 @@ const ROWS: Row[] = [
     get('/v1/replication/status'),
   ),
   row('GET /v1/status', [401, 403, null, 403, 403, 200, 200, 200, 403], () => get('/v1/status')),
+  row('GET /v1/cluster', [401, 403, null, 403, 403, 200, 200, 200, 403], () => get('/v1/cluster')),
+  row('POST /v1/cluster/nodes', [401, 403, null, 403, 403, 201, 403, 403, 403], (c) =>
+    post('/v1/cluster/nodes', {
+      nodeId: c.uniq('site').toLowerCase(),
+      publicKey: generateNodeKey().key.publicKey,
+      families: ['authentication'],
+    }),
+  ),
+  row(
+    'POST /v1/cluster/nodes/:nodeId/removal',
+    [401, 403, null, 403, 403, 200, 403, 403, 403],
+    async (c) => {
+      const nodeId = c.uniq('gone').toLowerCase();
+      await c.op('POST', '/v1/cluster/nodes', {
+        nodeId,
+        publicKey: generateNodeKey().key.publicKey,
+        families: ['audit'],
+      });
+      return post(`/v1/cluster/nodes/${nodeId}/removal`, { reason: 'decommissioned' });
+    },
+  ),
   row('GET /v1/conflicts', [401, 403, null, 403, 403, 200, 200, 200, 403], () =>
     get('/v1/conflicts'),
   ),

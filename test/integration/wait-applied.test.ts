@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { seqOf } from '../../src/clock/version-vector.ts';
-import { fromRecorded } from '../../src/events/envelope.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { startMemoryNode, stopNode } from '../support/in-process.ts';
 
@@ -46,7 +45,7 @@ describe('waiting for an applied write', () => {
     const seq = seqOf(b.appliedVector(), b.id);
     const wait = a.waitApplied(b.id, seq, 10_000);
     const events = await b.eventLog.readLog({ maxCount: 1000 });
-    await a.ingest.append(events.map((r) => fromRecorded(r)).filter((e) => e.origin === b.id));
+    await a.ingest.append(events.filter((r) => r.metadata.origin === b.id));
     assert.equal(await wait, true);
   });
 

@@ -4,6 +4,7 @@ import { type AppOptions, buildApp } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { startMemoryNode, stopNode } from './in-process.ts';
+import { soloTrust } from './keys.ts';
 
 export const TOKEN = 'test-operator-token-0123456789abcdef';
 export const auth = { authorization: `Bearer ${TOKEN}` };
@@ -28,7 +29,7 @@ export const startApp = async (
   nodeId = 'app',
   options: StartAppOptions = {},
 ): Promise<{ app: App; node: AuthlogNode; close(): Promise<void> }> => {
-  const node = await startMemoryNode(nodeId);
+  const node = await startMemoryNode(nodeId, soloTrust(nodeId));
   const app = buildApp({
     node,
     operatorToken: TOKEN,

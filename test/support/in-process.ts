@@ -3,13 +3,18 @@
 // streams, catch-up subscription applies); only the HTTP hop is left out.
 
 import { seqOf, type VersionVector } from '../../src/clock/version-vector.ts';
-import { fromRecorded } from '../../src/events/envelope.ts';
-import { type AuthlogNode, startNode } from '../../src/node/node.ts';
+import { type AuthlogNode, type NodeOptions, startNode } from '../../src/node/node.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { testTrust } from './keys.ts';
 
-export const startMemoryNode = async (nodeId: string): Promise<AuthlogNode> => {
+/** A node on in-memory files. By default every node id is a founder with its test key (keys.ts),
+ * so nodes of a test replicate without an enrollment step. */
+export const startMemoryNode = async (
+  nodeId: string,
+  trust: Pick<NodeOptions, 'key' | 'founders'> = testTrust(nodeId),
+): Promise<AuthlogNode> => {
   const store = openSqliteStore({ path: ':memory:' });
-  const node = await startNode({ nodeId, store, readModelPath: ':memory:' });
+  const node = await startNode({ nodeId, store, readModelPath: ':memory:', ...trust });
   await node.ready;
   return node;
 };
@@ -38,10 +43,14 @@ export const waitApplied = async (
 export const pull = async (from: AuthlogNode, to: AuthlogNode): Promise<void> => {
   const records = await from.eventLog.readLog({ maxCount: 1_000_000 });
   const applied = to.appliedVector();
-  const missing = records
-    .map((r) => fromRecorded(r))
-    .filter((e) => e.seq > seqOf(applied, e.origin));
+  const missing = records.filter(
+    (r) => BigInt(String(r.metadata.seq)) > seqOf(applied, String(r.metadata.origin)),
+  );
   if (missing.length === 0) return;
-  await to.ingest.append(missing);
+  const result = await to.ingest.append(missing);
+  if (result.refused || result.held)
+    throw new Error(
+      `${to.id} did not take ${from.id}'s events: ${JSON.stringify(result.refused ?? result.held)}`,
+    );
   await waitApplied(to, from.appliedVector());
 };

@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { parseAuthConfig } from '../../src/authn/auth-config.ts';
 import { ConfigError, loadConfig } from '../../src/boot/config.ts';
 import { openDatabase } from '../../src/store/sqlite/schema.ts';
+import { productionIdentity } from '../support/keys.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
 describe('configuration', () => {
@@ -40,7 +41,8 @@ describe('configuration', () => {
       return undefined;
     })();
     assert.ok(err instanceof ConfigError, 'no ConfigError');
-    assert.equal(err.problems.length, 3);
+    assert.equal(err.problems.length, 4);
+    assert.match(err.message, /AUTHLOG_NODE_KEY/);
     assert.match(err.message, /AUTHLOG_OPERATOR_TOKEN/);
     assert.match(err.message, /AUTHLOG_TOTP_KEYS/);
     assert.match(err.message, /AUTHLOG_NODE_ID/);
@@ -52,6 +54,7 @@ describe('configuration', () => {
       AUTHLOG_DATA_DIR: d,
       NODE_ENV: 'production',
       AUTHLOG_NODE_ID: 'site-a',
+      ...productionIdentity('site-a'),
       AUTHLOG_OPERATOR_TOKEN: 'x'.repeat(40),
       AUTHLOG_TOTP_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
     });
@@ -168,6 +171,7 @@ describe('the node id a data folder remembers', () => {
       AUTHLOG_MODE: 'production',
       AUTHLOG_OPERATOR_TOKEN: 'x'.repeat(40),
       AUTHLOG_TOTP_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+      ...productionIdentity('site-a'),
     };
     assert.match(refusal(env).message, /production mode needs AUTHLOG_NODE_ID/);
     loadConfig({ ...env, AUTHLOG_NODE_ID: 'site-a' });

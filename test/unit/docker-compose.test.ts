@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/boot/config.ts';
 import { loadPeers } from '../../src/boot/peers.ts';
+import { productionIdentity, testKey } from '../support/keys.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
 type Service = {
@@ -190,6 +191,10 @@ describe('docker-compose.yml', () => {
       SITE_A_ESDB_PASSWORD: 'pw-a',
       SITE_B_ESDB_PASSWORD: 'pw-b',
       AUTHLOG_TOTP_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+      SITE_A_NODE_KEY: productionIdentity('site-a-1').AUTHLOG_NODE_KEY!,
+      SITE_B_NODE_KEY: productionIdentity('site-b-1').AUTHLOG_NODE_KEY!,
+      SITE_A_NODE_PUBLIC_KEY: testKey('site-a-1').publicKey,
+      SITE_B_NODE_PUBLIC_KEY: testKey('site-b-1').publicKey,
     };
     const resolved = (name: string) =>
       Object.fromEntries(Object.entries(env(name)).map(([k, v]) => [k, interpolate(v, vars)]));

@@ -9,6 +9,7 @@ import { cidrMatcher, clientKey, parseCidr, parseCidrList } from '../../src/auth
 import { ConfigError, loadConfig } from '../../src/boot/config.ts';
 import type { App } from '../../src/http/types.ts';
 import { startApp } from '../support/app.ts';
+import { productionIdentity } from '../support/keys.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
 describe('addresses and ranges', () => {
@@ -126,6 +127,7 @@ describe('edge configuration', () => {
       AUTHLOG_DATA_DIR: dir(),
       AUTHLOG_MODE: 'production',
       AUTHLOG_NODE_ID: 'site-a',
+      ...productionIdentity('site-a'),
       AUTHLOG_OPERATOR_TOKEN: 'x'.repeat(40),
       AUTHLOG_TOTP_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
     });

@@ -64,6 +64,21 @@ const PeerSchema = Type.Object({
   lastDelayMs: Type.Union([Type.Integer(), Type.Null()]),
   pulled: Type.Integer(),
   error: Type.Union([Type.String(), Type.Null()]),
+  refused: Type.Union([
+    Type.Object({
+      origin: Type.String(),
+      seq: Type.String(),
+      eventId: Type.String(),
+      reason: Type.String(),
+      detail: Type.String(),
+    }),
+    Type.Null(),
+  ]),
+  refusals: Type.Record(Type.String(), Type.Integer()),
+  held: Type.Union([
+    Type.Object({ origin: Type.String(), seq: Type.String(), detail: Type.String() }),
+    Type.Null(),
+  ]),
 });
 
 export const replicationRoutes = async (app: App) => {
@@ -194,6 +209,29 @@ export const replicationRoutes = async (app: App) => {
         'counter',
         'Events pulled from a peer.',
         peers.map((p) => [label('peer', p.url), p.pulled]),
+      );
+      metric(
+        'authlog_replication_refused_total',
+        'counter',
+        'Events a peer served that this node refused (signature, chain, enrollment, family), by reason.',
+        peers.flatMap((p) =>
+          Object.entries(p.refusals).map(([reason, n]): [string, number] => [
+            `{peer="${p.url.replaceAll('"', '')}",reason="${reason}"}`,
+            n,
+          ]),
+        ),
+      );
+      metric(
+        'authlog_replication_held',
+        'gauge',
+        '1 while pulling from a peer waits on an event it cannot take yet (origin not enrolled here, clock beyond the drift limit).',
+        peers.map((p) => [label('peer', p.url), p.held ? 1 : 0]),
+      );
+      metric(
+        'authlog_equivocating_origins',
+        'gauge',
+        'Origins proven to have signed two different events for one seq.',
+        [['', new Set(s.trust.equivocations.map((q) => q.origin)).size]],
       );
       metric(
         'authlog_peer_up',

@@ -1,0 +1,246 @@
+// Who may originate what (docs/replication-trust.md). A node believes an event because of the
+// event itself — its origin's signature with the key enrolled for that seq, an intact chain, a
+// family its origin may write, an origin not removed at that seq — never because of the peer
+// that delivered it. The founders (the cluster file, src/boot/cluster.ts) are trusted from
+// configuration; every other node is enrolled by a replicated `NodeEnrolled` event, and keys
+// rotate by the origin's own `NodeKeyRotated` (signed by the old key). This module holds that
+// state, read from the read model (projections/cluster.ts), and checks events against it.
+import type { KeyObject } from 'node:crypto';
+import { clusterNodes, equivocations, nodeKeySpans } from '../../projections/cluster.ts';
+import { type EventFamily, type EventType, familyOf } from '../events/catalogue.ts';
+import type { Envelope } from '../events/envelope.ts';
+import { hashBytes, publicKeyObject, signingBytes, verifySignature } from '../events/signature.ts';
+import type { Reader } from '../readmodel/projection.ts';
+import type { EventData } from '../store/port.ts';
+
+/** An event as stored and served: what signatures cover. */
+export type RawEvent = Pick<EventData, 'id' | 'type' | 'data' | 'metadata'>;
+
+/** The founders' keys by node id (the cluster file): trusted without an enrollment event. */
+export type Founders = (nodeId: string) => string | undefined;
+
+/** Why an event is refused. Stable words: status, metrics and the audit trail use them. */
+export type RefusalReason =
+  | 'unsigned'
+  | 'bad-signature'
+  | 'broken-chain'
+  | 'gap'
+  | 'removed-origin'
+  | 'family-not-allowed'
+  | 'equivocation'
+  | 'false-evidence'
+  | 'malformed';
+
+export type Refusal = {
+  readonly origin: string;
+  readonly seq: string;
+  readonly eventId: string;
+  readonly reason: RefusalReason;
+  readonly detail: string;
+  /** For an equivocation: the event this node holds and the one offered, both validly signed. */
+  readonly evidence?: readonly [RawEvent, RawEvent];
+};
+
+export type Member = {
+  readonly nodeId: string;
+  readonly founder: boolean;
+  readonly families: ReadonlySet<EventFamily> | 'all';
+  readonly removedFrom: bigint | null;
+  /** Keys by the first seq they sign, latest first. */
+  readonly keys: readonly {
+    readonly fromSeq: bigint;
+    readonly publicKey: string;
+    readonly key: KeyObject;
+  }[];
+};
+
+export type TrustSummary = {
+  readonly members: readonly {
+    readonly node: string;
+    readonly founder: boolean;
+    readonly families: readonly string[] | 'all';
+    readonly removedFrom: string | null;
+    readonly keys: number;
+  }[];
+  readonly equivocations: readonly { readonly origin: string; readonly seq: string }[];
+};
+
+export type Trust = {
+  /** Drops what was read from the read model; the next question reads it again. */
+  invalidate(): void;
+  member(nodeId: string): Member | undefined;
+  /** Why `nodeId` may not originate an event of `type` at `seq`, or undefined when it may. */
+  mayOriginate(nodeId: string, type: EventType, seq: bigint): string | undefined;
+  /** Checks one event against the origin's key, chain (`prevHash`: the hash of the origin's
+   * previous event, undefined before its first) and enrollment. Returns the event's hash, a
+   * refusal, or `unknown` when its origin is not (yet) enrolled here. */
+  check(
+    raw: RawEvent,
+    e: Envelope,
+    prevHash: string | undefined,
+  ): { readonly hash: string } | { readonly refused: Refusal } | { readonly unknown: string };
+  /** Whether `raw` is a validly signed event of its origin at its seq (equivocation evidence). */
+  signedByOrigin(raw: RawEvent, origin: string, seq: bigint): boolean;
+  summary(): TrustSummary;
+};
+
+const keyAt = (m: Member, seq: bigint) => m.keys.find((k) => k.fromSeq <= seq)?.key;
+
+export const createTrust = (options: { founders: Founders; read: Reader }): Trust => {
+  let members: Map<string, Member> | undefined;
+  const founderMembers = new Map<string, Member>();
+
+  const load = (): Map<string, Member> => {
+    const spans = nodeKeySpans(options.read);
+    const spansOf = (id: string) => spans.filter((s) => s.nodeId === id);
+    const built = new Map<string, Member>();
+    const keysOf = (id: string, first: string | undefined) =>
+      [
+        ...(first === undefined ? [] : [{ fromSeq: 1n, publicKey: first }]),
+        ...spansOf(id).filter((s) => first === undefined || s.fromSeq !== 1n),
+      ]
+        .map((s) => ({
+          fromSeq: s.fromSeq,
+          publicKey: s.publicKey,
+          key: publicKeyObject(s.publicKey),
+        }))
+        .sort((a, b) => (a.fromSeq > b.fromSeq ? -1 : a.fromSeq < b.fromSeq ? 1 : 0));
+    for (const n of clusterNodes(options.read)) {
+      const founderKey = options.founders(n.nodeId);
+      built.set(n.nodeId, {
+        nodeId: n.nodeId,
+        founder: founderKey !== undefined,
+        families: founderKey !== undefined ? 'all' : new Set(n.families as EventFamily[]),
+        removedFrom: n.removedFrom,
+        keys: keysOf(n.nodeId, founderKey),
+      });
+    }
+    return built;
+  };
+
+  const member = (nodeId: string): Member | undefined => {
+    members ??= load();
+    const enrolled = members.get(nodeId);
+    if (enrolled) return enrolled;
+    const founderKey = options.founders(nodeId);
+    if (founderKey === undefined) return undefined;
+    // A founder never enrolled by an event: its configured key, and rotations from the log.
+    let m = founderMembers.get(nodeId);
+    if (!m) {
+      const rotations = nodeKeySpans(options.read).filter((s) => s.nodeId === nodeId);
+      m = {
+        nodeId,
+        founder: true,
+        families: 'all',
+        removedFrom: null,
+        keys: [{ fromSeq: 1n, publicKey: founderKey }, ...rotations]
+          .map((s) => ({
+            fromSeq: s.fromSeq,
+            publicKey: s.publicKey,
+            key: publicKeyObject(s.publicKey),
+          }))
+          .sort((a, b) => (a.fromSeq > b.fromSeq ? -1 : a.fromSeq < b.fromSeq ? 1 : 0)),
+      };
+      founderMembers.set(nodeId, m);
+    }
+    return m;
+  };
+
+  const mayOriginate = (nodeId: string, type: EventType, seq: bigint): string | undefined => {
+    const m = member(nodeId);
+    if (!m) return `node ${nodeId} is not enrolled`;
+    if (m.removedFrom !== null && seq >= m.removedFrom)
+      return `node ${nodeId} is removed from seq ${m.removedFrom}`;
+    // A node may always rotate its own key: the rotation is signed by the key it replaces.
+    if (type === 'NodeKeyRotated') return undefined;
+    const family = familyOf[type];
+    if (m.families !== 'all' && !m.families.has(family))
+      return `node ${nodeId} may not originate ${family} events (${type})`;
+    return undefined;
+  };
+
+  const signedByOrigin = (raw: RawEvent, origin: string, seq: bigint): boolean => {
+    const m = member(origin);
+    const key = m && keyAt(m, seq);
+    const sig = raw.metadata.sig;
+    if (!key || typeof sig !== 'string') return false;
+    if (raw.metadata.origin !== origin || raw.metadata.seq !== String(seq)) return false;
+    try {
+      return verifySignature(key, signingBytes(raw), sig);
+    } catch {
+      return false;
+    }
+  };
+
+  return {
+    invalidate() {
+      members = undefined;
+      founderMembers.clear();
+    },
+    member,
+    mayOriginate,
+    signedByOrigin,
+    check(raw, e, prevHash) {
+      const refuse = (reason: RefusalReason, detail: string) => ({
+        refused: { origin: e.origin, seq: String(e.seq), eventId: e.id, reason, detail },
+      });
+      const m = member(e.origin);
+      if (!m) return { unknown: `origin ${e.origin} is not enrolled` };
+      if (m.removedFrom !== null && e.seq >= m.removedFrom)
+        return refuse('removed-origin', `node ${e.origin} is removed from seq ${m.removedFrom}`);
+      if (typeof raw.metadata.sig !== 'string')
+        return refuse('unsigned', 'the event has no signature');
+      const bytes = signingBytes(raw);
+      const key = keyAt(m, e.seq);
+      if (!key || !verifySignature(key, bytes, raw.metadata.sig))
+        return refuse('bad-signature', `not signed with the key of ${e.origin} for seq ${e.seq}`);
+      if (e.prev !== prevHash)
+        return refuse(
+          'broken-chain',
+          prevHash === undefined
+            ? 'the first event of an origin names a previous one'
+            : `prev does not match the hash of ${e.origin}:${e.seq - 1n}`,
+        );
+      const why = mayOriginate(e.origin, e.type, e.seq);
+      if (why !== undefined) return refuse('family-not-allowed', why);
+      if (e.type === 'NodeKeyRotated' && e.data.publicKey === m.keys[0]?.publicKey)
+        return refuse('malformed', 'a key rotation to the key in use');
+      if (e.type === 'EquivocationDetected') {
+        const seq = BigInt(e.data.seq);
+        const [a, b] = e.data.events as unknown as [RawEvent, RawEvent];
+        if (!member(e.data.origin)) return { unknown: `origin ${e.data.origin} is not enrolled` };
+        const distinct = hashBytes(signingBytes(a)) !== hashBytes(signingBytes(b));
+        if (
+          !distinct ||
+          !signedByOrigin(a, e.data.origin, seq) ||
+          !signedByOrigin(b, e.data.origin, seq)
+        )
+          return refuse(
+            'false-evidence',
+            'the evidence is not two different events signed by the origin',
+          );
+      }
+      return { hash: hashBytes(bytes) };
+    },
+    summary() {
+      members ??= load();
+      const ids = [...members.keys()];
+      return {
+        members: ids.sort().map((id) => {
+          const m = members!.get(id)!;
+          return {
+            node: id,
+            founder: m.founder,
+            families: m.families === 'all' ? 'all' : [...m.families].sort(),
+            removedFrom: m.removedFrom === null ? null : String(m.removedFrom),
+            keys: m.keys.length,
+          };
+        }),
+        equivocations: equivocations(options.read).map((q) => ({
+          origin: q.origin,
+          seq: String(q.seq),
+        })),
+      };
+    },
+  };
+};
