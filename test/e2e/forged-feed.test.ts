@@ -15,13 +15,13 @@
 // the audit trail records it; then the real events arrive.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { recordAccessDenied } from '../../src/accounting/commands.ts';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { addRoleMember } from '../../src/authz/commands.ts';
-import { encodeHlc } from '../../src/clock/hlc.ts';
+import { decodeHlc, encodeHlc } from '../../src/clock/hlc.ts';
 import { ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import { eventHash, generateNodeKey, type NodeKey, sealEvent } from '../../src/events/signature.ts';
 import type { Command } from '../../src/node/command.ts';
@@ -56,7 +56,9 @@ describe('a lying peer: forged feeds served by a real fake-peer process', () => 
 
   const serve = (events: RawEvent[]) => {
     feed = events;
-    writeFileSync(feedFile, JSON.stringify({ events }));
+    // Atomically: the fake peer may read the file at any moment.
+    writeFileSync(`${feedFile}.next`, JSON.stringify({ events }));
+    renameSync(`${feedFile}.next`, feedFile);
   };
   const api = async (method: string, path: string, body?: object) => {
     const r = await fetch(`${victim.url}${path}`, {
@@ -148,7 +150,6 @@ describe('a lying peer: forged feeds served by a real fake-peer process', () => 
       }),
     );
     const dataDir = join(dir, 'victim');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(
       join(dataDir, 'peers.json'),
@@ -303,6 +304,21 @@ describe('a lying peer: forged feeds served by a real fake-peer process', () => 
     assert.equal((await api('GET', '/v1/principals/gus')).status, 404);
     assert.match((await api('GET', '/metrics')).body, /authlog_replication_held\{peer="[^"]+"\} 1/);
     // The clock of the victim did not move: its own next write is stamped near now.
+    assert.equal(
+      (
+        await api('POST', '/v1/principals', {
+          principalId: 'hank',
+          kind: 'person',
+          briefName: 'Hank',
+        })
+      ).status,
+      201,
+    );
+    const own = JSON.parse(
+      (await api('GET', '/v1/audit?origin=site-v&type=PrincipalRegistered&limit=100')).body,
+    ) as { items: { hlc: string }[] };
+    const wall = decodeHlc(own.items.at(-1)!.hlc).wall;
+    assert.ok(Math.abs(wall - Date.now()) < 60_000, `own clock at ${wall}, now ${Date.now()}`);
     serve(real);
     await until('gus', async () =>
       (await api('GET', '/v1/principals/gus')).status === 200 ? true : undefined,
@@ -326,7 +342,7 @@ describe('a lying peer: forged feeds served by a real fake-peer process', () => 
           privilege: 'authlog.admin',
         })
       ).body,
-    ) as { allowed: boolean };
-    assert.equal(check.allowed, false);
+    ) as { allow: boolean; reason: string };
+    assert.equal(check.allow, false, check.reason);
   });
 });

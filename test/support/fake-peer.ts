@@ -17,7 +17,13 @@ const server = http.createServer((req, res) => {
     res.writeHead(404).end();
     return;
   }
-  const { events } = JSON.parse(readFileSync(file, 'utf8')) as { events: unknown[] };
+  let events: unknown[];
+  try {
+    ({ events } = JSON.parse(readFileSync(file, 'utf8')) as { events: unknown[] });
+  } catch (err) {
+    res.writeHead(503, { 'content-type': 'text/plain' }).end(String(err));
+    return;
+  }
   const after = Number(url.searchParams.get('after') || '0');
   const limit = Number(url.searchParams.get('limit') || '500');
   const page = events.slice(after, after + limit);
