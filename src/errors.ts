@@ -59,6 +59,10 @@ export const errorCatalogue = {
   READ_MODEL_UNAVAILABLE: { status: 503, title: "The node's read model cannot be read" },
   STORE_FULL: { status: 507, title: "The node's disk is full; writes resume once space is freed" },
   NOT_READY: { status: 503, title: 'The node is starting' },
+  LOG_BROKEN: {
+    status: 503,
+    title: "The node's event log fails its integrity check: it takes no requests until repaired",
+  },
   NOT_ENROLLED: {
     status: 503,
     title: 'This node is not enrolled in its cluster yet: its events would be refused',
@@ -71,7 +75,12 @@ export const errorCatalogue = {
   NODE_NOT_FOUND: { status: 404, title: 'No such node in the cluster' },
   KEY_NOT_ROTATABLE: {
     status: 409,
-    title: 'The node key comes from the environment; rotate it there',
+    title:
+      "This node's key cannot be rotated online: it comes from the environment, or the new key is the one in use",
+  },
+  KEY_MISMATCH: {
+    status: 503,
+    title: "This node's key is not the one its cluster holds for it: its events would be refused",
   },
   NOT_YET_APPLIED: { status: 503, title: 'This node has not yet applied the write you refer to' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -10,10 +10,21 @@
 // other site: the founders as the invitation names them). AUTHLOG_CLUSTER_FOUNDERS
 // (`node=publicKey,…`) stands in for it where a file is awkward (containers). In development a
 // node without either founds a cluster of its own on first start.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import { NODE_ID_PATTERN } from '../events/envelope.ts';
 import { generateNodeKey, isPublicKey, type NodeKey, nodeKeyFrom } from '../events/signature.ts';
+import type { NodeKeyStore } from '../node/node.ts';
 import type { Founders } from '../node/trust.ts';
 import { ConfigError } from './config-error.ts';
 import { readOrCreate, writeNew } from './files.ts';
@@ -24,6 +35,8 @@ export type ClusterIdentity = {
   readonly key: NodeKey;
   /** Where the key came from, for the start banner (never the key). */
   readonly keySource: string;
+  /** The key file's rotation store; none for a key from the environment (rotated there). */
+  readonly keyStore?: NodeKeyStore;
   readonly founders: readonly Founder[];
   readonly foundersSource: string;
 };
@@ -103,11 +116,54 @@ export const writeClusterFile = (dataDir: string, founders: readonly Founder[]):
   writeNew(file, text);
 };
 
+const fsyncPath = (path: string) => {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+};
+
+/**
+ * Key rotation for a key kept in a file: the next key is written to `<file>.next` (0600, synced)
+ * before the rotation event is appended, and renamed over the key file once the event is in the
+ * log. A stop in between leaves both: at start the log says which one the node signs with
+ * (node.ts). The old private key is gone once the rename lands.
+ */
+export const fileKeyStore = (path: string): NodeKeyStore => {
+  const next = `${path}.next`;
+  return {
+    prepare() {
+      const made = generateNodeKey();
+      writeFileSync(next, made.pem, { mode: 0o600 });
+      fsyncPath(next);
+      return made.key;
+    },
+    pending() {
+      if (!existsSync(next)) return undefined;
+      try {
+        return nodeKeyFrom(readFileSync(next, 'utf8'));
+      } catch {
+        return undefined;
+      }
+    },
+    promote() {
+      if (!existsSync(next)) return;
+      renameSync(next, path);
+      fsyncPath(dirname(path));
+    },
+    discard() {
+      rmSync(next, { force: true });
+    },
+  };
+};
+
 export const loadNodeKey = (
   get: (name: string) => string | undefined,
   dataDir: string,
   mode: 'development' | 'production',
-): { key: NodeKey; keySource: string } => {
+): { key: NodeKey; keySource: string; keyStore?: NodeKeyStore } => {
   const fromEnv = get('AUTHLOG_NODE_KEY');
   const path = get('AUTHLOG_NODE_KEY_FILE');
   const parse = (pem: string, where: string) => {
@@ -136,11 +192,11 @@ export const loadNodeKey = (
         `AUTHLOG_NODE_KEY_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err})`,
       ]);
     }
-    return { key: parse(text, path), keySource: path };
+    return { key: parse(text, path), keySource: path, keyStore: fileKeyStore(path) };
   }
   const file = nodeKeyFile(dataDir);
   const pem = readOrCreate(file, () => generateNodeKey().pem);
-  return { key: parse(pem, file), keySource: file };
+  return { key: parse(pem, file), keySource: file, keyStore: fileKeyStore(file) };
 };
 
 /** The node's key and founders. In development a node without a cluster founds its own. */
@@ -150,12 +206,12 @@ export const loadClusterIdentity = (
   mode: 'development' | 'production',
   nodeId: string,
 ): ClusterIdentity => {
-  const { key, keySource } = loadNodeKey(get, dataDir, mode);
+  const { key, keySource, keyStore } = loadNodeKey(get, dataDir, mode);
+  const keys = { key, keySource, ...(keyStore ? { keyStore } : {}) };
   const setting = get('AUTHLOG_CLUSTER_FOUNDERS');
   if (setting)
     return {
-      key,
-      keySource,
+      ...keys,
       founders: parseFoundersSetting(setting),
       foundersSource: 'environment',
     };
@@ -175,5 +231,5 @@ export const loadClusterIdentity = (
   } catch {
     throw new ConfigError([`${file} is not JSON: restore it, or join the cluster again`]);
   }
-  return { key, keySource, founders: parseFounders(value, file), foundersSource: file };
+  return { ...keys, founders: parseFounders(value, file), foundersSource: file };
 };

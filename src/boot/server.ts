@@ -108,6 +108,7 @@ export const startServer = async (
       maxDriftMs: config.maxDriftMs,
       key: config.cluster.key,
       founders: foundersOf(config.cluster.founders),
+      ...(config.cluster.keyStore ? { keyStore: config.cluster.keyStore } : {}),
       log,
     });
     const app = buildApp({

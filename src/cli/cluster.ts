@@ -168,9 +168,24 @@ export const clusterCommand = (program: Command) => {
         print(`EQUIVOCATION: ${q.origin} signed two different events as seq ${q.seq}`);
     });
 
-  program
-    .command('node')
-    .description("this node's signing key")
+  const node = program.command('node').description("this node's signing key");
+
+  withApiOptions(node.command('rotate-key'))
+    .description(
+      "rotate the running node's signing key: it makes a new key beside the old one, signs the rotation with the old one and signs with the new one from then on (the key must come from a file, not AUTHLOG_NODE_KEY)",
+    )
+    .action(async (opts: ApiOptions) => {
+      const result = await connect(opts).send(
+        'POST',
+        '/v1/cluster/key-rotation',
+        Type.Object({ publicKey: Type.String() }),
+        {},
+      );
+      if (opts.json) return printJson(result);
+      print(`rotated: the node signs with ${result.publicKey} from its next event on`);
+    });
+
+  node
     .command('key-gen')
     .description(
       'make a new Ed25519 node key: a PKCS#8 PEM file (mode 0600) for AUTHLOG_NODE_KEY_FILE, or without --out a line for AUTHLOG_NODE_KEY',

@@ -106,6 +106,20 @@ export const NodeStatusSchema = Type.Object({
   driftAlarms: Type.Integer(),
   store: Type.String(),
   trust: TrustSchema,
+  /** Why this node's key cannot sign its next event (not the one its cluster holds), if so. */
+  keyProblem: Type.Union([Type.String(), Type.Null()]),
+  /** Where the event log fails its integrity check (src/node/chain.ts), found at start. */
+  logBreak: Type.Union([
+    Type.Object({
+      origin: Type.String(),
+      seq: Type.String(),
+      eventId: Type.Union([Type.String(), Type.Null()]),
+      position: Type.Union([Type.String(), Type.Null()]),
+      reason: Type.String(),
+      detail: Type.String(),
+    }),
+    Type.Null(),
+  ]),
   digest: Type.Optional(Type.String()),
   /** In place of `digest` when it could not be computed: what went wrong (SQLite's code). */
   digestError: Type.Optional(Type.String()),

@@ -24,7 +24,7 @@ import { eventHash } from '../events/signature.ts';
 import { ConcurrencyError, IdempotencyError } from '../store/errors.ts';
 import type { EventData, EventStore } from '../store/port.ts';
 import type { IngestResult } from './ports.ts';
-import type { RawEvent, Refusal, Trust } from './trust.ts';
+import type { KeySpan, RawEvent, Refusal, Trust } from './trust.ts';
 
 type Head = { stored: bigint; hash: string | undefined };
 
@@ -50,6 +50,9 @@ export const ingest = async (
     /** This node's physical time (ms) and the drift a peer's clock may be ahead of it. */
     now: () => number;
     maxDriftMs: number;
+    /** What the read model has applied: stored events beyond it may rotate a key trust does not
+     * know of yet. */
+    applied: () => Readonly<Record<string, bigint>>;
   },
   records: readonly RawEvent[],
 ): Promise<IngestResult> => {
@@ -60,6 +63,15 @@ export const ingest = async (
   let appended = 0;
   let present = 0;
   let flushedTo = 0;
+  // Key rotations stored or accepted but not yet in the read model trust reads (the rotation may
+  // wait in the causal buffer): the origin's next events are signed with the new key.
+  const rotations = new Map<string, KeySpan[]>();
+  const noteRotation = (e: { origin: string; seq: bigint; type: string; data: unknown }) => {
+    if (e.type !== 'NodeKeyRotated') return;
+    const spans = rotations.get(e.origin) ?? [];
+    spans.push({ fromSeq: e.seq + 1n, publicKey: (e.data as { publicKey: string }).publicKey });
+    rotations.set(e.origin, spans);
+  };
 
   const headOf = async (origin: string): Promise<Head> => {
     let h = heads.get(origin);
@@ -70,6 +82,15 @@ export const ingest = async (
     else {
       const [last] = await store.readStream(stream, { fromRevision: revision, maxCount: 1 });
       h = { stored: revision + 1n, hash: last ? eventHash(last) : undefined };
+      const applied = deps.applied()[origin] ?? 0n;
+      if (applied < h.stored)
+        for (const r of await store.readStream(stream, { fromRevision: applied }))
+          noteRotation({
+            origin,
+            seq: BigInt(String(r.metadata.seq)),
+            type: r.type,
+            data: r.data,
+          });
     }
     heads.set(origin, h);
     return h;
@@ -172,13 +193,13 @@ export const ingest = async (
         },
       };
     }
-    let verdict = trust.check(raw, e, head.hash);
+    let verdict = trust.check(raw, e, head.hash, rotations.get(e.origin));
     if ('unknown' in verdict) {
       // The events before it may enroll its origin: store and apply them, then look again.
       await flush();
       await deps.settle(events);
       trust.invalidate();
-      verdict = trust.check(raw, e, head.hash);
+      verdict = trust.check(raw, e, head.hash, rotations.get(e.origin));
       if ('unknown' in verdict)
         return {
           appended,
@@ -209,6 +230,7 @@ export const ingest = async (
       };
     }
     heads.set(e.origin, { stored: e.seq, hash: verdict.hash });
+    noteRotation(e);
     accepted.push({ raw, e });
     events.push(e);
   }

@@ -9,6 +9,7 @@ import { type Authz, createAuthz } from '../../projections/authz-engine.ts';
 import { projections as allProjections } from '../../projections/index.ts';
 import { createClock, DEFAULT_MAX_DRIFT_MS } from '../clock/hlc.ts';
 import { encodeVector, seqOf } from '../clock/version-vector.ts';
+import { AppError } from '../errors.ts';
 import { familyOf } from '../events/catalogue.ts';
 import { ORIGIN_STREAM_PREFIX, originStream } from '../events/envelope.ts';
 import { eventHash, generateNodeKey, type NodeKey } from '../events/signature.ts';
@@ -19,6 +20,7 @@ import { createProjector, type Projector } from '../readmodel/projector.ts';
 import { createReader } from '../readmodel/reader.ts';
 import type { EventStore } from '../store/port.ts';
 import { type CatchUp, STORE_CHECKPOINT, startCatchUp } from './catch-up.ts';
+import { checkTail, describeBreak, type LogBreak, logBrokenProblem, trustKeys } from './chain.ts';
 import type { Command, CommandMeta } from './command.ts';
 import { createCommitSignal } from './commit-signal.ts';
 import { ingest } from './ingest.ts';
@@ -37,8 +39,25 @@ export type NodeOptions = {
   readonly key?: NodeKey;
   /** The founders' public keys (the cluster file); this node alone when left out. */
   readonly founders?: Founders;
+  /** Where a rotation keeps the next key until its event is in the log (src/boot/cluster.ts);
+   * without one the key cannot be rotated online (it comes from the environment). */
+  readonly keyStore?: NodeKeyStore;
   readonly physicalMs?: () => number;
   readonly log?: Logger;
+  /** How many of each origin stream's last events are checked at start (chain.ts); 64. */
+  readonly tailCheck?: number;
+};
+
+/** Keeps a node's next key durably beside its current one during a rotation. */
+export type NodeKeyStore = {
+  /** Makes a new key and keeps it, not yet in use. */
+  prepare(): NodeKey;
+  /** The key prepared and not yet promoted (after a crash mid-rotation), if any. */
+  pending(): NodeKey | undefined;
+  /** The rotation is in the log: the prepared key becomes the node's key; the old one is gone. */
+  promote(): void;
+  /** The rotation was refused: the prepared key is deleted. */
+  discard(): void;
 };
 
 export type NodeStatus = {
@@ -57,6 +76,10 @@ export type NodeStatus = {
   readonly trust: TrustSummary;
   /** The event store adapter: `sqlite` or `esdb`. */
   readonly store: string;
+  /** Why this node's key cannot sign its next event (not the key its cluster holds), if so. */
+  readonly keyProblem: string | null;
+  /** Where the event log fails its integrity check, found at start: the node is not ready. */
+  readonly logBreak: LogBreak | null;
 };
 
 export type AuthlogNode = Applied & {
@@ -91,6 +114,13 @@ export type AuthlogNode = Applied & {
     meta: Omit<CommandMeta, 'now'> & { now?: number },
   ): Promise<Receipt<R>>;
   status(): NodeStatus;
+  /** Rotates this node's signing key: `command(next, current)` writes the rotation event (src/
+   * replication/cluster.ts rotateNodeKey), signed by the current key; the new key, made by the
+   * key store, signs from the next seq on. KEY_NOT_ROTATABLE without a key store. */
+  rotateKey<R>(
+    command: (next: string, current: string) => Command<R>,
+    meta: Omit<CommandMeta, 'now'>,
+  ): Promise<Receipt<R>>;
   digest(): string;
   close(): Promise<void>;
 };
@@ -168,18 +198,69 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     newId: () => newId(physicalMs()),
     key,
     chainHead: last[0] ? eventHash(last[0]) : undefined,
-    mayOriginate: (type, seq) => trust.mayOriginate(id, type, seq),
+    mayOriginate: (type, seq) => {
+      if (keyProblem !== null) return new AppError('KEY_MISMATCH', keyProblem);
+      const why = trust.mayOriginate(id, type, seq);
+      if (why === undefined) return undefined;
+      const member = trust.member(id);
+      const enrolled = member !== undefined && member.removedFrom === null;
+      return new AppError(enrolled ? 'FAMILY_NOT_ALLOWED' : 'NOT_ENROLLED', why);
+    },
     onFatal: (err) => log.fatal({ err }, 'writer stopped'),
+    onKeyRotated: (next) => {
+      options.keyStore?.promote();
+      log.info({ node: id, publicKey: next.publicKey }, 'node key rotated');
+    },
   });
-  const catchUp: CatchUp = startCatchUp({
+  // Tamper evidence (chain.ts): the tail of every origin's chain is checked before anything is
+  // applied, and the catch-up checks each event it applies. A break keeps the node from ready.
+  let logBreak: LogBreak | null = null;
+  const onBreak = (at: LogBreak) => {
+    logBreak = at;
+    log.fatal(
+      { logBreak: at },
+      `the event log does not check at ${describeBreak(at)}; this node will not become ready. Stop it, run "authlog verify --log" for the full report, then restore the data folder from a backup or start a new node that pulls from its peers (docs/operations.md, Tamper evidence)`,
+    );
+  };
+  const tailBreak = await checkTail({
     store,
-    writer,
-    checkpoint: projector.checkpoint(STORE_CHECKPOINT),
-    applied: projector.applied,
-    log,
+    keys: trustKeys(trust),
+    origins: [id, ...Object.keys(projector.applied)],
+    applied: (origin) => seqOf(projector.applied, origin),
+    depth: options.tailCheck ?? 64,
   });
+  if (tailBreak) onBreak(tailBreak);
+  const catchUp: CatchUp = tailBreak
+    ? { caughtUp: new Promise<void>(() => {}), stop: async () => {} }
+    : startCatchUp({
+        store,
+        writer,
+        checkpoint: projector.checkpoint(STORE_CHECKPOINT),
+        applied: projector.applied,
+        log,
+        verify: { keys: trustKeys(trust), onBreak },
+      });
   let ready = false;
+  // The key the cluster holds for this node's next seq must be the one it signs with. A crash
+  // between a rotation's append and the key file's replacement leaves the new key pending: the
+  // log says which one is right.
+  let keyProblem: string | null = null;
+  const checkKey = () => {
+    const next = seqOf(projector.applied, id) + 1n;
+    const expected = trust.member(id)?.keys.find((k) => k.fromSeq <= next)?.publicKey;
+    if (expected === undefined || expected === writer.publicKey) return;
+    const pending = options.keyStore?.pending();
+    if (pending?.publicKey === expected) {
+      writer.adoptKey(pending);
+      options.keyStore?.promote();
+      log.warn({ node: id }, 'finished a key rotation interrupted by a stop');
+      return;
+    }
+    keyProblem = `this node signs with ${writer.publicKey}, the cluster holds ${expected} for its seq ${next}: restore the node key that matches`;
+    log.error({ node: id }, keyProblem);
+  };
   const readyPromise = catchUp.caughtUp.then(() => {
+    checkKey();
     ready = true;
     writer.open();
     log.info({ node: id, applied: encodeVector(projector.applied) }, 'read model caught up');
@@ -217,6 +298,7 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
               settle: (events) => writer.apply(events),
               now: physicalMs,
               maxDriftMs: options.maxDriftMs ?? DEFAULT_MAX_DRIFT_MS,
+              applied: () => projector.applied,
             },
             records,
           ),
@@ -237,7 +319,10 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     log,
     ready: readyPromise,
     isReady: () => ready,
-    execute: (command, meta) => writer.execute(command, { ...meta, now: meta.now ?? physicalMs() }),
+    execute: (command, meta) =>
+      logBreak
+        ? Promise.reject(logBrokenProblem(logBreak))
+        : writer.execute(command, { ...meta, now: meta.now ?? physicalMs() }),
     status: () => ({
       node: id,
       ready,
@@ -247,7 +332,33 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
       driftAlarms,
       trust: trust.summary(),
       store: store.kind,
+      keyProblem,
+      logBreak,
     }),
+    async rotateKey(command, meta) {
+      const keys = options.keyStore;
+      if (!keys)
+        throw new AppError(
+          'KEY_NOT_ROTATABLE',
+          'this node key comes from the environment (AUTHLOG_NODE_KEY): set AUTHLOG_NODE_KEY_FILE to rotate online',
+        );
+      const next = keys.prepare();
+      writer.rotateTo(next);
+      try {
+        return await writer.execute(command(next.publicKey, writer.publicKey), {
+          ...meta,
+          now: physicalMs(),
+        });
+      } catch (err) {
+        // Refused (nothing written): the prepared key goes. Otherwise the append may have landed:
+        // the key stays pending, and the writer takes it up when it reads its stream back.
+        if (err instanceof AppError && err.status < 500) {
+          writer.rotateTo(undefined);
+          keys.discard();
+        }
+        throw err;
+      }
+    },
     digest: () => digest(readModel.reader),
     async close() {
       await catchUp.stop();

@@ -73,18 +73,64 @@ export type Trust = {
   mayOriginate(nodeId: string, type: EventType, seq: bigint): string | undefined;
   /** Checks one event against the origin's key, chain (`prevHash`: the hash of the origin's
    * previous event, undefined before its first) and enrollment. Returns the event's hash, a
-   * refusal, or `unknown` when its origin is not (yet) enrolled here. */
+   * refusal, or `unknown` when its origin is not (yet) enrolled here. `rotations`: the origin's
+   * key rotations stored but not yet applied (ingest.ts), oldest first. */
   check(
     raw: RawEvent,
     e: Envelope,
     prevHash: string | undefined,
+    rotations?: readonly KeySpan[],
   ): { readonly hash: string } | { readonly refused: Refusal } | { readonly unknown: string };
   /** Whether `raw` is a validly signed event of its origin at its seq (equivocation evidence). */
   signedByOrigin(raw: RawEvent, origin: string, seq: bigint): boolean;
   summary(): TrustSummary;
 };
 
-const keyAt = (m: Member, seq: bigint) => m.keys.find((k) => k.fromSeq <= seq)?.key;
+export type KeySpan = { readonly fromSeq: bigint; readonly publicKey: string };
+
+/** `m`'s keys with rotations not yet in the read model in front (newest first). */
+const withRotations = (m: Member, rotations: readonly KeySpan[] | undefined): Member => {
+  const newer = (rotations ?? []).filter((r) => r.fromSeq > (m.keys[0]?.fromSeq ?? 0n));
+  if (newer.length === 0) return m;
+  return {
+    ...m,
+    keys: [
+      ...newer
+        .map((r) => ({ ...r, key: publicKeyObject(r.publicKey) }))
+        .sort((a, b) => (a.fromSeq > b.fromSeq ? -1 : 1)),
+      ...m.keys,
+    ],
+  };
+};
+
+const keyAt = (m: Pick<Member, 'keys'>, seq: bigint) => m.keys.find((k) => k.fromSeq <= seq)?.key;
+
+/** The integrity half of a check, from the event and its origin's keys alone: signed with the
+ * key for its seq, and chained to `prevHash` (the hash of the origin's previous event, undefined
+ * before its first). Ingest (`check` below) and the log verifier (chain.ts) both ask it. */
+export const checkSigned = (
+  m: Pick<Member, 'keys'>,
+  raw: RawEvent,
+  e: Envelope,
+  prevHash: string | undefined,
+): { readonly hash: string } | { readonly refused: Refusal } => {
+  const refuse = (reason: RefusalReason, detail: string) => ({
+    refused: { origin: e.origin, seq: String(e.seq), eventId: e.id, reason, detail },
+  });
+  if (typeof raw.metadata.sig !== 'string') return refuse('unsigned', 'the event has no signature');
+  const bytes = signingBytes(raw);
+  const key = keyAt(m, e.seq);
+  if (!key || !verifySignature(key, bytes, raw.metadata.sig))
+    return refuse('bad-signature', `not signed with the key of ${e.origin} for seq ${e.seq}`);
+  if (e.prev !== prevHash)
+    return refuse(
+      'broken-chain',
+      prevHash === undefined
+        ? 'the first event of an origin names a previous one'
+        : `prev does not match the hash of ${e.origin}:${e.seq - 1n}`,
+    );
+  return { hash: hashBytes(bytes) };
+};
 
 export const createTrust = (options: { founders: Founders; read: Reader }): Trust => {
   let members: Map<string, Member> | undefined;
@@ -180,27 +226,17 @@ export const createTrust = (options: { founders: Founders; read: Reader }): Trus
     member,
     mayOriginate,
     signedByOrigin,
-    check(raw, e, prevHash) {
+    check(raw, e, prevHash, rotations) {
       const refuse = (reason: RefusalReason, detail: string) => ({
         refused: { origin: e.origin, seq: String(e.seq), eventId: e.id, reason, detail },
       });
-      const m = member(e.origin);
-      if (!m) return { unknown: `origin ${e.origin} is not enrolled` };
+      const enrolled = member(e.origin);
+      if (!enrolled) return { unknown: `origin ${e.origin} is not enrolled` };
+      const m = withRotations(enrolled, rotations);
       if (m.removedFrom !== null && e.seq >= m.removedFrom)
         return refuse('removed-origin', `node ${e.origin} is removed from seq ${m.removedFrom}`);
-      if (typeof raw.metadata.sig !== 'string')
-        return refuse('unsigned', 'the event has no signature');
-      const bytes = signingBytes(raw);
-      const key = keyAt(m, e.seq);
-      if (!key || !verifySignature(key, bytes, raw.metadata.sig))
-        return refuse('bad-signature', `not signed with the key of ${e.origin} for seq ${e.seq}`);
-      if (e.prev !== prevHash)
-        return refuse(
-          'broken-chain',
-          prevHash === undefined
-            ? 'the first event of an origin names a previous one'
-            : `prev does not match the hash of ${e.origin}:${e.seq - 1n}`,
-        );
+      const signed = checkSigned(m, raw, e, prevHash);
+      if ('refused' in signed) return signed;
       const why = mayOriginate(e.origin, e.type, e.seq);
       if (why !== undefined) return refuse('family-not-allowed', why);
       if (e.type === 'NodeKeyRotated' && e.data.publicKey === m.keys[0]?.publicKey)
@@ -220,7 +256,7 @@ export const createTrust = (options: { founders: Founders; read: Reader }): Trus
             'the evidence is not two different events signed by the origin',
           );
       }
-      return { hash: hashBytes(bytes) };
+      return signed;
     },
     summary() {
       members ??= load();

@@ -38,11 +38,13 @@ export type WriterOptions = {
   readonly chainHead: string | undefined;
   /** Why this node may not originate an event (not enrolled, removed, a family it may not
    * write), checked before an event is stamped: one the cluster would refuse is never written. */
-  readonly mayOriginate: (type: EventType, seq: bigint) => string | undefined;
+  readonly mayOriginate: (type: EventType, seq: bigint) => AppError | undefined;
   readonly maxBatch?: number;
   /** Delays between retries of an append the store could not confirm (same ids, same revision). */
   readonly retryDelaysMs?: readonly number[];
   readonly onFatal?: (error: Error) => void;
+  /** A rotation's event is in the log: the writer signs with `key` from now on. */
+  readonly onKeyRotated?: (key: NodeKey) => void;
 };
 
 export type Writer = {
@@ -55,6 +57,13 @@ export type Writer = {
   ): Promise<void>;
   /** Starts deciding commands (queued ones included) once the read model has caught up. */
   open(): void;
+  /** The key this node rotates to: events after its `NodeKeyRotated` naming this key are signed
+   * with it (the rotation itself with the key it replaces). Undefined drops a pending rotation. */
+  rotateTo(next: NodeKey | undefined): void;
+  /** Signs with `key` from now on: a rotation to it is already in the log (finished at start). */
+  adoptKey(key: NodeKey): void;
+  /** The public half of the key the next event is signed with. */
+  readonly publicKey: string;
   readonly failed: Error | undefined;
   readonly stats: { readonly batches: number; readonly commands: number; readonly events: number };
   close(): Promise<void>;
@@ -208,6 +217,14 @@ export const createWriter = (options: WriterOptions): Writer => {
   // The hash of the last event stamped: the next one's `prev`. Moves with each stamped event,
   // back to the batch's start when the batch rolls back.
   let chainHead = options.chainHead;
+  // The signing key, and the one a pending rotation moves to once its event is stamped.
+  let key = options.key;
+  let nextKey: NodeKey | undefined;
+  const switchKey = (to: NodeKey) => {
+    key = to;
+    nextKey = undefined;
+    options.onKeyRotated?.(to);
+  };
 
   const appendWithRetry = async (data: EventData[], firstSeq: bigint) => {
     const expectedRevision = firstSeq === 1n ? ('no_stream' as const) : firstSeq - 2n;
@@ -229,6 +246,11 @@ export const createWriter = (options: WriterOptions): Writer => {
     const missing = await store.readStream(stream, { fromRevision: from });
     if (missing.length === 0) return;
     chainHead = eventHash(missing.at(-1)!);
+    // A rotation whose append landed though the writer was not told: its key signs from now on.
+    const rotated = missing.some(
+      (r) => r.type === 'NodeKeyRotated' && r.data.publicKey === nextKey?.publicKey,
+    );
+    if (rotated && nextKey) switchKey(nextKey);
     runApply({
       kind: 'apply',
       events: missing.map((r) => fromRecorded(r)),
@@ -250,6 +272,7 @@ export const createWriter = (options: WriterOptions): Writer => {
     const sealed: EventData[] = [];
     const firstSeq = seqOf(projector.applied, node) + 1n;
     const headAtStart = chainHead;
+    const keyAtStart = key;
     projector.begin();
     try {
       writeDeferred();
@@ -266,8 +289,7 @@ export const createWriter = (options: WriterOptions): Writer => {
           .map((event, i) => options.mayOriginate(event.type, base + 1n + BigInt(i)))
           .find((why) => why !== undefined);
         if (refusal !== undefined) {
-          const code = /not enrolled/.test(refusal) ? 'NOT_ENROLLED' : 'FAMILY_NOT_ALLOWED';
-          answers.push({ job, error: new AppError(code, refusal) });
+          answers.push({ job, error: refusal });
           continue;
         }
         const stamped: Envelope[] = [];
@@ -297,8 +319,10 @@ export const createWriter = (options: WriterOptions): Writer => {
           } as Envelope;
           if (projector.offer(e) !== 'applied')
             throw new Error(`own event ${e.id} was not applicable`);
-          const signed = sealEvent(options.key, toEventData(e));
+          const signed = sealEvent(key, toEventData(e));
           chainHead = signed.hash;
+          // Signed by the key it replaces; what follows, by the new one.
+          if (e.type === 'NodeKeyRotated' && nextKey?.publicKey === e.data.publicKey) key = nextKey;
           sealed.push(signed.data);
           stamped.push(e);
         }
@@ -308,10 +332,12 @@ export const createWriter = (options: WriterOptions): Writer => {
       }
       if (sealed.length > 0) await appendWithRetry(sealed, firstSeq);
       projector.commit();
+      if (key !== keyAtStart) switchKey(key);
       committed();
     } catch (err) {
       projector.rollback();
       chainHead = headAtStart;
+      key = keyAtStart;
       if (err instanceof ConcurrencyError) {
         fail(
           new AppError(
@@ -417,6 +443,15 @@ export const createWriter = (options: WriterOptions): Writer => {
     open() {
       opened = true;
       void pump();
+    },
+    rotateTo(next) {
+      nextKey = next;
+    },
+    adoptKey(adopted) {
+      key = adopted;
+    },
+    get publicKey() {
+      return key.publicKey;
     },
     get failed() {
       return failed;

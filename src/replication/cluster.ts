@@ -75,6 +75,29 @@ export const removeNode = (
   },
 });
 
+/** This node's key rotation: `NodeKeyRotated` names the new public key, is signed by the key it
+ * replaces, and the node's events from the next seq on are signed by the new one (trust.ts). Only
+ * the node itself can rotate its key (its origin is the node); the operator starts it, with the
+ * same privilege and elevation as enrolling. The private key never leaves the node's host
+ * (src/boot/cluster.ts keeps it beside the current one until the rotation is in the log). */
+export const rotateNodeKey = (
+  publicKey: string,
+  current: string,
+): Command<{ publicKey: string }> => ({
+  name: 'cluster.rotate-key',
+  decide(state, meta) {
+    const authority = requirePrivilege(state, meta, MANAGE_CLUSTER);
+    requireElevation(meta);
+    if (publicKey === current)
+      throw new AppError('KEY_NOT_ROTATABLE', 'the new key is the key in use');
+    return {
+      events: [{ type: 'NodeKeyRotated', data: { publicKey } }],
+      result: { publicKey },
+      authority,
+    };
+  },
+});
+
 const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) : s);
 
 /** A refusal as an audit record; an equivocation with its evidence, which every node checks. */

@@ -92,6 +92,9 @@ const ROWS: Row[] = [
       return post(`/v1/cluster/nodes/${nodeId}/removal`, { reason: 'decommissioned' });
     },
   ),
+  row('POST /v1/cluster/key-rotation', [401, 403, null, 403, 403, 200, 403, 403, 403], () =>
+    post('/v1/cluster/key-rotation', {}),
+  ),
   row('GET /v1/conflicts', [401, 403, null, 403, 403, 200, 200, 200, 403], () =>
     get('/v1/conflicts'),
   ),

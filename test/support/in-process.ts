@@ -11,7 +11,7 @@ import { testTrust } from './keys.ts';
  * so nodes of a test replicate without an enrollment step. */
 export const startMemoryNode = async (
   nodeId: string,
-  trust: Pick<NodeOptions, 'key' | 'founders'> = testTrust(nodeId),
+  trust: Pick<NodeOptions, 'key' | 'founders' | 'keyStore'> = testTrust(nodeId),
 ): Promise<AuthlogNode> => {
   const store = openSqliteStore({ path: ':memory:' });
   const node = await startNode({ nodeId, store, readModelPath: ':memory:', ...trust });

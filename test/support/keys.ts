@@ -2,7 +2,8 @@
 // founders list that trusts every such key. Test clusters are then clusters whose every node is a
 // founder, without an enrollment step; tests of enrollment itself start nodes without these.
 import { createHash, createPrivateKey } from 'node:crypto';
-import { type NodeKey, nodeKeyFrom } from '../../src/events/signature.ts';
+import { generateNodeKey, type NodeKey, nodeKeyFrom } from '../../src/events/signature.ts';
+import type { NodeKeyStore } from '../../src/node/node.ts';
 import type { Founders } from '../../src/node/trust.ts';
 
 // The PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410, section 7).
@@ -40,10 +41,37 @@ export const testFounders: Founders = (nodeId) => testKey(nodeId).publicKey;
 /** Options for startNode: the node's test key and the test founders. */
 export const testTrust = (nodeId: string) => ({ key: testKey(nodeId), founders: testFounders });
 
-/** Options for startNode: a cluster this node founded alone (enrollment tests). */
+/** A key store in memory (boot/cluster.ts keeps the next key in a file): what was prepared,
+ * promoted and discarded, for tests of rotation. */
+export const memoryKeyStore = (): NodeKeyStore & { promoted: NodeKey[]; prepared: NodeKey[] } => {
+  let pending: NodeKey | undefined;
+  const promoted: NodeKey[] = [];
+  const prepared: NodeKey[] = [];
+  return {
+    promoted,
+    prepared,
+    prepare() {
+      pending = generateNodeKey().key;
+      prepared.push(pending);
+      return pending;
+    },
+    pending: () => pending,
+    promote() {
+      if (pending) promoted.push(pending);
+      pending = undefined;
+    },
+    discard() {
+      pending = undefined;
+    },
+  };
+};
+
+/** Options for startNode: a cluster this node founded alone (enrollment tests); its key can be
+ * rotated (in memory). */
 export const soloTrust = (nodeId: string) => ({
   key: testKey(nodeId),
   founders: (id: string) => (id === nodeId ? testKey(id).publicKey : undefined),
+  keyStore: memoryKeyStore(),
 });
 
 /** The settings a production node needs for its identity: its test key, and a cluster it founded

@@ -4,8 +4,8 @@
 import { Type } from '@sinclair/typebox';
 import { READ_NODE, requireRead } from '../../authz/reads.ts';
 import { EVENT_FAMILIES } from '../../events/catalogue.ts';
-import { enrollNode, removeNode } from '../../replication/cluster.ts';
-import { run } from '../command.ts';
+import { enrollNode, removeNode, rotateNodeKey } from '../../replication/cluster.ts';
+import { commandMeta, run } from '../command.ts';
 import { readerOf } from '../reader.ts';
 import { errorResponses, Strict, TrustSchema } from '../schemas.ts';
 import type { App } from '../types.ts';
@@ -118,5 +118,26 @@ export const clusterRoutes = async (app: App) => {
           request.body.fromSeq === undefined ? undefined : BigInt(request.body.fromSeq),
         ),
       ),
+  );
+
+  app.post(
+    '/cluster/key-rotation',
+    {
+      schema: {
+        summary:
+          "Rotate this node's signing key: the node makes a new key, signs the rotation with the old one, and signs with the new one from then on; the private key never leaves the node (authlog.cluster.manage, elevated)",
+        tags: ['node'],
+        body: Type.Optional(Type.Object({}, Strict)),
+        response: {
+          200: Type.Object({ publicKey: Type.String() }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const receipt = await app.node.rotateKey(rotateNodeKey, commandMeta(request));
+      reply.header('authlog-applied', receipt.token);
+      return receipt.result;
+    },
   );
 };
