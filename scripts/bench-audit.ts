@@ -18,7 +18,7 @@ import { rebuildReadModel } from '../src/node/rebuild.ts';
 import { openReadModel } from '../src/readmodel/database.ts';
 import type { Reader } from '../src/readmodel/projection.ts';
 import { createReader } from '../src/readmodel/reader.ts';
-import { generateLog } from './bench/generate.ts';
+import { generateLog, LOG_FOUNDERS } from './bench/generate.ts';
 import { openLog } from './bench/ours.ts';
 import { envInt, note, perSecond, progress, round, scratchDir } from './bench/util.ts';
 
@@ -64,6 +64,7 @@ const rebuild = async (
     store,
     path,
     projections: which,
+    founders: LOG_FOUNDERS,
     onProgress: (p) => bar.update(p.events),
   });
   bar.stop();
@@ -106,6 +107,7 @@ const main = async () => {
       path: scratch.file('replay.sqlite'),
       until: { kind: 'time', ms: middleMs },
       projections,
+      founders: LOG_FOUNDERS,
       onProgress: (p) => replayBar.update(p.events),
     });
     replayBar.stop();

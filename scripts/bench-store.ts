@@ -15,7 +15,7 @@ import { projections, projectionsWithoutAudit } from '../projections/index.ts';
 import { rebuildReadModel } from '../src/node/rebuild.ts';
 import { digest } from '../src/readmodel/digest.ts';
 import type { EventStore, Position } from '../src/store/port.ts';
-import { generateLog, type LogStats } from './bench/generate.ts';
+import { generateLog, LOG_FOUNDERS, type LogStats } from './bench/generate.ts';
 import {
   concurrentCommands,
   openLog,
@@ -167,7 +167,12 @@ const checkDigest = async (scratch: Scratch) => {
     }
     if (hasHeadPosition(store)) {
       const path = scratch.file('digest-rm-rebuild.db');
-      const result = await rebuildReadModel({ store, path, projections });
+      const result = await rebuildReadModel({
+        store,
+        path,
+        projections,
+        founders: LOG_FOUNDERS,
+      });
       digests.push(['rebuildReadModel()', result.digest]);
     }
   } finally {
@@ -239,6 +244,7 @@ const benchRebuild = async (scratch: Scratch) => {
         store,
         path: scratch.file('rebuild-rm2.db'),
         projections,
+        founders: LOG_FOUNDERS,
         batchSize: sizes.pageSize,
         onProgress: (p) => bar2.update(p.events),
       });

@@ -3,7 +3,9 @@
 // own streams with exact expected revisions. Every event's deps cover what its origin could have
 // applied (all runs appended before it), and HLCs grow with the global order, so the log is
 // causally consistent and a rebuild applies every event on arrival, as it would on a real node.
-// Payloads are checked against the catalogue before they are stored.
+// Payloads are checked against the catalogue before they are stored. Each origin signs and chains
+// its events with its test key (test/support/keys.ts), as a node would: rebuilds check them
+// against LOG_FOUNDERS.
 import { monotonicFactory } from 'ulid';
 import { INTERNAL_DIRECTORY } from '../../projections/identities.ts';
 import { encodeHlc } from '../../src/clock/hlc.ts';
@@ -17,9 +19,14 @@ import {
   toEventData,
 } from '../../src/events/envelope.ts';
 import { claimedName } from '../../src/events/normalize.ts';
+import { sealEvent } from '../../src/events/signature.ts';
 import type { EventData, EventStore } from '../../src/store/port.ts';
+import { testFounders, testKey } from '../../test/support/keys.ts';
 
 export const ORIGINS = ['node-a', 'node-b', 'node-c'] as const;
+
+/** The keys the generated log is signed with: every origin a founder with its test key. */
+export const LOG_FOUNDERS = testFounders;
 
 export type LogStats = { readonly events: number; readonly byType: Record<string, number> };
 
@@ -71,6 +78,7 @@ export const generateLog = async (options: GenerateOptions): Promise<LogStats> =
   // Deactivated principals; entries whose principal was activated since are skipped.
   const inactive: Principal[] = [];
   const seqs: Record<string, bigint> = Object.fromEntries(ORIGINS.map((o) => [o, 0n]));
+  const chainHeads: Record<string, string> = {};
   const byType: Record<string, number> = {};
   let counter = 0;
   let written = 0;
@@ -201,6 +209,7 @@ export const generateLog = async (options: GenerateOptions): Promise<LogStats> =
       hlc: encodeHlc({ wall: wallMs, counter: 0, node: origin }),
       deps: { ...deps, [origin]: seq - 1n },
       schema: CURRENT_SCHEMA,
+      ...(chainHeads[origin] !== undefined ? { prev: chainHeads[origin] } : {}),
     };
     return { ...event, ...envelope };
   };
@@ -213,7 +222,9 @@ export const generateLog = async (options: GenerateOptions): Promise<LogStats> =
     const size = Math.min(total - written, 200 + Math.floor(random() * 1600));
     const batch: EventData[] = [];
     for (let i = 0; i < size; i++) {
-      const data = toEventData(wrap(decide(origin), origin, deps));
+      const sealed = sealEvent(testKey(origin), toEventData(wrap(decide(origin), origin, deps)));
+      chainHeads[origin] = sealed.hash;
+      const data = sealed.data;
       fromRecorded(data, true); // throws MalformedEventError on a payload the catalogue refuses
       byType[data.type] = (byType[data.type] ?? 0) + 1;
       batch.push(data);

@@ -15,6 +15,7 @@
 //   decided against.
 import { fromRecorded, originStream } from '../events/envelope.ts';
 import { type RebuildProgress, type RebuildResult, rebuildReadModel } from '../node/rebuild.ts';
+import type { Founders } from '../node/trust.ts';
 import type { Projection } from '../readmodel/projection.ts';
 import type { EventStore, ReadAllOptions, RecordedEvent } from '../store/port.ts';
 import { hlcFloor } from './queries.ts';
@@ -100,6 +101,8 @@ export type ReplayOptions = {
   readonly path: string;
   readonly until: Until;
   readonly projections: readonly Projection[];
+  /** The cluster's founders: every event replayed is checked from their keys (node/chain.ts). */
+  readonly founders: Founders;
   readonly batchSize?: number;
   readonly onProgress?: (p: RebuildProgress) => void;
 };
@@ -111,6 +114,7 @@ export const replayUntil = async (options: ReplayOptions): Promise<RebuildResult
     store: filteredStore(options.store, keep),
     path: options.path,
     projections: options.projections,
+    founders: options.founders,
     ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });

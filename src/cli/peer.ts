@@ -1,5 +1,6 @@
 // `authlog peer add|list|remove` (the data folder's peers.json; takes effect at the node's next
-// start) and `authlog verify --peer URL…` (do nodes at the same version vector agree?).
+// start) and `authlog verify --peer URL…` (do nodes at the same version vector agree?) or
+// `authlog verify --log` (does this node's event log check? verify-log.ts).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -8,6 +9,7 @@ import { normalizePeerUrl, readPeersFile, writePeersFile } from '../boot/peers.t
 import { operatorToken } from './client.ts';
 import { CliError, EXIT } from './errors.ts';
 import { print, printJson, safe, table } from './output.ts';
+import { verifyLogCommand } from './verify-log.ts';
 
 const dataDirOf = (opts: { dataDir?: string }) =>
   resolve(opts.dataDir ?? process.env.AUTHLOG_DATA_DIR ?? 'data');
@@ -113,9 +115,14 @@ export const peerCommand = (program: Command) => {
   program
     .command('verify')
     .description(
-      'compare read-model digests of nodes once they hold the same events; exit 1 on divergence',
+      'compare read-model digests of nodes once they hold the same events (--peer), or check every signature and hash chain of the event log in a data folder (--log); exit 1 on divergence or a break',
     )
-    .requiredOption('--peer <url...>', 'node URLs to compare (two or more)')
+    .option('--peer <url...>', 'node URLs to compare (two or more)')
+    .option(
+      '--log',
+      "check the event log of the data folder (--data-dir): every origin's chain and signatures from its first event; the node may keep running",
+    )
+    .option('--node-id <id>', "with --log: the data folder's node id, if it does not remember it")
     .option(
       '--token-file <file>',
       "token valid on every node (replicate privilege); default: the operator token (AUTHLOG_OPERATOR_TOKEN), else AUTHLOG_PEER_TOKEN, else the data folder's",
@@ -128,15 +135,24 @@ export const peerCommand = (program: Command) => {
     .option('--json', 'JSON output')
     .action(
       async (opts: {
-        peer: string[];
+        peer?: string[];
+        log?: boolean;
+        nodeId?: string;
         tokenFile?: string;
         dataDir?: string;
         timeout: string;
         json?: boolean;
       }) => {
-        const urls = opts.peer.map((u) => normalizePeerUrl(u) ?? '');
+        if (opts.log) {
+          if (opts.peer) throw new CliError('give --log or --peer, not both', EXIT.usage);
+          return verifyLogCommand(opts);
+        }
+        const urls = (opts.peer ?? []).map((u) => normalizePeerUrl(u) ?? '');
         if (urls.length < 2 || urls.some((u) => u === ''))
-          throw new CliError('give two or more http(s) URLs with --peer', EXIT.usage);
+          throw new CliError(
+            'give two or more http(s) URLs with --peer, or --log to check the event log',
+            EXIT.usage,
+          );
         const token = verifyToken(opts, process.env);
         const timeout = Number(opts.timeout);
         if (!Number.isFinite(timeout) || timeout < 0 || timeout > 3600)

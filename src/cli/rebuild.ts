@@ -5,8 +5,10 @@ import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { projections } from '../../projections/index.ts';
+import { foundersOf } from '../boot/cluster.ts';
 import { loadConfig } from '../boot/config.ts';
 import { openStore } from '../boot/open-store.ts';
+import { LogBrokenError } from '../node/chain.ts';
 import { acquireLock } from '../node/lock.ts';
 import { rebuildReadModel } from '../node/rebuild.ts';
 import { CliError, EXIT } from './errors.ts';
@@ -67,6 +69,7 @@ export const rebuildCommand = (program: Command) =>
             store,
             path: target,
             projections,
+            founders: foundersOf(config.cluster.founders),
             batchSize,
             onProgress: (p) => {
               if (showBar) bar.update(Math.floor(p.fraction * 100), { events: p.events });
@@ -83,12 +86,22 @@ export const rebuildCommand = (program: Command) =>
             process.stdout.write(
               `rebuilt ${target}: ${result.events} events in ${(result.ms / 1000).toFixed(1)} s (${rate}/s)\n`,
             );
+            process.stdout.write(
+              `signatures and chains of every event checked: ${(result.verifyMs / 1000).toFixed(1)} s of it\n`,
+            );
             process.stdout.write(`digest ${result.digest}\n`);
             if (result.buffered > 0)
               process.stdout.write(
                 `warning: ${result.buffered} events wait for missing dependencies\n`,
               );
           }
+        } catch (err) {
+          if (err instanceof LogBrokenError)
+            throw new CliError(
+              `${err.message}\nnothing was replaced. Run "authlog verify --log" for every origin's chain, then restore the data folder from a backup or re-seed this node from its peers (docs/operations.md, Tamper evidence)`,
+              EXIT.failed,
+            );
+          throw err;
         } finally {
           if (showBar) bar.stop();
           await store.close();

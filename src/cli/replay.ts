@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { projections } from '../../projections/index.ts';
 import { capabilities, whoHolds } from '../accounting/as-of.ts';
 import { describeUntil, parseUntil, ReplayError, replayUntil } from '../accounting/replay.ts';
+import { foundersOf } from '../boot/cluster.ts';
 import { loadConfig } from '../boot/config.ts';
 import { openStore } from '../boot/open-store.ts';
 import { openReadModel } from '../readmodel/database.ts';
@@ -76,6 +77,7 @@ export const replayCommand = (program: Command) =>
           path: out,
           until,
           projections,
+          founders: foundersOf(config.cluster.founders),
           batchSize,
           onProgress: (p) => {
             if (showBar) bar.update(Math.floor(p.fraction * 100), { events: p.events });

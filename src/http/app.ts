@@ -21,6 +21,7 @@ import { evidenceProviders } from '../authn/providers.ts';
 import { ephemeralKeyring, type Keyring } from '../authn/seed-crypto.ts';
 import { authenticateToken } from '../authn/tokens.ts';
 import { AppError } from '../errors.ts';
+import { logBrokenProblem } from '../node/chain.ts';
 import type { AuthlogNode } from '../node/node.ts';
 import type { PeerStatus } from '../replication/puller.ts';
 import { registerAuthentication, type SessionLookup } from './authenticate.ts';
@@ -221,8 +222,13 @@ export const buildApp = (options: AppOptions): App => {
   };
   app.addHook('preParsing', (request, _reply, _payload, done) => {
     if (!request.url.startsWith('/v1/')) return done();
-    if (!options.node.isReady())
-      throw new AppError('NOT_READY', 'the read model is catching up; retry shortly');
+    if (!options.node.isReady()) {
+      // A broken log (src/node/chain.ts) keeps the node from ready for good: status says where.
+      const broken = options.node.status().logBreak;
+      if (!broken) throw new AppError('NOT_READY', 'the read model is catching up; retry shortly');
+      if (request.method !== 'GET' || request.url.split('?')[0] !== '/v1/status')
+        throw logBrokenProblem(broken);
+    }
     const after = request.headers['authlog-after'];
     if (after === undefined) return done();
     waitApplied(after).then(() => done(), done);

@@ -1,8 +1,12 @@
 // Rebuild: replays the whole log into a new read model beside the live one, then swaps it in
 // with a rename, so a crash or an interrupt mid-way leaves the old read model untouched. The
 // result is the same read model as the incrementally built one (same digest).
+//
+// Every event is checked before it is applied (chain.ts): signed by its origin with the key for
+// its seq, chained to the one before, nothing missing. The first that does not check stops the
+// rebuild with a LogBrokenError naming it, and the live read model stays as it was.
 import { closeSync, fsyncSync, openSync, renameSync } from 'node:fs';
-import { fromRecorded, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
+import { ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import {
   createQueryIndexes,
   type OpenReadModelOptions,
@@ -15,6 +19,8 @@ import type { Projection } from '../readmodel/projection.ts';
 import { createProjector } from '../readmodel/projector.ts';
 import { type EventStore, type Position, positionToString } from '../store/port.ts';
 import { STORE_CHECKPOINT } from './catch-up.ts';
+import { createChainVerifier, founderKeys, LogBrokenError } from './chain.ts';
+import type { Founders } from './trust.ts';
 
 export type RebuildProgress = {
   readonly events: number;
@@ -26,6 +32,8 @@ export type RebuildResult = {
   readonly events: number;
   readonly buffered: number;
   readonly ms: number;
+  /** Of `ms`, the time spent checking signatures and chains. */
+  readonly verifyMs: number;
   readonly digest: string;
 };
 
@@ -34,6 +42,8 @@ export type RebuildOptions = {
   /** The read model file to replace. */
   readonly path: string;
   readonly projections: readonly Projection[];
+  /** The cluster's founders (the cluster file): the keys every chain is checked from. */
+  readonly founders: Founders;
   readonly batchSize?: number;
   readonly onProgress?: (p: RebuildProgress) => void;
 };
@@ -61,6 +71,8 @@ export const rebuildReadModel = async (options: RebuildOptions): Promise<Rebuild
   const total = head ? Number(head.commit) : 0;
   let after: Position | undefined;
   let events = 0;
+  let verifyMs = 0;
+  const verifier = createChainVerifier(founderKeys(options.founders));
   try {
     for (;;) {
       const page = await options.store.readAll({
@@ -71,7 +83,14 @@ export const rebuildReadModel = async (options: RebuildOptions): Promise<Rebuild
       if (page.length === 0) break;
       const last = page.at(-1)!.position;
       projector.transaction(() => {
-        for (const r of page) projector.offer(fromRecorded(r));
+        for (const r of page) {
+          const t = performance.now();
+          const v = verifier.next(r);
+          verifyMs += performance.now() - t;
+          if (typeof v !== 'object' || 'broken' in v)
+            throw new LogBrokenError(v === 'skipped' ? verifier.breaks[0]! : v.broken);
+          projector.offer(v.event);
+        }
         if (projector.buffered === 0)
           projector.setCheckpoint(STORE_CHECKPOINT, positionToString(last));
       });
@@ -88,6 +107,7 @@ export const rebuildReadModel = async (options: RebuildOptions): Promise<Rebuild
       events,
       buffered: projector.buffered,
       ms: performance.now() - started,
+      verifyMs,
       digest: digest(rm.reader),
     };
     rm.close();

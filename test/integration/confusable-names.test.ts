@@ -32,6 +32,7 @@ import type { EventData, JsonObject } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { auth, startApp } from '../support/app.ts';
 import { pull } from '../support/in-process.ts';
+import { sealRun, testFounders } from '../support/keys.ts';
 
 type Ctx = Awaited<ReturnType<typeof startApp>>;
 const CYRILLIC_A_ADMIN = '\u0430dmin';
@@ -275,12 +276,12 @@ describe('names written before skeletons (schema 1) are upcast and settled alike
     const store = openSqliteStore({ path: ':memory:' });
     await store.append(
       originStream('old-a'),
-      [event('old-a', 'IdentityAdded', added('ia', 'admin'), 1)],
+      sealRun([event('old-a', 'IdentityAdded', added('ia', 'admin'), 1)]),
       { expectedRevision: 'no_stream' },
     );
     await store.append(
       originStream('old-b'),
-      [event('old-b', 'IdentityAdded', added('ib', CYRILLIC_A_ADMIN), 1)],
+      sealRun([event('old-b', 'IdentityAdded', added('ib', CYRILLIC_A_ADMIN), 1)]),
       { expectedRevision: 'no_stream' },
     );
     for (const r of await store.readStream(originStream('old-b'))) {
@@ -290,7 +291,7 @@ describe('names written before skeletons (schema 1) are upcast and settled alike
     }
     const dir = mkdtempSync(join(tmpdir(), 'authlog-skeleton-'));
     const path = join(dir, 'rm.sqlite');
-    const result = await rebuildReadModel({ store, path, projections });
+    const result = await rebuildReadModel({ store, path, projections, founders: testFounders });
     assert.equal(result.events, 2);
     const rm = openReadModel(path, projections);
     // Same wall time and counter: the HLC's node id orders them, old-a first.

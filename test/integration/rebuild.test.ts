@@ -12,6 +12,7 @@ import { startNode } from '../../src/node/node.ts';
 import { rebuildReadModel } from '../../src/node/rebuild.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { testFounders, testTrust } from '../support/keys.ts';
 
 type SchemaRow = { type: string; name: string; sql: string | null };
 
@@ -34,7 +35,12 @@ describe('rebuild', () => {
     try {
       const store = openSqliteStore({ path: join(dir, 'events.sqlite') });
       const live = join(dir, 'live.sqlite');
-      const node = await startNode({ nodeId: 'n1', store, readModelPath: live });
+      const node = await startNode({
+        nodeId: 'n1',
+        store,
+        readModelPath: live,
+        ...testTrust('n1'),
+      });
       await node.ready;
       for (let i = 0; i < 20; i++) {
         await node.execute(
@@ -46,7 +52,12 @@ describe('rebuild', () => {
       await node.close();
 
       const rebuilt = join(dir, 'rebuilt.sqlite');
-      const result = await rebuildReadModel({ store, path: rebuilt, projections });
+      const result = await rebuildReadModel({
+        store,
+        path: rebuilt,
+        projections,
+        founders: testFounders,
+      });
       assert.equal(result.digest, liveDigest);
 
       const expected = schemaOf(live);

@@ -22,6 +22,7 @@ import { type AuthlogNode, startNode } from '../../src/node/node.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
 import { createReader } from '../../src/readmodel/reader.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { productionIdentity, testFounders, testTrust } from '../support/keys.ts';
 import { removeDir, runCli, tempDir } from '../support/process.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -46,6 +47,7 @@ describe('point-in-time replay', () => {
       store: openSqliteStore({ path: storePath }),
       readModelPath: join(dir, 'readmodel.sqlite'),
       physicalMs: () => now,
+      ...testTrust('site-a'),
     });
     await node.ready;
     await run(1, registerPrincipal({ principalId: 'ann', kind: 'person', briefName: 'Ann' }));
@@ -79,7 +81,14 @@ describe('point-in-time replay', () => {
     const store = openSqliteStore({ path: storePath });
     const path = join(dir, `${name}.sqlite`);
     try {
-      const result = await replayUntil({ store, path, until, projections, batchSize: 3 });
+      const result = await replayUntil({
+        store,
+        path,
+        until,
+        projections,
+        founders: testFounders,
+        batchSize: 3,
+      });
       const rm = openReadModel(path, projections);
       const read = createReader(rm.reader);
       return { result, read, close: () => rm.close() };
@@ -182,6 +191,7 @@ describe('point-in-time replay', () => {
           path: join(dir, 'none.sqlite'),
           until: parseUntil('site-a:999'),
           projections,
+          founders: testFounders,
         }),
         /no event site-a:999/,
       );
@@ -214,7 +224,7 @@ describe('point-in-time replay', () => {
         '--node-id',
         'site-a',
       ],
-      { AUTHLOG_OPERATOR_TOKEN: 'x'.repeat(40) },
+      { AUTHLOG_OPERATOR_TOKEN: 'x'.repeat(40), ...productionIdentity('site-a') },
     );
     assert.equal(r.code, 0, r.stderr);
     const answer = JSON.parse(r.stdout);

@@ -16,6 +16,7 @@ import { rebuildReadModel } from '../../src/node/rebuild.ts';
 import { openReadModel } from '../../src/readmodel/database.ts';
 import type { EventData, JsonObject } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { sealRun, testFounders } from '../support/keys.ts';
 
 const ORIGIN = 'talos';
 const event = (seq: number, type: string, data: JsonObject, schema: number): EventData => ({
@@ -37,7 +38,7 @@ describe('upcasting old event versions', () => {
     const store = openSqliteStore({ path: ':memory:' });
     await store.append(
       originStream(ORIGIN),
-      [
+      sealRun([
         event(
           1,
           'PrincipalRegistered',
@@ -73,10 +74,15 @@ describe('upcasting old event versions', () => {
           },
           CURRENT_SCHEMA,
         ),
-      ],
+      ]),
       { expectedRevision: 'no_stream' },
     );
-    const result = await rebuildReadModel({ store, path: ':memory:', projections });
+    const result = await rebuildReadModel({
+      store,
+      path: ':memory:',
+      projections,
+      founders: testFounders,
+    });
     assert.equal(result.events, 4);
     assert.equal(result.buffered, 0);
 
@@ -105,19 +111,19 @@ describe('upcasting old event versions', () => {
     const store = openSqliteStore({ path: ':memory:' });
     await store.append(
       originStream(ORIGIN),
-      [
+      sealRun([
         event(
           1,
           'PrincipalRegistered',
           { principalId: 'p1', firstName: 'Grace', lastName: 'Hopper' },
           0,
         ),
-      ],
+      ]),
       { expectedRevision: 'no_stream' },
     );
     const dir = mkdtempSync(join(tmpdir(), 'authlog-upcast-'));
     const path = join(dir, 'rm.sqlite');
-    await rebuildReadModel({ store, path, projections });
+    await rebuildReadModel({ store, path, projections, founders: testFounders });
     const rm = openReadModel(path, projections);
     const p = rm.reader
       .prepare('SELECT brief_name, full_name, kind FROM principals WHERE id = ?')

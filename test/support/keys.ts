@@ -2,9 +2,15 @@
 // founders list that trusts every such key. Test clusters are then clusters whose every node is a
 // founder, without an enrollment step; tests of enrollment itself start nodes without these.
 import { createHash, createPrivateKey } from 'node:crypto';
-import { generateNodeKey, type NodeKey, nodeKeyFrom } from '../../src/events/signature.ts';
+import {
+  generateNodeKey,
+  type NodeKey,
+  nodeKeyFrom,
+  sealEvent,
+} from '../../src/events/signature.ts';
 import type { NodeKeyStore } from '../../src/node/node.ts';
 import type { Founders } from '../../src/node/trust.ts';
+import type { EventData } from '../../src/store/port.ts';
 
 // The PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410, section 7).
 const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -83,3 +89,19 @@ export const productionIdentity = (
   AUTHLOG_NODE_KEY: derive(nodeId).line,
   AUTHLOG_CLUSTER_FOUNDERS: founders.map((f) => `${f}=${testKey(f).publicKey}`).join(','),
 });
+
+/** Signs a run of one origin's consecutive events (written by hand, bypassing the writer) with the
+ * origin's test key and chains them, after `prev` (the hash of the origin's event before the run),
+ * as the writer would: what a rebuild or a node's start then checks (src/node/chain.ts). */
+export const sealRun = (events: readonly EventData[], prev?: string): EventData[] => {
+  let head = prev;
+  return events.map((e) => {
+    const origin = String(e.metadata.origin);
+    const sealed = sealEvent(testKey(origin), {
+      ...e,
+      metadata: { ...e.metadata, ...(head === undefined ? {} : { prev: head }) },
+    });
+    head = sealed.hash;
+    return sealed.data;
+  });
+};
