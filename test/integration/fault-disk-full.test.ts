@@ -26,6 +26,7 @@ import type { EventStore } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { auth, TOKEN, UNTHROTTLED } from '../support/app.ts';
 import { startMemoryNode, stopNode } from '../support/in-process.ts';
+import { testTrust } from '../support/keys.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
 const register = (id: string) =>
@@ -106,7 +107,12 @@ const onTmpfs = async (
     const storePath = join(data, 'events.sqlite');
     const rmPath = join(data, 'rm.sqlite');
     const store = openSqliteStore({ path: storePath });
-    const node = await startNode({ nodeId: 'n1', store, readModelPath: rmPath });
+    const node = await startNode({
+      nodeId: 'n1',
+      store,
+      readModelPath: rmPath,
+      ...testTrust('n1'),
+    });
     try {
       await node.ready;
       await fn({ dir: data, node, storePath, rmPath });
@@ -116,7 +122,12 @@ const onTmpfs = async (
       await store.close();
     }
     const store2 = openSqliteStore({ path: storePath });
-    const again = await startNode({ nodeId: 'n1', store: store2, readModelPath: rmPath });
+    const again = await startNode({
+      nodeId: 'n1',
+      store: store2,
+      readModelPath: rmPath,
+      ...testTrust('n1'),
+    });
     try {
       await again.ready;
       await check(again);
@@ -258,7 +269,12 @@ describe('a read model at its page limit (max_page_count, in-process)', () => {
     const storePath = join(dir, 'events.sqlite');
     const rmPath = join(dir, 'rm.sqlite');
     const store = openSqliteStore({ path: storePath });
-    const node = await startNode({ nodeId: 'n1', store, readModelPath: rmPath });
+    const node = await startNode({
+      nodeId: 'n1',
+      store,
+      readModelPath: rmPath,
+      ...testTrust('n1'),
+    });
     const other = await startMemoryNode('n2');
     const acknowledged: string[] = [];
     let digest = '';
@@ -335,7 +351,12 @@ describe('a read model at its page limit (max_page_count, in-process)', () => {
       await store.close();
     }
     const store2 = openSqliteStore({ path: storePath });
-    const again = await startNode({ nodeId: 'n1', store: store2, readModelPath: rmPath });
+    const again = await startNode({
+      nodeId: 'n1',
+      store: store2,
+      readModelPath: rmPath,
+      ...testTrust('n1'),
+    });
     try {
       await again.ready;
       assert.equal(again.digest(), digest);

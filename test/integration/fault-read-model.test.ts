@@ -22,6 +22,7 @@ import { digestTables } from '../../src/readmodel/digest.ts';
 import type { EventStore } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { auth, TOKEN, UNTHROTTLED } from '../support/app.ts';
+import { testTrust } from '../support/keys.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
 const PAGE = 4096;
@@ -64,6 +65,7 @@ const startLogged = async (store: EventStore, readModelPath: string) => {
     nodeId: 'n1',
     store,
     readModelPath,
+    ...testTrust('n1'),
     log: pino({ level: 'warn' }, stream),
   });
   await node.ready;

@@ -17,6 +17,7 @@ import {
   ReadModelSchemaError,
 } from '../../src/readmodel/database.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { testTrust } from '../support/keys.ts';
 
 const bootId = currentBootId();
 const skip = bootId === undefined ? 'this system has no boot id to guard with' : false;
@@ -112,7 +113,7 @@ describe('read model boot guard', { skip }, () => {
     withDir(async (dir) => {
       const store = openSqliteStore({ path: join(dir, 'events.sqlite') });
       const readModelPath = join(dir, 'rm.sqlite');
-      const node = await startNode({ nodeId: 'n1', store, readModelPath });
+      const node = await startNode({ nodeId: 'n1', store, readModelPath, ...testTrust('n1') });
       await node.ready;
       for (let i = 0; i < 10; i++) {
         await node.execute(
@@ -125,7 +126,7 @@ describe('read model boot guard', { skip }, () => {
       const before = node.digest();
       await node.close();
       writeFileSync(bootMarkerPath(readModelPath), '00000000-0000-4000-8000-000000000000\n');
-      const after = await startNode({ nodeId: 'n1', store, readModelPath });
+      const after = await startNode({ nodeId: 'n1', store, readModelPath, ...testTrust('n1') });
       await after.ready;
       assert.equal(after.digest(), before);
       assert.equal(after.projector.applied.n1, 10n);

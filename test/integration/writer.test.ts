@@ -10,6 +10,7 @@ import { fromRecorded, originStream } from '../../src/events/envelope.ts';
 import { startNode } from '../../src/node/node.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { startMemoryNode, stopNode } from '../support/in-process.ts';
+import { testTrust } from '../support/keys.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
 const register = (id: string, name = id) =>
@@ -63,6 +64,7 @@ describe('writer queue', () => {
       nodeId: 'twin',
       store: openSqliteStore({ path }),
       readModelPath: join(dir, 'rm1.sqlite'),
+      ...testTrust('twin'),
     });
     // The twin polls rarely, so it decides without having seen the first one's events — the
     // situation of two processes that each believe they are the only writer of the origin.
@@ -70,6 +72,7 @@ describe('writer queue', () => {
       nodeId: 'twin',
       store: openSqliteStore({ path, pollIntervalMs: 60_000 }),
       readModelPath: join(dir, 'rm2.sqlite'),
+      ...testTrust('twin'),
     });
     await Promise.all([first.ready, second.ready]);
     try {
