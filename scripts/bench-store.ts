@@ -3,18 +3,29 @@
 //   1. durable appends, one command (one event) at a time, synchronous=FULL
 //   2. group-committed appends, many commands in flight, against raw batches of the same size
 //   3. rebuilding the read model from a log of BENCH_EVENTS events, and the digest's stability
+// and what signing costs (issue 16): 1 and 2 also run on a second node whose key's sign() returns
+// a constant (`unsignedKey`), alternating with the real one round by round, and the canonical
+// encoding, chain hash and Ed25519 signature of the events the node stored are timed apart.
 // Sizes: BENCH_EVENTS (default 1000000), BENCH_APPENDS (2000), BENCH_GROUP_APPENDS
 // (10 × BENCH_APPENDS), BENCH_CONCURRENCY (64), BENCH_DIGEST_EVENTS (20000), BENCH_ROUNDS (5),
 // BENCH_REBUILD_BUDGET_S (900). Scratch files go to BENCH_DIR or os.tmpdir() and are removed.
 // The last line of output is JSON with every figure.
 //
 // Fairness: the raw side inserts exactly the rows the node stored, into a table of the store's
-// shape, with the same pragmas. Appends alternate between the two sides in rounds and the raw
-// rebuild runs before and after ours, so a change in background load hits both alike.
+// shape, with the same pragmas. Appends alternate between the sides in rounds (signed and
+// unsigned in turn first) and the raw rebuild runs before and after ours, so a change in
+// background load hits all alike.
 import { projections, projectionsWithoutAudit } from '../projections/index.ts';
+import {
+  generateNodeKey,
+  hashBytes,
+  type NodeKey,
+  sealEvent,
+  signingBytes,
+} from '../src/events/signature.ts';
 import { rebuildReadModel } from '../src/node/rebuild.ts';
 import { digest } from '../src/readmodel/digest.ts';
-import type { EventStore, Position } from '../src/store/port.ts';
+import type { EventData, EventStore, Position } from '../src/store/port.ts';
 import { generateLog, LOG_FOUNDERS, type LogStats } from './bench/generate.ts';
 import {
   concurrentCommands,
@@ -23,6 +34,7 @@ import {
   sequentialCommands,
   startDurableNode,
   storedRows,
+  unsignedKey,
 } from './bench/ours.ts';
 import { openRawLog, rawRebuild } from './bench/raw.ts';
 import {
@@ -47,25 +59,59 @@ const sizes = {
   pageSize: 5000,
 };
 const WARMUP = 200;
-const TARGETS = { durableRatio: 0.5, rebuildRatio: 0.35, rebuildMillionMs: 10_000 };
+const TARGETS = {
+  durableRatio: 0.5,
+  rebuildRatio: 0.35,
+  rebuildMillionMs: 10_000,
+  signedRatio: 0.9,
+};
 
 // ---------------------------------------------------------------------------------------------
 // 1 and 2: appends through a node, each round followed by the same rows through raw inserts.
 
-type Totals = { ours: { events: number; ms: number }; raw: { events: number; ms: number } };
+type Run = { events: number; ms: number };
+type Totals = { ours: Run; unsigned: Run; raw: Run; signedRatios: number[] };
+const totals = (): Totals => ({
+  ours: { events: 0, ms: 0 },
+  unsigned: { events: 0, ms: 0 },
+  raw: { events: 0, ms: 0 },
+  signedRatios: [],
+});
+
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 
 const benchAppends = async (scratch: Scratch) => {
   const node = await startDurableNode(
     scratch.file('appends-store.db'),
     scratch.file('appends-readmodel.db'),
   );
+  const plain = await startDurableNode(
+    scratch.file('unsigned-store.db'),
+    scratch.file('unsigned-readmodel.db'),
+    unsignedKey(),
+  );
   const rawSequential = openRawLog(scratch.file('raw-sequential.db'));
   const rawGroup = openRawLog(scratch.file('raw-group.db'));
-  const durable: Totals = { ours: { events: 0, ms: 0 }, raw: { events: 0, ms: 0 } };
-  const group: Totals = { ours: { events: 0, ms: 0 }, raw: { events: 0, ms: 0 } };
+  const durable = totals();
+  const group = totals();
   const writer = { batches: 0, events: 0 };
+  /** Runs the same commands on the signed node and the unsigned one, first one then the other
+   * by round; returns both times. */
+  const bothNodes = async (r: number, run: (n: typeof node) => Promise<number>) => {
+    if (r % 2 === 1) {
+      const unsigned = await run(plain);
+      return { signed: await run(node), unsigned };
+    }
+    const signed = await run(node);
+    return { signed, unsigned: await run(plain) };
+  };
   let seen: Position | undefined;
   let next = 0;
+  let signing: SealCosts | undefined;
   // The rows the node stored since the last call, for the raw side to insert.
   const newRows = async () => {
     const { rows, last } = await storedRows(node.store, seen);
@@ -74,14 +120,19 @@ const benchAppends = async (scratch: Scratch) => {
   };
   try {
     await sequentialCommands(node, next, WARMUP);
+    await sequentialCommands(plain, next, WARMUP);
     next += WARMUP;
     rawSequential.insert(await newRows(), 1);
 
     const seqBar = progress('durable appends', sizes.appends);
     for (let r = 0; r < sizes.rounds; r++) {
       const count = share(sizes.appends, sizes.rounds, r);
-      durable.ours.ms += await sequentialCommands(node, next, count);
+      const ms = await bothNodes(r, (n) => sequentialCommands(n, next, count));
+      durable.ours.ms += ms.signed;
       durable.ours.events += count;
+      durable.unsigned.ms += ms.unsigned;
+      durable.unsigned.events += count;
+      durable.signedRatios.push(ms.unsigned / ms.signed);
       next += count;
       const rows = await newRows();
       durable.raw.ms += rawSequential.insert(rows, 1);
@@ -94,8 +145,12 @@ const benchAppends = async (scratch: Scratch) => {
     for (let r = 0; r < sizes.rounds; r++) {
       const count = share(sizes.groupAppends, sizes.rounds, r);
       const before = { ...node.writer.stats };
-      group.ours.ms += await concurrentCommands(node, next, count, sizes.concurrency);
+      const ms = await bothNodes(r, (n) => concurrentCommands(n, next, count, sizes.concurrency));
+      group.ours.ms += ms.signed;
       group.ours.events += count;
+      group.unsigned.ms += ms.unsigned;
+      group.unsigned.events += count;
+      group.signedRatios.push(ms.unsigned / ms.signed);
       next += count;
       const batches = node.writer.stats.batches - before.batches;
       const events = node.writer.stats.events - before.events;
@@ -108,21 +163,63 @@ const benchAppends = async (scratch: Scratch) => {
       groupBar.update(group.ours.events);
     }
     groupBar.stop();
+    signing = await sealCosts(node.store);
   } finally {
     rawSequential.close();
     rawGroup.close();
-    await node.close();
-    await node.store.close();
+    for (const n of [node, plain]) {
+      await n.close();
+      await n.store.close();
+    }
   }
-  const rate = (t: { events: number; ms: number }) => perSecond(t.events, t.ms);
+  if (!signing) throw new Error('signing costs not measured');
+  const rate = (t: Run) => perSecond(t.events, t.ms);
+  const signedVsUnsigned = (t: Totals) => ({
+    unsigned: rate(t.unsigned),
+    // Microseconds an event costs more with signatures, and the throughput ratio, both over the
+    // whole phase; the median of the rounds' ratios is less moved by one slow fsync.
+    signingUs: (t.ours.ms / t.ours.events - t.unsigned.ms / t.unsigned.events) * 1000,
+    ratio: rate(t.ours) / rate(t.unsigned),
+    medianRoundRatio: median(t.signedRatios),
+  });
   return {
-    durable: { ours: rate(durable.ours), raw: rate(durable.raw) },
+    durable: { ours: rate(durable.ours), raw: rate(durable.raw), ...signedVsUnsigned(durable) },
     group: {
       ours: rate(group.ours),
       raw: rate(group.raw),
+      ...signedVsUnsigned(group),
       batches: writer.batches,
       averageBatch: writer.events / writer.batches,
     },
+    signing,
+  };
+};
+
+type SealCosts = { events: number; canonicalUs: number; hashUs: number; sealUs: number };
+
+/** The writer's per-event signing work, timed alone on the events the signed node stored (their
+ * `sig` taken off): the canonical encoding, its SHA-256 (the chain hash), and sealEvent() whole
+ * (both plus the Ed25519 signature). Medians of five passes. */
+const sealCosts = async (store: EventStore): Promise<SealCosts> => {
+  const key: NodeKey = generateNodeKey().key;
+  const events: EventData[] = (await store.readAll({ maxCount: 2000 })).map(
+    ({ id, type, data, metadata: { sig: _sig, ...metadata } }) => ({ id, type, data, metadata }),
+  );
+  const time = (fn: (e: EventData) => unknown) => {
+    const passes: number[] = [];
+    for (let pass = 0; pass < 5; pass++) {
+      const started = performance.now();
+      for (const e of events) fn(e);
+      passes.push(((performance.now() - started) * 1000) / events.length);
+    }
+    return median(passes);
+  };
+  const bytes = new Map(events.map((e) => [e, signingBytes(e)]));
+  return {
+    events: events.length,
+    canonicalUs: time((e) => signingBytes(e)),
+    hashUs: time((e) => hashBytes(bytes.get(e)!)),
+    sealUs: time((e) => sealEvent(key, e)),
   };
 };
 
@@ -337,6 +434,18 @@ const main = async () => {
       const why = r.ours.complete ? 'the store has no headPosition()' : 'the loop ran out of time';
       console.log(`  rebuildReadModel() not timed: ${why}`);
     }
+    for (const [label, t] of [
+      [`durable append, sequential (${sizes.appends})`, a.durable],
+      [`group append, ${sizes.concurrency} in flight (${sizes.groupAppends})`, a.group],
+    ] as const) {
+      console.log(
+        `${`${label}, signed vs unsigned`.padEnd(40)} signed ${String(t.ours).padStart(6)} ev/s   unsigned ${String(t.unsigned).padStart(6)} ev/s   ratio ${t.ratio.toFixed(2)} (rounds' median ${t.medianRoundRatio.toFixed(2)}), ${t.signingUs.toFixed(0)} µs an event${t === a.durable ? verdict(t.ratio >= TARGETS.signedRatio, `≥ ${TARGETS.signedRatio}`) : ''}`,
+      );
+    }
+    const s = a.signing;
+    console.log(
+      `signing alone, ${s.events} stored events: canonical encoding ${s.canonicalUs.toFixed(1)} µs, chain hash ${s.hashUs.toFixed(1)} µs, sealEvent() ${s.sealUs.toFixed(1)} µs an event (the Ed25519 signature and copies: ${(s.sealUs - s.canonicalUs - s.hashUs).toFixed(1)} µs)`,
+    );
     console.log(`digest of a ${sizes.digestEvents}-event log, rebuilt ${d.digests.length} times:`);
     for (const [how, value] of d.digests) console.log(`  ${value}  ${how}`);
     console.log(`  ${d.stable ? 'stable' : 'UNSTABLE'}`);
@@ -348,6 +457,10 @@ const main = async () => {
         durableAppendsPerSec: a.durable.ours,
         rawDurableInsertsPerSec: a.durable.raw,
         ratioDurableVsRaw: round(durableRatio),
+        unsignedDurableAppendsPerSec: a.durable.unsigned,
+        ratioDurableSignedVsUnsigned: round(a.durable.ratio),
+        medianRoundRatioDurableSignedVsUnsigned: round(a.durable.medianRoundRatio),
+        durableSigningUsPerEvent: round(a.durable.signingUs, 1),
         groupAppends: sizes.groupAppends,
         concurrency: sizes.concurrency,
         groupAppendsPerSec: a.group.ours,
@@ -355,6 +468,13 @@ const main = async () => {
         writerAverageBatch: round(a.group.averageBatch, 1),
         rawGroupInsertsPerSec: a.group.raw,
         ratioGroupVsRaw: round(groupRatio),
+        unsignedGroupAppendsPerSec: a.group.unsigned,
+        ratioGroupSignedVsUnsigned: round(a.group.ratio),
+        medianRoundRatioGroupSignedVsUnsigned: round(a.group.medianRoundRatio),
+        groupSigningUsPerEvent: round(a.group.signingUs, 1),
+        sealUsPerEvent: round(a.signing.sealUs, 1),
+        canonicalUsPerEvent: round(a.signing.canonicalUs, 1),
+        chainHashUsPerEvent: round(a.signing.hashUs, 1),
         rebuildLogEvents: r.logEvents,
         rebuildEvents: r.ours.events,
         rebuildComplete: r.ours.complete,
@@ -375,6 +495,7 @@ const main = async () => {
         digestStable: d.stable,
         targetsMet: {
           durableRatio: durableRatio >= TARGETS.durableRatio,
+          durableSignedRatio: a.durable.ratio >= TARGETS.signedRatio,
           rebuildRatio: rebuildRatio >= TARGETS.rebuildRatio,
           rebuildUnder10sPerMillion: r.ours.complete && msPerMillion < TARGETS.rebuildMillionMs,
         },

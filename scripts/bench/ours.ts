@@ -3,6 +3,7 @@
 import { projections } from '../../projections/index.ts';
 import { registerPrincipal } from '../../src/authn/principals.ts';
 import { fromRecorded } from '../../src/events/envelope.ts';
+import { generateNodeKey, type NodeKey } from '../../src/events/signature.ts';
 import { STORE_CHECKPOINT } from '../../src/node/catch-up.ts';
 import { type AuthlogNode, startNode } from '../../src/node/node.ts';
 import { finishRebuildTarget, REBUILD_TARGET } from '../../src/node/rebuild.ts';
@@ -14,11 +15,24 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { RawRow } from './raw.ts';
 
 /** A node on a durable (synchronous=FULL) store file, caught up and accepting commands. */
-export const startDurableNode = async (storePath: string, readModelPath: string) => {
+export const startDurableNode = async (
+  storePath: string,
+  readModelPath: string,
+  key: NodeKey = generateNodeKey().key,
+) => {
   const store = openSqliteStore({ path: storePath, synchronous: 'FULL' });
-  const node = await startNode({ nodeId: 'bench', store, readModelPath });
+  const node = await startNode({ nodeId: 'bench', store, readModelPath, key });
   await node.ready;
   return node;
+};
+
+/** The baseline of "the same appends without signatures": a node key whose sign() returns a
+ * constant of a signature's length instead of an Ed25519 signature. Nothing else changes: the
+ * writer still builds the canonical encoding and the chain hash (bench:store times those apart). */
+export const unsignedKey = (): NodeKey => {
+  const { publicKey } = generateNodeKey().key;
+  const sig = 'A'.repeat(86);
+  return { publicKey, sign: () => sig };
 };
 
 // One PrincipalRegistered event per command, with the checks a real registration makes

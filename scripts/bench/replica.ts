@@ -7,6 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { projections } from '../../projections/index.ts';
 import { seqOf } from '../../src/clock/version-vector.ts';
+import { fromRecorded, originStream } from '../../src/events/envelope.ts';
+import { nodeKeyFrom } from '../../src/events/signature.ts';
 import { startNode } from '../../src/node/node.ts';
 import { rebuildReadModel } from '../../src/node/rebuild.ts';
 import { type Puller, startPuller } from '../../src/replication/puller.ts';
@@ -23,6 +25,7 @@ export type ReplicaCommand =
     }
   | { readonly kind: 'stop-pulling' }
   | { readonly kind: 'rebuild'; readonly path: string }
+  | { readonly kind: 'verify'; readonly origin: string; readonly events: number }
   | { readonly kind: 'close' };
 
 export type ReplicaReport =
@@ -33,10 +36,26 @@ export type ReplicaReport =
       readonly kind: 'rebuilt';
       readonly events: number;
       readonly ms: number;
+      /** Of `ms`, checking signatures and chains. */
+      readonly verifyMs: number;
       readonly same: boolean;
+    }
+  | {
+      readonly kind: 'verified';
+      readonly events: number;
+      /** Microseconds per event of each pass. */
+      readonly passes: readonly number[];
     };
 
-const { storePath, readModelPath } = workerData as { storePath: string; readModelPath: string };
+export type ReplicaData = {
+  readonly storePath: string;
+  readonly readModelPath: string;
+  /** B's private key (one-line PKCS#8 DER, base64) and the founders' public keys by node id. */
+  readonly key: string;
+  readonly founders: Readonly<Record<string, string>>;
+};
+
+const { storePath, readModelPath, key, founders } = workerData as ReplicaData;
 const port = parentPort;
 if (!port) throw new Error('scripts/bench/replica.ts runs as a worker thread');
 const send = (report: ReplicaReport) => port.postMessage(report);
@@ -46,6 +65,8 @@ const node = await startNode({
   nodeId: 'b',
   store: openSqliteStore({ path: storePath }),
   readModelPath,
+  key: nodeKeyFrom(key),
+  founders: (id) => founders[id],
   log,
 });
 await node.ready;
@@ -85,13 +106,37 @@ port.on('message', (command: ReplicaCommand) => {
           store: node.store,
           path: command.path,
           projections,
+          founders: (id) => founders[id],
         });
         send({
           kind: 'rebuilt',
           events: result.events,
           ms: result.ms,
+          verifyMs: result.verifyMs,
           same: result.digest === node.digest(),
         });
+        return;
+      }
+      case 'verify': {
+        // What ingest checks of each event before storing it (trust.check: the canonical
+        // encoding, the Ed25519 signature, the chain, the origin's families), timed alone over
+        // the first events of `origin` as B stored them, in three passes.
+        const stored = await node.store.readStream(originStream(command.origin), {
+          maxCount: command.events,
+        });
+        const events = stored.map((raw) => ({ raw, e: fromRecorded(raw, true) }));
+        const passes: number[] = [];
+        for (let pass = 0; pass < 3; pass++) {
+          let prev: string | undefined;
+          const started = performance.now();
+          for (const { raw, e } of events) {
+            const verdict = node.trust.check(raw, e, prev);
+            if (!('hash' in verdict)) throw new Error(`B refuses ${e.origin}:${e.seq} it stored`);
+            prev = verdict.hash;
+          }
+          passes.push(((performance.now() - started) * 1000) / events.length);
+        }
+        send({ kind: 'verified', events: events.length, passes });
         return;
       }
       case 'close':
