@@ -55,6 +55,8 @@ export const auditRow: Handler<EventType> = (e: Envelope) => {
 
 export const audit: Projection = {
   name: 'audit',
+  // The trail records every event a node applied, inert ones included.
+  seesInert: true,
   ddl: [
     `CREATE TABLE audit (
       hlc TEXT NOT NULL, event_id TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL,

@@ -1,10 +1,22 @@
 // Authority races (DESIGN.md section 5). An administrative event was authorized at its origin,
 // against that origin's causal past. If a revocation of the actor's authority — the actor
 // deactivated or deleted, or one of its role memberships revoked — is concurrent with it, the
-// event still applies, and the pair is recorded here for review. Whether two events are
-// concurrent is a property of the two events (`a.deps[b.origin] < b.seq` and the other way), and
-// delivery is causal, so whichever arrives second finds the first and every node lists the same
-// pairs. This is the one place the check lives; quarantining such events would become a rule here.
+// event is quarantined: it is inert (no projection but the audit trail and this one sees it),
+// the pair is listed here, and an administrator re-affirms it, if it should stand, with a new
+// command (which has seen the revocation, so it is not concurrent with it). Whether two events
+// are concurrent is a property of the two events (`a.deps[b.origin] < b.seq` and the other way),
+// so every node quarantines the same events: when the revocation arrives first, the event is
+// inert as it is applied; when it arrives second, the events it quarantines had effects, and the
+// read model is replayed from the log (`retroactive`, src/node/replay.ts) with every revocation
+// of the log known before the first event is applied (`_authority_foresight`).
+//
+// Which events: administrative ones that confer or change; events that only take away (a
+// revocation, a deactivation, a session ended, a node removed) always stand, whatever their
+// author's standing, and so do the cluster's own facts (a key rotation, evidence of
+// equivocation). A revocation counts whether or not it is itself quarantined: the rule needs no
+// fixpoint, and it errs on the side of less authority (the security bias of section 5).
+// Not followed further: events whose authority came from a quarantined event (a membership a
+// quarantined grant gave) stand; re-affirming is the administrator's call.
 //
 // Two kinds of revocation are traced:
 // - of the actor: deactivated, deleted, or removed from a role. The revocation names the actor,
@@ -29,7 +41,13 @@
 import { encodeVector } from '../src/clock/version-vector.ts';
 import { eventTypes } from '../src/events/catalogue.ts';
 import { type Envelope, SYSTEM_ACTOR } from '../src/events/envelope.ts';
-import type { Handlers, Projection, Statement } from '../src/readmodel/projection.ts';
+import type {
+  Handlers,
+  Projection,
+  Reader,
+  SqlRow,
+  Statement,
+} from '../src/readmodel/projection.ts';
 import { sql } from '../src/readmodel/projection.ts';
 
 /** Events that do not use administrative authority: sign-in bookkeeping and the trail itself.
@@ -60,6 +78,29 @@ const revokedFrom = (e: Envelope): string | undefined => {
 };
 
 const depsOf = (e: Envelope) => JSON.stringify(encodeVector(e.deps));
+
+/** Administrative events that only take away: never quarantined. (Type names only.) */
+const ONLY_TAKE_AWAY: ReadonlySet<string> = new Set([
+  'PrincipalDeactivated',
+  'PrincipalDeleted',
+  'IdentityRemoved',
+  'CredentialRevoked',
+  'SessionEnded',
+  'RoleDeleted',
+  'RoleMembershipRevoked',
+  'NodeRemoved',
+  // The cluster's facts: a key rotation is the node's own, evidence is evidence.
+  'NodeKeyRotated',
+  'EquivocationDetected',
+  'ReplicationRefused',
+]);
+
+/** Whether `e` is quarantined when a revocation of its authority is concurrent with it. */
+const quarantinable = (e: Envelope): boolean =>
+  e.actor !== SYSTEM_ACTOR &&
+  !NOT_ADMINISTRATIVE.has(e.type) &&
+  !ONLY_TAKE_AWAY.has(e.type) &&
+  revokedGrant(e) === undefined;
 /** SQL: the seq of `origin` that a deps vector (bound as the parameter) had seen. */
 const seenBy = (origin: string) =>
   `COALESCE((SELECT CAST(d.value AS INTEGER) FROM json_each(?) d WHERE d.key = ${origin}), 0)`;
@@ -235,8 +276,103 @@ const handle = (e: Envelope): Statement[] => {
   return out;
 };
 
+/** SQL: a foresight row `f` had not seen the event (bound: the event's origin as a JSON path,
+ * then its seq). */
+const notSeenByForesight = `COALESCE(CAST(json_extract(f.deps, ?) AS INTEGER), 0) < ?`;
+
+/** The revocation `e` is quarantined by, if any: of its actor, or of a grant it acted by,
+ * concurrent with it. Applied revocations were delivered before `e`, so they had not seen it;
+ * a replay's foresight rows may come after it in the log, so that is checked too. */
+const quarantinedBy = (e: Envelope, read: Reader): SqlRow | undefined => {
+  const deps = depsOf(e);
+  const path = `$."${e.origin}"`;
+  const byActor =
+    read.get(
+      `SELECT r.event_id, r.type FROM authority_revocations r
+        WHERE r.subject = ? AND r.origin <> ? AND r.seq > ${seenBy('r.origin')} LIMIT 1`,
+      e.actor,
+      e.origin,
+      deps,
+    ) ??
+    read.get(
+      `SELECT f.event_id, f.type FROM _authority_foresight f
+        WHERE f.subject = ? AND f.origin <> ? AND f.seq > ${seenBy('f.origin')}
+          AND ${notSeenByForesight} LIMIT 1`,
+      e.actor,
+      e.origin,
+      deps,
+      path,
+      e.seq,
+    );
+  if (byActor) return byActor;
+  for (const { role, grant, inherits } of usesOf(e)) {
+    const targets = ['*', grant, scopeOf(grant), inherits ? 'parent' : '*'] as const;
+    const found =
+      read.get(
+        `SELECT r.event_id, r.type FROM authority_grant_revocations r
+          WHERE r.role = ? AND r.target IN (?, ?, ?, ?) AND r.origin <> ?
+            AND r.seq > ${seenBy('r.origin')} LIMIT 1`,
+        role,
+        ...targets,
+        e.origin,
+        deps,
+      ) ??
+      read.get(
+        `SELECT f.event_id, f.type FROM _authority_foresight f
+          WHERE f.role = ? AND f.target IN (?, ?, ?, ?) AND f.origin <> ?
+            AND f.seq > ${seenBy('f.origin')} AND ${notSeenByForesight} LIMIT 1`,
+        role,
+        ...targets,
+        e.origin,
+        deps,
+        path,
+        e.seq,
+      );
+    if (found) return found;
+  }
+  return undefined;
+};
+
 export const authority: Projection = {
   name: 'authority',
+  inert: (e, read) => {
+    if (!quarantinable(e)) return undefined;
+    const by = quarantinedBy(e, read);
+    return by
+      ? `quarantined: concurrent with ${String(by.type)} ${String(by.event_id)}, which revoked the authority it was made by`
+      : undefined;
+  },
+  // Uses, revocations and races are recorded whichever side is inert.
+  seesInert: true,
+  foresight: (e) => {
+    const subject = revokedFrom(e);
+    const grant = revokedGrant(e);
+    if (subject === undefined && grant === undefined) return [];
+    return [
+      sql(
+        'INSERT OR IGNORE INTO _authority_foresight (event_id, subject, role, target, origin, seq, type, deps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        e.id,
+        subject ?? null,
+        grant?.role ?? null,
+        grant?.target ?? null,
+        e.origin,
+        e.seq,
+        e.type,
+        depsOf(e),
+      ),
+    ];
+  },
+  // A revocation that finds administrative events applied before it and concurrent with it:
+  // their effects must go, by a replay. (In a replay they are inert already, its foresight
+  // knowing the revocation, and the replay ends with the read model no longer stale.)
+  retroactive: (e, read) =>
+    (revokedFrom(e) !== undefined || revokedGrant(e) !== undefined) &&
+    read.get(
+      `SELECT 1 AS x FROM authority_races a
+        WHERE a.revocation_id = ? AND a.event_type NOT IN (${[...NOT_ADMINISTRATIVE, ...ONLY_TAKE_AWAY].map((t) => `'${t}'`).join(', ')})
+          AND a.event_id NOT IN (SELECT event_id FROM authority_grant_revocations) LIMIT 1`,
+      e.id,
+    ) !== undefined,
   ddl: [
     `CREATE TABLE authority_revocations (
       event_id TEXT PRIMARY KEY, subject TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -258,6 +394,12 @@ export const authority: Projection = {
       event_id TEXT NOT NULL, revocation_id TEXT NOT NULL, actor TEXT NOT NULL,
       event_type TEXT NOT NULL, revocation_type TEXT NOT NULL, hlc TEXT NOT NULL,
       PRIMARY KEY (event_id, revocation_id)) WITHOUT ROWID`,
+    // A replay's knowledge of every revocation in the log, before its first event is applied.
+    `CREATE TABLE _authority_foresight (
+      event_id TEXT PRIMARY KEY, subject TEXT, role TEXT, target TEXT, origin TEXT NOT NULL,
+      seq INTEGER NOT NULL, type TEXT NOT NULL, deps TEXT NOT NULL) WITHOUT ROWID`,
+    'CREATE INDEX _authority_foresight_subject ON _authority_foresight (subject)',
+    'CREATE INDEX _authority_foresight_role ON _authority_foresight (role, target)',
   ],
   conflicts: [
     `SELECT 'authority-race', 'actor:' || a.actor, a.event_id, a.revocation_id,

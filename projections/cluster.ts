@@ -1,6 +1,6 @@
 // Cluster membership (docs/replication-trust.md): the nodes enrolled to originate events, the
 // keys each signs with from which of its seqs on, the families of events each may write, from
-// which seq a removed node's events are refused, and the equivocations proven against a node.
+// which seq a removed node's events are inert, and the equivocations proven against a node.
 // Ingest (src/node/trust.ts) verifies every event a peer serves against this state.
 //
 // Registers: a node's enrollment is a creation fact, the earliest enrollment (HLC) wins among
@@ -46,10 +46,45 @@ const evidenceHash = (raw: unknown): string =>
 
 export const cluster: Projection = {
   name: 'cluster',
+  // A node removed from a seq on: its events from that seq are inert on every node — stored
+  // (they are validly signed, and later events of others may depend on them) but without effect.
+  inert: (e, read) =>
+    read.get(
+      `SELECT 1 AS x FROM cluster_removals WHERE node_id = ? AND from_seq <= ?
+       UNION ALL SELECT 1 FROM _cluster_foresight WHERE node_id = ? AND from_seq <= ? LIMIT 1`,
+      e.origin,
+      e.seq,
+      e.origin,
+      e.seq,
+    )
+      ? `its origin ${e.origin} is removed from this seq on`
+      : undefined,
+  // The removal counts even when it comes from a removed node's inert event.
+  seesInert: ['NodeRemoved'],
+  foresight: (e) =>
+    e.type === 'NodeRemoved'
+      ? [
+          sql(
+            `INSERT INTO _cluster_foresight (node_id, from_seq) VALUES (?, ?)
+              ON CONFLICT (node_id) DO UPDATE SET from_seq = MIN(from_seq, excluded.from_seq)`,
+            e.data.nodeId,
+            BigInt(e.data.fromSeq),
+          ),
+        ]
+      : [],
+  // A removal of seqs this node has applied takes their effects back: a replay.
+  retroactive: (e, _read, applied) =>
+    e.type === 'NodeRemoved' && (applied[e.data.nodeId] ?? 0n) >= BigInt(e.data.fromSeq),
   ddl: [
     `CREATE TABLE cluster_nodes (
       node_id TEXT PRIMARY KEY, families TEXT NOT NULL, enrolled_hlc TEXT NOT NULL,
-      enrolled_event TEXT NOT NULL, removed_from TEXT, removal_reason TEXT) WITHOUT ROWID`,
+      enrolled_event TEXT NOT NULL) WITHOUT ROWID`,
+    // Removals, founders' included: the lowest seq wins, so the order they come in is moot.
+    `CREATE TABLE cluster_removals (
+      node_id TEXT PRIMARY KEY, from_seq INTEGER NOT NULL, reason TEXT NOT NULL,
+      event_id TEXT NOT NULL, hlc TEXT NOT NULL) WITHOUT ROWID`,
+    // A replay's knowledge of every removal in the log before the first event is applied.
+    `CREATE TABLE _cluster_foresight (node_id TEXT PRIMARY KEY, from_seq INTEGER NOT NULL) WITHOUT ROWID`,
     `CREATE TABLE cluster_enrollment_losers (
       node_id TEXT NOT NULL, event_id TEXT NOT NULL, hlc TEXT NOT NULL,
       PRIMARY KEY (node_id, event_id)) WITHOUT ROWID`,
@@ -131,18 +166,18 @@ export const cluster: Projection = {
     },
     NodeRemoved: (e) => {
       const d: EventPayload<'NodeRemoved'> = e.data;
-      // The lowest seq wins: compared as numbers, whatever the order the removals arrive in.
+      // The lowest seq wins (then the lowest reason, then event id): whatever the order.
       return [
         sql(
-          `UPDATE cluster_nodes SET removed_from = ?, removal_reason = ?
-            WHERE node_id = ? AND (removed_from IS NULL OR CAST(removed_from AS INTEGER) > CAST(? AS INTEGER)
-              OR (removed_from = ? AND removal_reason > ?))`,
-          d.fromSeq,
-          d.reason,
+          `INSERT INTO cluster_removals (node_id, from_seq, reason, event_id, hlc) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (node_id) DO UPDATE SET from_seq = excluded.from_seq, reason = excluded.reason,
+              event_id = excluded.event_id, hlc = excluded.hlc
+            WHERE (excluded.from_seq, excluded.reason, excluded.event_id) < (from_seq, reason, event_id)`,
           d.nodeId,
-          d.fromSeq,
-          d.fromSeq,
+          BigInt(d.fromSeq),
           d.reason,
+          e.id,
+          e.hlc,
         ),
       ];
     },
@@ -174,18 +209,23 @@ export const cluster: Projection = {
 export const clusterNodes = (read: Reader): ClusterNode[] =>
   read
     .all(
-      'SELECT node_id, families, enrolled_hlc, removed_from, removal_reason FROM cluster_nodes ORDER BY node_id',
+      `SELECT n.node_id, n.families, n.enrolled_hlc, r.from_seq, r.reason
+         FROM cluster_nodes n LEFT JOIN cluster_removals r ON r.node_id = n.node_id
+        ORDER BY n.node_id`,
     )
-    .map((r) => {
-      const removed = strOrNull(r, 'removed_from');
-      return {
-        nodeId: str(r, 'node_id'),
-        families: stringList(r, 'families'),
-        removedFrom: removed === null ? null : BigInt(removed),
-        removalReason: strOrNull(r, 'removal_reason'),
-        enrolledAt: str(r, 'enrolled_hlc'),
-      };
-    });
+    .map((r) => ({
+      nodeId: str(r, 'node_id'),
+      families: stringList(r, 'families'),
+      removedFrom: r.from_seq === null || r.from_seq === undefined ? null : BigInt(r.from_seq),
+      removalReason: strOrNull(r, 'reason'),
+      enrolledAt: str(r, 'enrolled_hlc'),
+    }));
+
+/** The seq from which `nodeId`'s events are inert, if it was removed (founders too). */
+export const removedFrom = (read: Reader, nodeId: string): bigint | null => {
+  const row = read.get('SELECT from_seq FROM cluster_removals WHERE node_id = ?', nodeId);
+  return row === undefined ? null : BigInt(row.from_seq as number | bigint);
+};
 
 export const nodeKeySpans = (read: Reader): NodeKeySpan[] =>
   read.all('SELECT node_id, from_seq, public_key FROM cluster_keys').map((r) => ({

@@ -8,6 +8,7 @@ import { cluster } from './cluster.ts';
 import { credentials } from './credentials.ts';
 import { factors } from './factors.ts';
 import { identities } from './identities.ts';
+import { inert } from './inert.ts';
 import { principals } from './principals.ts';
 import { sessions } from './sessions.ts';
 
@@ -21,6 +22,7 @@ export const projections: readonly Projection[] = [
   accountTokens,
   authority,
   cluster,
+  inert,
   audit,
 ];
 

@@ -25,6 +25,7 @@ import type { Command, CommandMeta } from './command.ts';
 import { createCommitSignal } from './commit-signal.ts';
 import { ingest } from './ingest.ts';
 import type { Applied, FeedSource, Ingest, LogReader } from './ports.ts';
+import { reproject } from './reproject.ts';
 import { createTrust, type Founders, type Trust, type TrustSummary } from './trust.ts';
 import { createWriter, type Receipt, type Writer } from './writer.ts';
 
@@ -171,6 +172,8 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     },
   });
   let commits = 0;
+  // A replay in place is under way (reproject.ts): waits for applied writes hold until it ends.
+  let reprojecting = false;
   const committed = createCommitSignal();
   const read = createReader(readModel.reader);
   const trust = createTrust({ founders, read });
@@ -207,6 +210,16 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
       return new AppError(enrolled ? 'FAMILY_NOT_ALLOWED' : 'NOT_ENROLLED', why);
     },
     onFatal: (err) => log.fatal({ err }, 'writer stopped'),
+    reproject: async () => {
+      reprojecting = true;
+      const { events, ms } = await reproject({ store, readModel, projector }).finally(() => {
+        reprojecting = false;
+      });
+      log.warn(
+        { events, ms: Math.round(ms) },
+        'events applied earlier became inert (an authority race or a removal): the read model was built again from the log',
+      );
+    },
     onKeyRotated: (next) => {
       options.keyStore?.promote();
       log.info({ node: id, publicKey: next.publicKey }, 'node key rotated');
@@ -309,8 +322,12 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     eventLog,
     now: physicalMs,
     appliedVector,
+    // Not while a replay is due or under way: what it takes back is not applied in effect.
     waitApplied: (origin, seq, timeoutMs) =>
-      committed.until(() => seqOf(projector.applied, origin) >= seq, timeoutMs),
+      committed.until(
+        () => !reprojecting && !projector.stale && seqOf(projector.applied, origin) >= seq,
+        timeoutMs,
+      ),
     nextCommit,
     read,
     authz,

@@ -20,6 +20,7 @@ import { createProjector } from '../readmodel/projector.ts';
 import { type EventStore, type Position, positionToString } from '../store/port.ts';
 import { STORE_CHECKPOINT } from './catch-up.ts';
 import { createChainVerifier, founderKeys, LogBrokenError } from './chain.ts';
+import { foreseeLog } from './reproject.ts';
 import type { Founders } from './trust.ts';
 
 export type RebuildProgress = {
@@ -74,6 +75,11 @@ export const rebuildReadModel = async (options: RebuildOptions): Promise<Rebuild
   let verifyMs = 0;
   const verifier = createChainVerifier(founderKeys(options.founders));
   try {
+    // Every revocation and removal of the log, known before the first event is applied: events
+    // they make inert are inert as they are applied (reproject.ts, projections/inert.ts).
+    projector.begin();
+    await foreseeLog(options.store, projector);
+    projector.commit();
     for (;;) {
       const page = await options.store.readAll({
         streamPrefix: ORIGIN_STREAM_PREFIX,
@@ -102,6 +108,7 @@ export const rebuildReadModel = async (options: RebuildOptions): Promise<Rebuild
       });
       if (head && last.commit >= head.commit && last.prepare >= head.prepare) break;
     }
+    projector.transaction(() => projector.endForesight());
     finishRebuildTarget(rm);
     const result = {
       events,

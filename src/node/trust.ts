@@ -6,7 +6,12 @@
 // rotate by the origin's own `NodeKeyRotated` (signed by the old key). This module holds that
 // state, read from the read model (projections/cluster.ts), and checks events against it.
 import type { KeyObject } from 'node:crypto';
-import { clusterNodes, equivocations, nodeKeySpans } from '../../projections/cluster.ts';
+import {
+  clusterNodes,
+  equivocations,
+  nodeKeySpans,
+  removedFrom,
+} from '../../projections/cluster.ts';
 import { type EventFamily, type EventType, familyOf } from '../events/catalogue.ts';
 import type { Envelope } from '../events/envelope.ts';
 import { hashBytes, publicKeyObject, signingBytes, verifySignature } from '../events/signature.ts';
@@ -25,7 +30,6 @@ export type RefusalReason =
   | 'bad-signature'
   | 'broken-chain'
   | 'gap'
-  | 'removed-origin'
   | 'family-not-allowed'
   | 'equivocation'
   | 'false-evidence'
@@ -178,7 +182,7 @@ export const createTrust = (options: { founders: Founders; read: Reader }): Trus
         nodeId,
         founder: true,
         families: 'all',
-        removedFrom: null,
+        removedFrom: removedFrom(options.read, nodeId),
         keys: [{ fromSeq: 1n, publicKey: founderKey }, ...rotations]
           .map((s) => ({
             fromSeq: s.fromSeq,
@@ -192,17 +196,21 @@ export const createTrust = (options: { founders: Founders; read: Reader }): Trus
     return m;
   };
 
+  const familyRefusal = (m: Member, type: EventType): string | undefined => {
+    // A node may always rotate its own key: the rotation is signed by the key it replaces.
+    if (type === 'NodeKeyRotated') return undefined;
+    const family = familyOf[type];
+    if (m.families !== 'all' && !m.families.has(family))
+      return `node ${m.nodeId} may not originate ${family} events (${type})`;
+    return undefined;
+  };
+
   const mayOriginate = (nodeId: string, type: EventType, seq: bigint): string | undefined => {
     const m = member(nodeId);
     if (!m) return `node ${nodeId} is not enrolled`;
     if (m.removedFrom !== null && seq >= m.removedFrom)
       return `node ${nodeId} is removed from seq ${m.removedFrom}`;
-    // A node may always rotate its own key: the rotation is signed by the key it replaces.
-    if (type === 'NodeKeyRotated') return undefined;
-    const family = familyOf[type];
-    if (m.families !== 'all' && !m.families.has(family))
-      return `node ${nodeId} may not originate ${family} events (${type})`;
-    return undefined;
+    return familyRefusal(m, type);
   };
 
   const signedByOrigin = (raw: RawEvent, origin: string, seq: bigint): boolean => {
@@ -233,11 +241,11 @@ export const createTrust = (options: { founders: Founders; read: Reader }): Trus
       const enrolled = member(e.origin);
       if (!enrolled) return { unknown: `origin ${e.origin} is not enrolled` };
       const m = withRotations(enrolled, rotations);
-      if (m.removedFrom !== null && e.seq >= m.removedFrom)
-        return refuse('removed-origin', `node ${e.origin} is removed from seq ${m.removedFrom}`);
+      // A removed origin's events from its removal seq on are taken, signature and chain checked,
+      // and are inert (projections/cluster.ts): others' events may depend on them.
       const signed = checkSigned(m, raw, e, prevHash);
       if ('refused' in signed) return signed;
-      const why = mayOriginate(e.origin, e.type, e.seq);
+      const why = familyRefusal(m, e.type);
       if (why !== undefined) return refuse('family-not-allowed', why);
       if (e.type === 'NodeKeyRotated' && e.data.publicKey === m.keys[0]?.publicKey)
         return refuse('malformed', 'a key rotation to the key in use');

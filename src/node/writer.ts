@@ -43,6 +43,9 @@ export type WriterOptions = {
   /** Delays between retries of an append the store could not confirm (same ids, same revision). */
   readonly retryDelaysMs?: readonly number[];
   readonly onFatal?: (error: Error) => void;
+  /** The read model is stale (an applied event made earlier ones inert): rebuilds it in place
+   * (reproject.ts), as a job of this queue, before anything else is decided or applied. */
+  readonly reproject?: () => Promise<void>;
   /** A rotation's event is in the log: the writer signs with `key` from now on. */
   readonly onKeyRotated?: (key: NodeKey) => void;
 };
@@ -334,6 +337,7 @@ export const createWriter = (options: WriterOptions): Writer => {
       projector.commit();
       if (key !== keyAtStart) switchKey(key);
       committed();
+      await reprojectIfStale();
     } catch (err) {
       projector.rollback();
       chainHead = headAtStart;
@@ -369,6 +373,16 @@ export const createWriter = (options: WriterOptions): Writer => {
     }
   };
 
+  const reprojectIfStale = async () => {
+    if (!projector.stale || !options.reproject) return;
+    try {
+      await options.reproject();
+    } catch (err) {
+      // The old read model stands (the replay rolled back); the next commit tries again.
+      options.onFatal?.(err as Error);
+    }
+  };
+
   const pump = async () => {
     if (pumping) return;
     pumping = true;
@@ -379,6 +393,7 @@ export const createWriter = (options: WriterOptions): Writer => {
           queue.shift();
           try {
             runApply(head);
+            await reprojectIfStale();
             head.resolve();
           } catch (err) {
             head.reject(err);
@@ -392,6 +407,7 @@ export const createWriter = (options: WriterOptions): Writer => {
           const [job] = queue.splice(next, 1) as [ApplyJob];
           try {
             runApply(job);
+            await reprojectIfStale();
             job.resolve();
           } catch (err) {
             job.reject(err);

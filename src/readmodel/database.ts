@@ -248,3 +248,18 @@ export const removeReadModelFiles = (path: string): void => {
   for (const file of [path, `${path}-wal`, `${path}-shm`, bootMarkerPath(path)])
     rmSync(file, { force: true });
 };
+
+/** Empties every table of the read model but its bookkeeping and seeds it again, inside the
+ * caller's transaction: a replay in place (src/node/reproject.ts) applies the log into it. */
+export const clearReadModel = (rm: ReadModel): void => {
+  const db = rm.writer;
+  const tables = (
+    db
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT IN ('_meta', '_applied', '_checkpoint')",
+      )
+      .all() as { name: string }[]
+  ).map((t) => t.name);
+  for (const t of tables) db.prepare(`DELETE FROM "${t}"`).run();
+  for (const s of rm.projections.flatMap((p) => p.seed ?? [])) db.prepare(s.sql).run(...s.params);
+};

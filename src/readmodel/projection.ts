@@ -43,4 +43,28 @@ export type Projection = {
   /** SELECTs contributing rows (kind, scope, subject, winner, detail, hlc) to the `conflicts` view. */
   readonly conflicts?: readonly string[];
   readonly handlers: Handlers;
+  /**
+   * Inert events (DESIGN.md section 5, docs/replication-trust.md): why `event` has no effect,
+   * or undefined. A rule here must be a property of the event and the set of events a node
+   * holds, never of the order they came in: what it reads (revocations, removals) is in this
+   * projection's tables, or in its `_foresight` tables during a replay, which hold every such
+   * event of the log before the first is applied.
+   */
+  readonly inert?: (event: Envelope, read: Reader) => string | undefined;
+  /** Whether this projection's handlers run for inert events too (the audit trail records that
+   * they happened; authority races are listed whichever side is inert; a removal counts even
+   * from a removed node), all of them or those of the types listed. */
+  readonly seesInert?: boolean | readonly EventType[];
+  /** Statements for an inert event (the listing of inert events). */
+  readonly onInert?: (event: Envelope, reason: string) => readonly Step[];
+  /** Statements a replay runs for every event of the log before it applies the first, into
+   * `_`-prefixed tables the `inert` rule reads (so the rule knows what comes later in the log). */
+  readonly foresight?: (event: Envelope) => readonly Step[];
+  /** Whether applying `event` made events applied before it inert: the read model must then be
+   * replayed from the log (src/node/replay.ts) to undo their effects. */
+  readonly retroactive?: (
+    event: Envelope,
+    read: Reader,
+    applied: Readonly<Record<string, bigint>>,
+  ) => boolean;
 };

@@ -25,6 +25,18 @@ export type Projector = {
   /** Offers one event; inside a transaction. Applies it and whatever it unblocks, or buffers it. */
   offer(event: Envelope): Outcome;
   setCheckpoint(name: string, position: string): void;
+  /** Set once an applied event made earlier ones inert (Projection.retroactive): the read model
+   * needs a replay (src/node/replay.ts), which clears it. */
+  readonly stale: boolean;
+  /** Inside a transaction: forgets every applied event and the causal buffer (a replay, having
+   * emptied the tables, applies the log again). */
+  forgetApplied(): void;
+  /** Inside a transaction: records what the inert rules must know of `event` before the first
+   * event of a replay is applied (Projection.foresight). */
+  foresee(event: Envelope): void;
+  /** Inside a transaction: forgets what `foresee` recorded (at the end of a replay) and whether
+   * the read model was stale (the replay knew every revocation and removal). */
+  endForesight(): void;
   checkpoint(name: string): string | undefined;
   /** Read access for decide functions: sees the writer's uncommitted in-transaction state. */
   readonly read: Reader;
@@ -44,13 +56,25 @@ export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): 
   const read = createReader(db, prepare);
 
   const handlers = new Map<string, Handler<EventType>[]>();
+  const inertHandlers = new Map<string, Handler<EventType>[]>();
   for (const p of rm.projections) {
     for (const [type, h] of Object.entries(p.handlers)) {
-      const list = handlers.get(type) ?? [];
-      list.push(h as Handler<EventType>);
-      handlers.set(type, list);
+      const sees = p.seesInert === true || (p.seesInert || []).includes(type as EventType);
+      for (const map of sees ? [handlers, inertHandlers] : [handlers]) {
+        const list = map.get(type) ?? [];
+        list.push(h as Handler<EventType>);
+        map.set(type, list);
+      }
     }
   }
+  const inertRules = rm.projections.flatMap((p) => (p.inert ? [p.inert] : []));
+  const onInert = rm.projections.flatMap((p) => (p.onInert ? [p.onInert] : []));
+  const retroactive = rm.projections.flatMap((p) => (p.retroactive ? [p.retroactive] : []));
+  const foresight = rm.projections.flatMap((p) => (p.foresight ? [p.foresight] : []));
+  const foresightTables = rm.projections.flatMap((p) =>
+    p.ddl.flatMap((d) => /^CREATE TABLE (_\w*foresight\w*)/.exec(d)?.[1] ?? []),
+  );
+  let stale = false;
 
   const applied: Record<string, bigint> = {};
   for (const row of db.prepare('SELECT origin, seq FROM _applied').safeIntegers(true).all() as {
@@ -61,7 +85,9 @@ export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): 
   }
   let buffer = new Map<string, Envelope>();
   const dirty = new Set<string>();
-  let snapshot: { applied: Record<string, bigint>; buffer: Map<string, Envelope> } | undefined;
+  let snapshot:
+    | { applied: Record<string, bigint>; buffer: Map<string, Envelope>; stale: boolean }
+    | undefined;
 
   const saveApplied = prepare(
     'INSERT INTO _applied (origin, seq) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq',
@@ -77,8 +103,22 @@ export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): 
     }
   };
 
+  const inertReason = (e: Envelope) => {
+    for (const rule of inertRules) {
+      const why = rule(e, read);
+      if (why !== undefined) return why;
+    }
+    return undefined;
+  };
+
   const applyOne = (e: Envelope) => {
-    for (const h of handlers.get(e.type) ?? []) run(h(e as never, read));
+    const why = inertRules.length > 0 ? inertReason(e) : undefined;
+    if (why === undefined) for (const h of handlers.get(e.type) ?? []) run(h(e as never, read));
+    else {
+      for (const h of inertHandlers.get(e.type) ?? []) run(h(e as never, read));
+      for (const f of onInert) run(f(e, why));
+    }
+    if (!stale) for (const r of retroactive) if (r(e, read, applied)) stale = true;
     applied[e.origin] = e.seq;
     dirty.add(e.origin);
     options.onApplied?.(e);
@@ -101,7 +141,7 @@ export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): 
 
   const begin = () => {
     if (snapshot) throw new Error('projector transaction already open');
-    snapshot = { applied: { ...applied }, buffer: new Map(buffer) };
+    snapshot = { applied: { ...applied }, buffer: new Map(buffer), stale };
     db.exec('BEGIN');
   };
   const commit = () => {
@@ -117,6 +157,7 @@ export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): 
       for (const k of Object.keys(applied)) delete applied[k];
       Object.assign(applied, snapshot.applied);
       buffer = snapshot.buffer;
+      stale = snapshot.stale;
     }
     dirty.clear();
     snapshot = undefined;
@@ -150,6 +191,24 @@ export const createProjector = (rm: ReadModel, options: ProjectorOptions = {}): 
       applyOne(e);
       if (buffer.size > 0) drain();
       return 'applied';
+    },
+    get stale() {
+      return stale;
+    },
+    forgetApplied() {
+      if (!snapshot) throw new Error('forgetApplied outside a transaction');
+      for (const origin of Object.keys(applied)) delete applied[origin];
+      buffer = new Map();
+      dirty.clear();
+      stale = false;
+      prepare('DELETE FROM _applied').run();
+    },
+    foresee(e) {
+      for (const f of foresight) run(f(e));
+    },
+    endForesight() {
+      for (const t of foresightTables) prepare(`DELETE FROM ${t}`).run();
+      stale = false;
     },
     setCheckpoint(name, position) {
       prepare(

@@ -64,7 +64,14 @@ const originEvents = async (node: AuthlogNode): Promise<RawEvent[]> =>
 /** The real ingest path of `node`, on `store` (the node's own, or one that stands in for it). */
 const ingestInto = (node: AuthlogNode, store: EventStore, events: readonly RawEvent[]) =>
   ingest(
-    { store, trust: node.trust, settle: async () => {}, now: Date.now, maxDriftMs: 60_000 },
+    {
+      store,
+      trust: node.trust,
+      settle: async () => {},
+      now: Date.now,
+      maxDriftMs: 60_000,
+      applied: () => node.appliedVector(),
+    },
     events,
   );
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { getRole } from '../../projections/authz.ts';
 import { identitiesOf } from '../../projections/identities.ts';
+import { inertEvents } from '../../projections/inert.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import { defineCredentialDirectory } from '../../src/authn/credentials.ts';
 import {
@@ -293,8 +294,20 @@ describe('convergence rules between two sites', () => {
         ],
       );
     }
-    // The actions stand (this version records, it does not quarantine).
-    assert.ok(getRole(b.read, 'r-race'));
+    // Quarantined (DESIGN.md section 5): neither action has any effect, on either node, and
+    // both nodes list them alike.
+    for (const n of [a, b]) {
+      assert.equal(getRole(n.read, 'r-race'), undefined, n.id);
+      assert.deepEqual(
+        inertEvents(n.read).map((i) => `${i.type} ${i.actor}`),
+        ['RoleDefined adm', 'RoleMembershipGranted adm'],
+      );
+    }
+    // An administrator who still holds the authority re-affirms what should stand: a new
+    // command, which has seen the deactivation, so it races with nothing.
+    await exec(b, createRole({ roleId: 'r-race', name: 'racy' }));
+    await exchange();
+    for (const n of [a, b]) assert.ok(getRole(n.read, 'r-race'), n.id);
   });
 
   // The grant an event was authorized by is recorded on it at its origin, so a concurrent

@@ -101,7 +101,13 @@ export const replay = (
   const rm = openReadModel(':memory:', projections);
   try {
     const projector = createProjector(rm);
+    // As a rebuild does (src/node/rebuild.ts): every revocation and removal known first, so an
+    // event they make inert is inert whatever the order (projections/inert.ts).
+    projector.transaction(() => {
+      for (const e of events) projector.foresee(e);
+    });
     for (const e of events) projector.transaction(() => projector.offer(e));
+    projector.transaction(() => projector.endForesight());
     return {
       digest: digest(rm.reader),
       applied: { ...projector.applied },
