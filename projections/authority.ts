@@ -337,9 +337,10 @@ export const authority: Projection = {
   name: 'authority',
   inert: (e, read) => {
     if (!quarantinable(e)) return undefined;
-    const by = quarantinedBy(e, read);
-    return by
-      ? `quarantined: concurrent with ${String(by.type)} ${String(by.event_id)}, which revoked the authority it was made by`
+    // Which revocation is not named: with several, the first found depends on arrival order.
+    // The authority races list every pair.
+    return quarantinedBy(e, read)
+      ? 'quarantined: concurrent with a revocation of the authority it was made by (see its authority races)'
       : undefined;
   },
   // Uses, revocations and races are recorded whichever side is inert.

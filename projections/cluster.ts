@@ -48,14 +48,18 @@ export const cluster: Projection = {
   name: 'cluster',
   // A node removed from a seq on: its events from that seq are inert on every node — stored
   // (they are validly signed, and later events of others may depend on them) but without effect.
+  // A removal is not inert by itself (a node's own removal of itself, at or after its `fromSeq`):
+  // applied, it is not yet recorded when the rule is asked, so in a replay it is not either.
   inert: (e, read) =>
     read.get(
       `SELECT 1 AS x FROM cluster_removals WHERE node_id = ? AND from_seq <= ?
-       UNION ALL SELECT 1 FROM _cluster_foresight WHERE node_id = ? AND from_seq <= ? LIMIT 1`,
+       UNION ALL SELECT 1 FROM _cluster_foresight
+        WHERE node_id = ? AND from_seq <= ? AND event_id <> ? LIMIT 1`,
       e.origin,
       e.seq,
       e.origin,
       e.seq,
+      e.id,
     )
       ? `its origin ${e.origin} is removed from this seq on`
       : undefined,
@@ -65,8 +69,8 @@ export const cluster: Projection = {
     e.type === 'NodeRemoved'
       ? [
           sql(
-            `INSERT INTO _cluster_foresight (node_id, from_seq) VALUES (?, ?)
-              ON CONFLICT (node_id) DO UPDATE SET from_seq = MIN(from_seq, excluded.from_seq)`,
+            'INSERT OR IGNORE INTO _cluster_foresight (event_id, node_id, from_seq) VALUES (?, ?, ?)',
+            e.id,
             e.data.nodeId,
             BigInt(e.data.fromSeq),
           ),
@@ -84,7 +88,9 @@ export const cluster: Projection = {
       node_id TEXT PRIMARY KEY, from_seq INTEGER NOT NULL, reason TEXT NOT NULL,
       event_id TEXT NOT NULL, hlc TEXT NOT NULL) WITHOUT ROWID`,
     // A replay's knowledge of every removal in the log before the first event is applied.
-    `CREATE TABLE _cluster_foresight (node_id TEXT PRIMARY KEY, from_seq INTEGER NOT NULL) WITHOUT ROWID`,
+    `CREATE TABLE _cluster_foresight (
+      event_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, from_seq INTEGER NOT NULL) WITHOUT ROWID`,
+    'CREATE INDEX _cluster_foresight_node ON _cluster_foresight (node_id, from_seq)',
     `CREATE TABLE cluster_enrollment_losers (
       node_id TEXT NOT NULL, event_id TEXT NOT NULL, hlc TEXT NOT NULL,
       PRIMARY KEY (node_id, event_id)) WITHOUT ROWID`,

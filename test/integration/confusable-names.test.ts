@@ -32,7 +32,7 @@ import type { EventData, JsonObject } from '../../src/store/port.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { auth, startApp } from '../support/app.ts';
 import { pull } from '../support/in-process.ts';
-import { sealRun, testFounders } from '../support/keys.ts';
+import { sealRun, testFounders, testTrust } from '../support/keys.ts';
 
 type Ctx = Awaited<ReturnType<typeof startApp>>;
 const CYRILLIC_A_ADMIN = '\u0430dmin';
@@ -210,8 +210,8 @@ describe('lookalike names claimed at two sites while cut off', () => {
   let a: Ctx;
   let b: Ctx;
   beforeEach(async () => {
-    a = await startApp('site-a');
-    b = await startApp('site-b');
+    a = await startApp('site-a', { trust: testTrust('site-a') });
+    b = await startApp('site-b', { trust: testTrust('site-b') });
   });
   afterEach(async () => {
     await a.close();

@@ -21,6 +21,9 @@ export type StartAppOptions = {
   /** Session, elevation and lockout settings (authentication tests). */
   readonly auth?: AppOptions['auth'];
   readonly logger?: Logger;
+  /** The node's cluster: by default one it founded alone; tests that replicate between apps
+   * pass testTrust(id) (every test node a founder). */
+  readonly trust?: Parameters<typeof startMemoryNode>[1];
   /** Registers extra (test-only) routes or hooks before the app is ready. */
   readonly configure?: (app: App) => void;
 };
@@ -29,7 +32,7 @@ export const startApp = async (
   nodeId = 'app',
   options: StartAppOptions = {},
 ): Promise<{ app: App; node: AuthlogNode; close(): Promise<void> }> => {
-  const node = await startMemoryNode(nodeId, soloTrust(nodeId));
+  const node = await startMemoryNode(nodeId, options.trust ?? soloTrust(nodeId));
   const app = buildApp({
     node,
     operatorToken: TOKEN,
