@@ -287,6 +287,15 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
     return run;
   };
   const appliedVector = () => ({ ...projector.applied });
+  // Status answers even when the read model cannot be read (it says so elsewhere): no members.
+  const trustSummary = (): TrustSummary => {
+    try {
+      return trust.summary();
+    } catch (err) {
+      log.error({ err }, 'cluster membership could not be read');
+      return { members: [], equivocations: [] };
+    }
+  };
   const nextCommit = (timeoutMs: number) => committed.next(timeoutMs);
   const eventLog: LogReader = {
     readLog: ({ after, maxCount }) =>
@@ -347,7 +356,7 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
       buffered: projector.buffered,
       writer: { failed: writer.failed?.message ?? null, ...writer.stats },
       driftAlarms,
-      trust: trust.summary(),
+      trust: trustSummary(),
       store: store.kind,
       keyProblem,
       logBreak,

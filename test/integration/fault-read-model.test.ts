@@ -224,6 +224,13 @@ describe('/v1/status never answers 500', () => {
       const plain = await http.inject({ url: '/v1/status', headers: auth });
       assert.equal(plain.statusCode, 200, plain.body);
       assert.equal(plain.json().digestError, undefined);
+
+      // Replication status needs the digest: a problem, not a 500. Metrics still answer.
+      const replication = await http.inject({ url: '/v1/replication/status', headers: auth });
+      assert.equal(replication.statusCode, 503, replication.body);
+      assert.equal(replication.json().code, 'READ_MODEL_UNAVAILABLE');
+      const metrics = await http.inject({ url: '/metrics', headers: auth });
+      assert.equal(metrics.statusCode, 200, metrics.body);
     } finally {
       await http.close();
       await node.close();

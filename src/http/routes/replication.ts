@@ -27,6 +27,14 @@ const requireReplicate = (app: App, request: FastifyRequest) => {
     });
 };
 
+const countOrNaN = (count: () => number): number => {
+  try {
+    return count();
+  } catch {
+    return Number.NaN;
+  }
+};
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 /**
@@ -145,14 +153,24 @@ export const replicationRoutes = async (app: App) => {
     async (request) => {
       requireReplicate(app, request);
       const s = app.node.status();
+      // A read model damaged while the node runs answers a problem, never a 500.
+      let digest: string;
+      let conflicts: number;
+      try {
+        digest = app.node.digest();
+        conflicts = conflictCount(app.node.read);
+      } catch (err) {
+        request.log.error({ err }, 'digest could not be computed');
+        throw new AppError('READ_MODEL_UNAVAILABLE', 'the node logged why under this request id');
+      }
       return {
         node: s.node,
         vector: s.applied,
         buffered: s.buffered,
         driftAlarms: s.driftAlarms,
-        conflicts: conflictCount(app.node.read),
+        conflicts,
         peers: [...app.peers()],
-        digest: app.node.digest(),
+        digest,
       };
     },
   );
@@ -180,7 +198,8 @@ export const replicationRoutes = async (app: App) => {
         ['', s.buffered],
       ]);
       metric('authlog_conflicts', 'gauge', 'Conflicts settled by the convergence rules.', [
-        ['', conflictCount(app.node.read)],
+        // NaN (Prometheus' "no value") when the read model cannot be read: never a 500.
+        ['', countOrNaN(() => conflictCount(app.node.read))],
       ]);
       metric(
         'authlog_clock_drift_alarms_total',
