@@ -13,6 +13,7 @@ import { type Config, ConfigError, loadConfig } from '../../src/boot/config.ts';
 import { plainHttpPeers, writePeersFile } from '../../src/boot/peers.ts';
 import { type RunningServer, startServer } from '../../src/boot/server.ts';
 import { coversAll } from '../../src/clock/version-vector.ts';
+import { productionIdentity } from '../support/keys.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
 const TOKEN = 'tls-test-operator-token-0123456789abcdef';
@@ -109,6 +110,8 @@ describe('replication over TLS', () => {
       AUTHLOG_LOG_LEVEL: 'silent',
       AUTHLOG_OPERATOR_TOKEN: TOKEN,
       AUTHLOG_TOTP_KEYS: TOTP,
+      // Both sites found the cluster: each checks the other's signatures.
+      ...productionIdentity(nodeId, ['tls-a', 'tls-b', 'tls-rogue']),
       ...env,
     });
     const server = await startServer(config, { bootstrapAdmin: false, say: () => {} });
