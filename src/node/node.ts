@@ -174,6 +174,7 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
   let commits = 0;
   // A replay in place is under way (reproject.ts): waits for applied writes hold until it ends.
   let reprojecting = false;
+  let rotating = false;
   const committed = createCommitSignal();
   const read = createReader(readModel.reader);
   const trust = createTrust({ founders, read });
@@ -368,6 +369,11 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
           'KEY_NOT_ROTATABLE',
           'this node key comes from the environment (AUTHLOG_NODE_KEY): set AUTHLOG_NODE_KEY_FILE to rotate online',
         );
+      // One rotation at a time: a second would sign its event with the key the first replaces,
+      // after the log says the new one signs (and overwrite the prepared key file).
+      if (rotating)
+        throw new AppError('KEY_NOT_ROTATABLE', 'a rotation of this node key is under way');
+      rotating = true;
       const next = keys.prepare();
       writer.rotateTo(next);
       try {
@@ -383,6 +389,8 @@ export const startNode = async (options: NodeOptions): Promise<AuthlogNode> => {
           keys.discard();
         }
         throw err;
+      } finally {
+        rotating = false;
       }
     },
     digest: () => digest(readModel.reader),

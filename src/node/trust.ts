@@ -9,6 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import {
   clusterNodes,
   equivocations,
+  type NodeKeySpan,
   nodeKeySpans,
   removedFrom,
 } from '../../projections/cluster.ts';
@@ -136,25 +137,27 @@ export const checkSigned = (
   return { hash: hashBytes(bytes) };
 };
 
+/** A node's keys, latest first: a founder's configured key from seq 1 (in place of an enrolled
+ * one), then the spans the log holds (enrollment, rotations). */
+const keysOf = (
+  spans: readonly NodeKeySpan[],
+  id: string,
+  founderKey: string | undefined,
+): Member['keys'] =>
+  [
+    ...(founderKey === undefined ? [] : [{ fromSeq: 1n, publicKey: founderKey }]),
+    ...spans.filter((s) => s.nodeId === id && (founderKey === undefined || s.fromSeq !== 1n)),
+  ]
+    .map((s) => ({ fromSeq: s.fromSeq, publicKey: s.publicKey, key: publicKeyObject(s.publicKey) }))
+    .sort((a, b) => (a.fromSeq > b.fromSeq ? -1 : a.fromSeq < b.fromSeq ? 1 : 0));
+
 export const createTrust = (options: { founders: Founders; read: Reader }): Trust => {
   let members: Map<string, Member> | undefined;
   const founderMembers = new Map<string, Member>();
 
   const load = (): Map<string, Member> => {
     const spans = nodeKeySpans(options.read);
-    const spansOf = (id: string) => spans.filter((s) => s.nodeId === id);
     const built = new Map<string, Member>();
-    const keysOf = (id: string, first: string | undefined) =>
-      [
-        ...(first === undefined ? [] : [{ fromSeq: 1n, publicKey: first }]),
-        ...spansOf(id).filter((s) => first === undefined || s.fromSeq !== 1n),
-      ]
-        .map((s) => ({
-          fromSeq: s.fromSeq,
-          publicKey: s.publicKey,
-          key: publicKeyObject(s.publicKey),
-        }))
-        .sort((a, b) => (a.fromSeq > b.fromSeq ? -1 : a.fromSeq < b.fromSeq ? 1 : 0));
     for (const n of clusterNodes(options.read)) {
       const founderKey = options.founders(n.nodeId);
       built.set(n.nodeId, {
@@ -162,7 +165,7 @@ export const createTrust = (options: { founders: Founders; read: Reader }): Trus
         founder: founderKey !== undefined,
         families: founderKey !== undefined ? 'all' : new Set(n.families as EventFamily[]),
         removedFrom: n.removedFrom,
-        keys: keysOf(n.nodeId, founderKey),
+        keys: keysOf(spans, n.nodeId, founderKey),
       });
     }
     return built;
@@ -177,19 +180,12 @@ export const createTrust = (options: { founders: Founders; read: Reader }): Trus
     // A founder never enrolled by an event: its configured key, and rotations from the log.
     let m = founderMembers.get(nodeId);
     if (!m) {
-      const rotations = nodeKeySpans(options.read).filter((s) => s.nodeId === nodeId);
       m = {
         nodeId,
         founder: true,
         families: 'all',
         removedFrom: removedFrom(options.read, nodeId),
-        keys: [{ fromSeq: 1n, publicKey: founderKey }, ...rotations]
-          .map((s) => ({
-            fromSeq: s.fromSeq,
-            publicKey: s.publicKey,
-            key: publicKeyObject(s.publicKey),
-          }))
-          .sort((a, b) => (a.fromSeq > b.fromSeq ? -1 : a.fromSeq < b.fromSeq ? 1 : 0)),
+        keys: keysOf(nodeKeySpans(options.read), nodeId, founderKey),
       };
       founderMembers.set(nodeId, m);
     }

@@ -85,6 +85,30 @@ describe('node key rotation', () => {
     assert.equal((await b.ingest.append([genuine])).refused, undefined);
   });
 
+  it('two rotations at once: one goes through, the other is refused; every event still checks', async () => {
+    const keys = memoryKeyStore();
+    const a = await startMemoryNode('site-a', {
+      key: testKey('site-a'),
+      founders: testFounders,
+      keyStore: keys,
+    });
+    const b = await startMemoryNode('site-b');
+    nodes.push(a, b);
+    const both = await Promise.allSettled([
+      a.rotateKey(rotateNodeKey, SYSTEM),
+      a.rotateKey(rotateNodeKey, SYSTEM),
+    ]);
+    assert.deepEqual(
+      both.map((r) => r.status),
+      ['fulfilled', 'rejected'],
+    );
+    assert.equal((both[1] as PromiseRejectedResult).reason.code, 'KEY_NOT_ROTATABLE');
+    assert.equal(a.writer.publicKey, keys.promoted[0]?.publicKey);
+    await register(a, 'after-both');
+    await pull(a, b);
+    assert.equal(a.digest(), b.digest());
+  });
+
   it('a rotation event signed by anyone but the current key is refused', async () => {
     const a = await startMemoryNode('site-a');
     const b = await startMemoryNode('site-b');
