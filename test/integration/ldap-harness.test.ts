@@ -5,9 +5,13 @@
 // refused (no silent fallback to an unverified server), a wrong or empty password does not bind,
 // the service account reads groups (nested membership as member DNs) but never a password, a
 // stopped server refuses connections and a restarted one serves the same data on the same port;
-// and, where Samba runs, a user of an Active Directory domain binds with a userPrincipalName.
+// and, where Samba runs, a user of an Active Directory domain binds with a userPrincipalName, and
+// the DC still answers binds (wrong password, disabled, expired, must change, locked out) as
+// test/support/ad-recorded-answers.json says, the answers tests replay where Samba is missing.
 // Each part is skipped, with the reason printed, where its server is not installed.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   Client,
@@ -15,6 +19,13 @@ import {
   InvalidCredentialsError,
   UnwillingToPerformError,
 } from 'ldapts';
+import {
+  type AdAnswer,
+  recordAdAnswers,
+  type SambaDc,
+  sambaMissing,
+  startSambaDc,
+} from '../support/samba.ts';
 import { otherCa, type Slapd, slapdMissing, startSlapd } from '../support/slapd.ts';
 
 const bindable = async (url: string, dn: string, password: string, ca?: string[]) => {
@@ -118,5 +129,47 @@ describe('slapd harness', { skip: slapdMissing() }, () => {
       bindable(slapd.url, slapd.userDn('dave'), 'dave-ldap-pw'),
       InvalidCredentialsError,
     );
+  });
+});
+
+describe('Samba AD DC harness', { skip: sambaMissing() }, () => {
+  let dc: SambaDc;
+  before(async () => {
+    // The first run on a machine provisions the domain template (7-9 s); later runs copy it.
+    dc = await startSambaDc();
+  });
+  after(async () => {
+    await dc?.close();
+  });
+
+  it('a created user binds with a userPrincipalName over LDAPS with the CA pinned', async () => {
+    await dc.createUser('harness-user', 'Harness-Pass-1!');
+    await bindable(dc.ldapsUrl, dc.upn('harness-user'), 'Harness-Pass-1!', [dc.caPem]);
+    await assert.rejects(
+      bindable(dc.ldapsUrl, dc.upn('harness-user'), 'Harness-Pass-1!', [otherCa()]),
+    );
+    await dc.createGroup('harness-group');
+    await dc.addToGroup('harness-group', 'harness-user');
+    assert.match(
+      await dc.objectGUID('harness-user'),
+      /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/,
+    );
+  });
+
+  it('answers binds as recorded in ad-recorded-answers.json', async () => {
+    const recorded = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../support/ad-recorded-answers.json'), 'utf8'),
+    ) as AdAnswer[];
+    const live = await recordAdAnswers(dc);
+    for (const answer of live) {
+      const was = recorded.find((r) => r.case === answer.case);
+      assert.ok(was, `no recorded answer for ${answer.case}`);
+      assert.equal(answer.resultCode, was.resultCode, answer.case);
+      // Same Samba: the same words. Another version may name another DSID; the data code holds.
+      if (was.source.split(' on ')[0] === answer.source.split(' on ')[0])
+        assert.equal(answer.message, was.message, answer.case);
+      else
+        assert.equal(/data (\w+)/.exec(answer.message)?.[1], /data (\w+)/.exec(was.message)?.[1]);
+    }
   });
 });

@@ -18,8 +18,9 @@
 // that default, so a client that sends an empty password is refused, not bound anonymously.
 //
 // Tests stop a server mid-run (connection refused) and start it again on the same ports with
-// the same data; a server left running is killed when the test process exits. Where slapd or
-// openssl is not installed, slapdMissing() says so and tests skip with that reason.
+// the same data; a server left running is killed, and its folder deleted, when the test process
+// exits or is ended by a signal. Where slapd or openssl is not installed, slapdMissing() says so
+// and tests skip with that reason.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -317,15 +318,42 @@ export type Slapd = {
 };
 
 const running = new Set<ChildProcess>();
+const folders = new Set<string>();
 let exitHookInstalled = false;
-const killOnExit = (child: ChildProcess) => {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+const cleanUp = () => {
+  for (const c of running) c.kill('SIGKILL');
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+};
+const installExitHook = () => {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const c of running) c.kill('SIGKILL');
-  });
+  process.once('exit', cleanUp);
+  // A test process ended by a signal (the runner's timeout, Ctrl-C) fires no 'exit': kill the
+  // servers, then die of the same signal as if no one had listened.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
+    process.once(signal, () => {
+      cleanUp();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+};
+
+/** Kills `child` (SIGKILL) if it still runs when this test process exits or is signalled. */
+export const killOnExit = (child: ChildProcess) => {
+  installExitHook();
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+};
+
+/** Deletes `dir` when this test process exits, unless removeFolder() deleted it first. */
+export const removeOnExit = (dir: string) => {
+  installExitHook();
+  folders.add(dir);
+};
+
+/** Deletes `dir` now, and no more at exit. */
+export const removeFolder = (dir: string) => {
+  folders.delete(dir);
+  rmSync(dir, { recursive: true, force: true });
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -383,6 +411,7 @@ export const startSlapd = async (
   const missing = slapdMissing();
   if (missing) throw new Error(missing);
   const dir = tempDir('slapd');
+  removeOnExit(dir);
   mkdirSync(join(dir, 'db'));
   mkdirSync(join(dir, 'pki'));
   const pki = makePki(join(dir, 'pki'));
@@ -485,7 +514,7 @@ export const startSlapd = async (
     });
   } catch (e) {
     await stop();
-    rmSync(dir, { recursive: true, force: true });
+    removeFolder(dir);
     throw e;
   }
 
@@ -515,7 +544,7 @@ export const startSlapd = async (
     },
     close: async () => {
       await stop();
-      rmSync(dir, { recursive: true, force: true });
+      removeFolder(dir);
     },
     addUser: (user) => asRoot((c) => c.add(userDn(user.uid), userEntry(user))),
     addGroup: (group) => asRoot((c) => c.add(groupDn(group.cn), groupEntry(group))),
