@@ -297,8 +297,11 @@ export const startSambaDc = async (): Promise<SambaDc> => {
   const start = async () => {
     if (child) return;
     out = '';
-    const c = spawn(SAMBA, ['-i', '-M', 'single', '-s', conf], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // -i with stdin a pipe: samba ends at EOF on stdin, so when the test process dies, even by
+    // SIGKILL (with stdin /dev/null it would not). --no-process-group: in our process group,
+    // a Ctrl-C reaches it too.
+    const c = spawn(SAMBA, ['-i', '--no-process-group', '-M', 'single', '-s', conf], {
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     child = c;
     killOnExit(c);

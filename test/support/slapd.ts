@@ -32,6 +32,7 @@ import { freePort } from './proxy.ts';
 export { freePort };
 
 const SLAPD = '/usr/sbin/slapd';
+const SETPRIV = '/usr/bin/setpriv';
 const SCHEMA_DIR = '/etc/ldap/schema';
 const MODULE_DIR = '/usr/lib/ldap';
 
@@ -437,18 +438,21 @@ export const startSlapd = async (
   // One try: resolves true once slapd answers; false when it exited (a port taken).
   const launch = async (): Promise<boolean> => {
     err = '';
-    const c = spawn(
-      SLAPD,
-      [
-        '-d',
-        '0',
-        '-f',
-        config,
-        '-h',
-        `ldap://127.0.0.1:${ports.ldap}/ ldaps://127.0.0.1:${ports.ldaps}/`,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const args = [
+      '-d',
+      '0',
+      '-f',
+      config,
+      '-h',
+      `ldap://127.0.0.1:${ports.ldap}/ ldaps://127.0.0.1:${ports.ldaps}/`,
+    ];
+    // setpriv execs slapd (the child is still the server) with a parent-death signal: killed
+    // with the test process even when that one is SIGKILLed and no exit hook runs.
+    const c = existsSync(SETPRIV)
+      ? spawn(SETPRIV, ['--pdeathsig', 'SIGKILL', SLAPD, ...args], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : spawn(SLAPD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
     killOnExit(c);
     c.stderr?.on('data', (d: Buffer) => {
