@@ -11,6 +11,7 @@ const LAYERS = [
   ['node', '^src/node/'],
   ['authz', '^src/authz/'],
   ['authn', '^src/authn/'],
+  ['directories', '^src/directories/'],
   ['accounting', '^src/accounting/'],
   ['replication', '^src/replication/'],
   ['http', '^src/http/'],

@@ -90,7 +90,12 @@ const pii = (d: Payload): Payload =>
   typeof d.pii === 'object' && d.pii !== null ? (d.pii as Payload) : {};
 
 const SUMMARIES: Readonly<Record<string, Summarize>> = {
-  PrincipalRegistered: (d) => `registered ${str(d.kind)} ${str(d.principalId)}`,
+  PrincipalRegistered: (d) =>
+    `registered ${str(d.kind)} ${str(d.principalId)}${
+      typeof d.source === 'object' && d.source !== null
+        ? ` from directory ${str((d.source as Payload).directoryId)}`
+        : ''
+    }`,
   PrincipalProfileChanged: (d) =>
     `changed ${changed(pii(d), ['emailKey'])} of principal ${str(d.principalId)}`,
   PrincipalDeactivated: (d) => `deactivated principal ${str(d.principalId)}${because(d.reason)}`,
@@ -108,6 +113,10 @@ const SUMMARIES: Readonly<Record<string, Summarize>> = {
     `issued access token ${str(d.credentialId)} (${str(d.name)}) to ${str(d.principalId)}, expires ${str(d.expiresAt)}${
       Array.isArray(d.subnets) && d.subnets.length > 0 ? `, only from ${list(d.subnets)}` : ''
     }`,
+  DirectoryAccountLinked: (d) =>
+    `linked ${str(d.principalId)} to entry ${str(d.entryId)} of directory ${str(d.directoryId)}`,
+  ExternalRolesObserved: (d) =>
+    `directory ${str(d.directoryId)} puts ${str(d.principalId)} in groups: ${list(d.groupKeys)}`,
   CredentialRevoked: (d) => `revoked credential ${str(d.credentialId)}${because(d.reason)}`,
   PrivilegeDefined: (d) => `defined privilege ${str(d.privilege)}`,
   ResourceTypeDefined: (d) =>

@@ -4,6 +4,7 @@
 // LWW edges resolved by the graph-edge rule (a cycle loses its newest edge, flagged).
 import type { EventPayload } from '../src/events/catalogue.ts';
 import type { Envelope } from '../src/events/envelope.ts';
+import { canonicalJson } from '../src/events/signature.ts';
 import {
   type Derive,
   type Projection,
@@ -182,7 +183,8 @@ export const authz: Projection = {
       id TEXT PRIMARY KEY, name TEXT NOT NULL, key TEXT NOT NULL,
       name_hlc TEXT NOT NULL, name_event TEXT NOT NULL, name_status TEXT NOT NULL,
       required_evidences TEXT NOT NULL, evidences_hlc TEXT NOT NULL,
-      created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
+      created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL,
+      external TEXT) WITHOUT ROWID`,
     `CREATE TABLE roles (
       id TEXT PRIMARY KEY, directory_id TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,
       name_hlc TEXT NOT NULL, name_event TEXT NOT NULL, name_status TEXT NOT NULL,
@@ -199,6 +201,14 @@ export const authz: Projection = {
       role_id TEXT NOT NULL, principal_id TEXT NOT NULL, granted INTEGER NOT NULL,
       PRIMARY KEY (role_id, principal_id)) WITHOUT ROWID`,
     'CREATE INDEX memberships_principal ON memberships (principal_id, granted)',
+    // External role directories (LDAP groups): the latest observation per principal and
+    // directory (LWW by HLC) and the normalized group names it listed, matched to role keys.
+    `CREATE TABLE external_observations (
+      principal_id TEXT NOT NULL, directory_id TEXT NOT NULL, hlc TEXT NOT NULL,
+      PRIMARY KEY (principal_id, directory_id)) WITHOUT ROWID`,
+    `CREATE TABLE external_groups (
+      principal_id TEXT NOT NULL, directory_id TEXT NOT NULL, group_key TEXT NOT NULL,
+      PRIMARY KEY (principal_id, directory_id, group_key)) WITHOUT ROWID`,
   ],
   seed: [
     ...Object.entries(BUILTIN_PRIVILEGES).map(([name, description]) =>
@@ -211,7 +221,7 @@ export const authz: Projection = {
       ),
     ),
     sql(
-      `INSERT INTO role_directories VALUES (?, 'default', 'default', ?, '', 'held', '[]', ?, ?, 'system', 'genesis')`,
+      `INSERT INTO role_directories VALUES (?, 'default', 'default', ?, '', 'held', '[]', ?, ?, 'system', 'genesis', NULL)`,
       DEFAULT_ROLE_DIRECTORY,
       GENESIS_HLC,
       GENESIS_HLC,
@@ -301,7 +311,16 @@ export const authz: Projection = {
                 },
               },
             ],
-            earliest: [creation(e)],
+            // Whether its memberships come from a directory is fixed when it is defined.
+            earliest: [
+              {
+                hlcColumn: 'created_hlc',
+                values: {
+                  ...creation(e).values,
+                  external: e.data.external === undefined ? null : canonicalJson(e.data.external),
+                },
+              },
+            ],
             initial: { name_status: 'held' },
           },
           e.hlc,
@@ -325,6 +344,32 @@ export const authz: Projection = {
         e.hlc,
       ),
     ],
+    ExternalRolesObserved: (e, read) => {
+      const { principalId, directoryId, groupKeys } = e.data;
+      const seen = read.get(
+        'SELECT hlc FROM external_observations WHERE principal_id = ? AND directory_id = ?',
+        principalId,
+        directoryId,
+      );
+      if (seen !== undefined && str(seen, 'hlc') >= e.hlc) return [];
+      return [
+        sql(
+          `INSERT INTO external_observations VALUES (?, ?, ?)
+           ON CONFLICT (principal_id, directory_id) DO UPDATE SET hlc = excluded.hlc`,
+          principalId,
+          directoryId,
+          e.hlc,
+        ),
+        sql(
+          'DELETE FROM external_groups WHERE principal_id = ? AND directory_id = ?',
+          principalId,
+          directoryId,
+        ),
+        ...[...new Set(groupKeys)].map((k) =>
+          sql('INSERT INTO external_groups VALUES (?, ?, ?)', principalId, directoryId, k),
+        ),
+      ];
+    },
     RoleDefined: (e, read) => {
       const { roleId, directoryId, name, key, parentId } = e.data;
       const before = read.get(
@@ -604,12 +649,20 @@ export const principalsWithMemberships = (read: Reader): string[] =>
 export const rolesCountingFor = (read: Reader, principalId: string): HeldRole[] =>
   read
     .all(
-      `SELECT DISTINCT m.role_id, d.required_evidences FROM memberships m
+      `SELECT m.role_id, d.required_evidences FROM memberships m
        JOIN roles r ON r.id = m.role_id AND r.deleted = 0
-       JOIN role_directories d ON d.id = r.directory_id
-       WHERE m.granted = 1 AND m.principal_id IN (?, ?) ORDER BY m.role_id`,
+       JOIN role_directories d ON d.id = r.directory_id AND d.external IS NULL
+       WHERE m.granted = 1 AND m.principal_id IN (?, ?)
+       UNION
+       SELECT r.id, d.required_evidences FROM external_groups g
+       JOIN role_directories d ON d.id = g.directory_id AND d.external IS NOT NULL
+       JOIN roles r ON r.directory_id = g.directory_id AND r.key = g.group_key
+         AND r.name_status = 'held' AND r.deleted = 0
+       WHERE g.principal_id = ?
+       ORDER BY 1`,
       principalId,
       ANONYMOUS,
+      principalId,
     )
     .map((r) => ({ roleId: str(r, 'role_id'), required: stringList(r, 'required_evidences') }));
 
@@ -638,14 +691,58 @@ export const resourceTypeActions = (read: Reader, name: string): string[] | unde
 export const roleDirectory = (
   read: Reader,
   id: string,
-): { id: string; requiredEvidences: string[] } | undefined => {
-  const r = read.get('SELECT id, required_evidences FROM role_directories WHERE id = ?', id);
+): { id: string; requiredEvidences: string[]; external?: ExternalRolesSettings } | undefined => {
+  const r = read.get(
+    'SELECT id, required_evidences, external FROM role_directories WHERE id = ?',
+    id,
+  );
   return r
-    ? { id: str(r, 'id'), requiredEvidences: stringList(r, 'required_evidences') }
+    ? {
+        id: str(r, 'id'),
+        requiredEvidences: stringList(r, 'required_evidences'),
+        ...(typeof r.external === 'string'
+          ? { external: JSON.parse(r.external) as ExternalRolesSettings }
+          : {}),
+      }
     : undefined;
 };
 
 export const roleDirectoryHolding = (read: Reader, key: string): string | undefined => {
   const r = read.get("SELECT id FROM role_directories WHERE key = ? AND name_status = 'held'", key);
   return r ? str(r, 'id') : undefined;
+};
+
+export type ExternalRolesSettings = NonNullable<EventPayload<'RoleDirectoryDefined'>['external']>;
+
+/** Every external role directory (LDAP groups), with how to read its groups. */
+export const externalRoleDirectories = (
+  read: Reader,
+): { readonly id: string; readonly external: ExternalRolesSettings }[] =>
+  read
+    .all('SELECT id, external FROM role_directories WHERE external IS NOT NULL ORDER BY id')
+    .map((r) => ({
+      id: str(r, 'id'),
+      external: JSON.parse(str(r, 'external')) as ExternalRolesSettings,
+    }));
+
+/** The latest observation of a principal's groups in an external role directory. */
+export const observedGroups = (
+  read: Reader,
+  principalId: string,
+  directoryId: string,
+): { readonly hlc: string; readonly groupKeys: readonly string[] } | undefined => {
+  const seen = read.get(
+    'SELECT hlc FROM external_observations WHERE principal_id = ? AND directory_id = ?',
+    principalId,
+    directoryId,
+  );
+  if (seen === undefined) return undefined;
+  const groupKeys = read
+    .all(
+      'SELECT group_key FROM external_groups WHERE principal_id = ? AND directory_id = ? ORDER BY group_key',
+      principalId,
+      directoryId,
+    )
+    .map((r) => str(r, 'group_key'));
+  return { hlc: str(seen, 'hlc'), groupKeys };
 };

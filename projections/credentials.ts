@@ -10,6 +10,7 @@
 // seeds, subnets) lives in the tables of that kind, keyed by the credential id.
 import { hlcWallMs } from '../src/clock/hlc.ts';
 import type { EventPayload } from '../src/events/catalogue.ts';
+import { canonicalJson } from '../src/events/signature.ts';
 import type { Projection, Reader, SqlRow } from '../src/readmodel/projection.ts';
 import { sql } from '../src/readmodel/projection.ts';
 import {
@@ -38,6 +39,11 @@ const SEEDED: readonly (readonly [string, string, string])[] = [
   [GATEWAY_DIRECTORY, 'gateway', 'trust'],
 ];
 
+/** The LDAP settings as one register, in canonical JSON (RFC 8785) so every node stores the
+ * same text. */
+const ldapRegister = (ldap: EventPayload<'CredentialDirectoryDefined'>['ldap']): LwwRegister[] =>
+  ldap === undefined ? [] : [{ hlcColumn: 'ldap_hlc', values: { ldap: canonicalJson(ldap) } }];
+
 export const credentials: Projection = {
   name: 'credentials',
   ddl: [
@@ -52,6 +58,7 @@ export const credentials: Projection = {
       id TEXT PRIMARY KEY, name TEXT NOT NULL, key TEXT NOT NULL, name_hlc TEXT NOT NULL,
       kind TEXT NOT NULL, evidences TEXT NOT NULL, evidences_hlc TEXT NOT NULL,
       lifetime_seconds INTEGER NOT NULL, lifetime_hlc TEXT NOT NULL,
+      ldap TEXT, ldap_hlc TEXT,
       created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
     `CREATE TABLE credentials (
       id TEXT PRIMARY KEY, principal_id TEXT NOT NULL, directory_id TEXT NOT NULL, kind TEXT NOT NULL,
@@ -60,6 +67,11 @@ export const credentials: Projection = {
       revoked INTEGER NOT NULL DEFAULT 0, revoked_hlc TEXT,
       created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
     'CREATE INDEX credentials_principal ON credentials (principal_id, directory_id)',
+    // Accounts in external directories: the credential id derives from (directory, entry), so the
+    // row is the same whichever site linked it first.
+    `CREATE TABLE directory_accounts (
+      credential_id TEXT PRIMARY KEY, directory_id TEXT NOT NULL, entry_id TEXT NOT NULL) WITHOUT ROWID`,
+    'CREATE INDEX directory_accounts_entry ON directory_accounts (directory_id, entry_id)',
   ],
   seed: SEEDED.map(([id, kind, evidence]) =>
     sql(
@@ -101,6 +113,7 @@ export const credentials: Projection = {
                 hlcColumn: 'lifetime_hlc',
                 values: { lifetime_seconds: e.data.evidenceLifetimeSeconds },
               },
+              ...ldapRegister(e.data.ldap),
             ],
             earliest: [
               {
@@ -138,6 +151,7 @@ export const credentials: Projection = {
           hlcColumn: 'lifetime_hlc',
           values: { lifetime_seconds: evidenceLifetimeSeconds },
         });
+      regs.push(...ldapRegister(e.data.ldap));
       return regs.length === 0
         ? []
         : [lwwUpdate('credential_directories', { id: directoryId }, regs, e.hlc)];
@@ -190,6 +204,33 @@ export const credentials: Projection = {
             ]),
       ];
     },
+    DirectoryAccountLinked: (e) => {
+      const { credentialId, principalId, directoryId, entryId } = e.data;
+      return [
+        sql(
+          `INSERT INTO credentials (id, principal_id, directory_id, kind, created_hlc, created_by, origin)
+           VALUES (?, ?, ?, 'ldap', ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+          credentialId,
+          principalId,
+          directoryId,
+          e.hlc,
+          e.actor,
+          e.origin,
+        ),
+        earliestUpdate(
+          'credentials',
+          { id: credentialId },
+          [{ hlcColumn: 'created_hlc', values: { created_by: e.actor, origin: e.origin } }],
+          e.hlc,
+        ),
+        sql(
+          'INSERT INTO directory_accounts VALUES (?, ?, ?) ON CONFLICT (credential_id) DO NOTHING',
+          credentialId,
+          directoryId,
+          entryId,
+        ),
+      ];
+    },
     AccessTokenIssued: (e) => [
       sql(
         `INSERT INTO access_tokens (id, principal_id, name, secret_hash, expires_at, subnets, created_hlc, created_by, origin)
@@ -230,9 +271,12 @@ export type CredentialDirectoryView = {
   readonly kind: DirectoryKind;
   readonly evidences: EvidenceKind[];
   readonly evidenceLifetimeSeconds: number;
+  /** Kind `ldap`: how nodes reach it (no secret is ever part of it). */
+  readonly ldap?: LdapSettings;
 };
 
 const directoryView = (r: SqlRow): CredentialDirectoryView => ({
+  ...(typeof r.ldap === 'string' ? { ldap: JSON.parse(r.ldap) as LdapSettings } : {}),
   id: str(r, 'id'),
   name: str(r, 'name'),
   kind: str(r, 'kind') as DirectoryKind,
@@ -240,7 +284,7 @@ const directoryView = (r: SqlRow): CredentialDirectoryView => ({
   evidenceLifetimeSeconds: Number(r.lifetime_seconds),
 });
 
-const DIRECTORY_COLUMNS = 'id, name, kind, evidences, lifetime_seconds';
+const DIRECTORY_COLUMNS = 'id, name, kind, evidences, lifetime_seconds, ldap';
 
 export const getCredentialDirectory = (
   read: Reader,
@@ -291,6 +335,83 @@ export const passwordCredential = (
       validUntil: strOrNull(r, 'valid_until'),
     }
   );
+};
+
+// Accounts in external directories
+
+export type LdapSettings = NonNullable<EventPayload<'CredentialDirectoryDefined'>['ldap']>;
+
+/** The connection settings of an `ldap` credential directory; undefined for any other. */
+export const ldapSettingsOf = (read: Reader, directoryId: string): LdapSettings | undefined => {
+  const r = read.get(
+    "SELECT ldap FROM credential_directories WHERE id = ? AND kind = 'ldap' AND ldap IS NOT NULL",
+    directoryId,
+  );
+  return r ? (JSON.parse(str(r, 'ldap')) as LdapSettings) : undefined;
+};
+
+/** Every `ldap` credential directory with its settings, by id. */
+export const ldapDirectories = (
+  read: Reader,
+): { readonly id: string; readonly settings: LdapSettings }[] =>
+  read
+    .all(
+      "SELECT id, ldap FROM credential_directories WHERE kind = 'ldap' AND ldap IS NOT NULL ORDER BY id",
+    )
+    .map((r) => ({ id: str(r, 'id'), settings: JSON.parse(str(r, 'ldap')) as LdapSettings }));
+
+export type DirectoryAccount = {
+  readonly id: string;
+  readonly principalId: string;
+  readonly directoryId: string;
+  readonly entryId: string;
+  readonly validFrom: string | null;
+  readonly validUntil: string | null;
+};
+
+const accountView = (r: SqlRow): DirectoryAccount => ({
+  id: str(r, 'id'),
+  principalId: str(r, 'principal_id'),
+  directoryId: str(r, 'directory_id'),
+  entryId: str(r, 'entry_id'),
+  validFrom: strOrNull(r, 'valid_from'),
+  validUntil: strOrNull(r, 'valid_until'),
+});
+
+/** The principal's unrevoked account in an external directory. */
+export const directoryAccount = (
+  read: Reader,
+  principalId: string,
+  /** Undefined: in any directory (the first by directory id). */
+  directoryId: string | undefined,
+): DirectoryAccount | undefined => {
+  const r = read.get(
+    `SELECT c.id, c.principal_id, c.directory_id, a.entry_id, c.valid_from, c.valid_until
+     FROM credentials c JOIN directory_accounts a ON a.credential_id = c.id
+     WHERE c.principal_id = ? AND c.directory_id = COALESCE(?, c.directory_id) AND c.kind = 'ldap'
+       AND c.revoked = 0
+     ORDER BY c.directory_id, c.created_hlc, c.id LIMIT 1`,
+    principalId,
+    directoryId ?? null,
+  );
+  return r && accountView(r);
+};
+
+/** The unrevoked account linked to a directory's entry, whoever holds it. */
+export const accountOfEntry = (
+  read: Reader,
+  directoryId: string,
+  entryId: string,
+): DirectoryAccount | undefined => {
+  const r = read.get(
+    `SELECT c.id, c.principal_id, c.directory_id, a.entry_id, c.valid_from, c.valid_until
+     FROM directory_accounts a JOIN credentials c ON c.id = a.credential_id
+     WHERE a.directory_id = ? AND a.entry_id = ? AND c.revoked = 0
+     ORDER BY c.created_hlc, c.id LIMIT 1`,
+    directoryId,
+    entryId,
+  );
+  return r && accountView(r);
 };
 
 /** HLC of the principal's latest password change (rehashes excluded), '' if none. */

@@ -185,15 +185,27 @@ export const identities: Projection = {
         ...[...keys].map((k) => claimRecompute(directoryClaims, [k])),
       ];
     },
-    IdentityAdded: (e) => {
+    // Ids of identities provisioned from an external directory derive from its entry, so two
+    // sites may add the same one at once: the earliest addition (HLC) is the row on every node,
+    // whichever arrives first.
+    IdentityAdded: (e, read) => {
       const { identityId, directoryId, principalId, pii } = e.data;
+      const before = read.get('SELECT skeleton FROM identities WHERE id = ?', identityId);
+      const earlier =
+        before && before.skeleton !== pii.skeleton
+          ? [claimRecompute(identityClaims, [directoryId, str(before, 'skeleton')])]
+          : [];
       return [
         sql(
           `INSERT INTO identities (id, directory_id, principal_id, name, key, skeleton, hlc, event_id, removed,
              removed_hlc, status, created_by, origin)
            SELECT ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(p.deleted, 0), p.deleted_hlc, 'held', ?, ?
            FROM (SELECT 1) LEFT JOIN principals p ON p.id = ?
-           WHERE 1 ON CONFLICT (id) DO NOTHING`,
+           WHERE 1 ON CONFLICT (id) DO UPDATE SET
+             name = excluded.name, key = excluded.key, skeleton = excluded.skeleton,
+             hlc = excluded.hlc, event_id = excluded.event_id, created_by = excluded.created_by,
+             origin = excluded.origin
+           WHERE excluded.hlc < identities.hlc`,
           identityId,
           directoryId,
           principalId,
@@ -206,6 +218,7 @@ export const identities: Projection = {
           e.origin,
           principalId,
         ),
+        ...earlier,
         claimRecompute(identityClaims, [directoryId, pii.skeleton]),
       ];
     },

@@ -137,7 +137,8 @@ export const principals: Projection = {
           },
           e.hlc,
         ),
-        ...(before
+        // Provisioned from a directory's entry at two sites at once: one person, not a collision.
+        ...(before && e.data.source === undefined
           ? [
               duplicateCreation(
                 'principal',

@@ -47,6 +47,14 @@ export const errorCatalogue = {
   ROLE_CYCLE: { status: 409, title: 'That parent would make the role its own ancestor' },
   ROLE_DELETED: { status: 409, title: 'The role is deleted' },
   ROLE_PROTECTED: { status: 409, title: 'This built-in role cannot be changed that way' },
+  EXTERNAL_ROLE_DIRECTORY: {
+    status: 409,
+    title: "This role directory's memberships come from an external directory's groups",
+  },
+  DIRECTORY_MANAGED: {
+    status: 409,
+    title: 'This password is kept by an external directory; change it there',
+  },
   ID_TAKEN: { status: 409, title: 'The id is already in use' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   URI_TOO_LONG: { status: 414, title: 'The request URI is too long' },
@@ -59,6 +67,10 @@ export const errorCatalogue = {
   READ_MODEL_UNAVAILABLE: { status: 503, title: "The node's read model cannot be read" },
   STORE_FULL: { status: 507, title: "The node's disk is full; writes resume once space is freed" },
   NOT_READY: { status: 503, title: 'The node is starting' },
+  DIRECTORY_UNAVAILABLE: {
+    status: 503,
+    title: 'No server of the external directory answered in time; try again later',
+  },
   LOG_BROKEN: {
     status: 503,
     title: "The node's event log fails its integrity check: it takes no requests until repaired",

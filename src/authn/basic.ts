@@ -64,6 +64,7 @@ export const basicAuthenticate = (input: {
       input.prepared.get(input.provider),
     );
     if (outcome === 'none' || outcome === 'failed') return fail(input.provider.method);
+    if ('failed' in outcome) return fail(outcome.failed);
     return {
       events: [
         ...outcome.events,

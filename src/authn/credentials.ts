@@ -1,6 +1,8 @@
 // Credential directories and password credentials: commands and queries.
 // `credential set-password` is Talos' create_basic_credential: an administrator gives a principal
 // a password (hashed outside the writer queue; only the argon2id PHC string reaches the event).
+
+import { ADMIN_PRIVILEGE } from '../../projections/authz-engine.ts';
 import {
   type CredentialDirectoryView,
   getCredentialDirectory,
@@ -10,6 +12,7 @@ import {
   passwordChangedHlc,
   passwordCredential,
 } from '../../projections/credentials.ts';
+import { getDirectory } from '../../projections/identities.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates, requireDominatesUsersOf } from '../authz/conferral.ts';
@@ -17,7 +20,8 @@ import { requireElevation } from '../authz/elevation.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { EventPayload } from '../events/catalogue.ts';
 import * as normalize from '../events/normalize.ts';
-import type { Command } from '../node/command.ts';
+import type { Command, CommandMeta } from '../node/command.ts';
+import type { Reader } from '../readmodel/projection.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 
 export {
@@ -112,7 +116,142 @@ export const setPassword = (
   },
 });
 
-const KINDS: readonly Kind[] = ['password', 'otp', 'subnet', 'gateway', 'token'];
+const KINDS: readonly Kind[] = ['password', 'otp', 'subnet', 'gateway', 'token', 'ldap'];
+
+type LdapSettings = NonNullable<EventPayload<'CredentialDirectoryDefined'>['ldap']>;
+/** What a client sends: the flavor and where; the rest takes the flavor's defaults. */
+export type LdapInput = Partial<Omit<LdapSettings, 'attributes'>> & {
+  readonly attributes?: Partial<LdapSettings['attributes']>;
+};
+
+const LDAP_URL = /^ldaps?:\/\/[A-Za-z0-9.\-[\]:]{1,300}(:\d{1,5})?\/?$/;
+const FLAVOR_DEFAULTS = {
+  openldap: {
+    userFilter: '(&(objectClass=inetOrgPerson)(uid={name}))',
+    idAttribute: 'entryUUID',
+    nameAttribute: 'uid',
+    attributes: { fullName: 'cn', briefName: 'givenName', email: 'mail' },
+  },
+  ad: {
+    userFilter: '(&(objectCategory=person)(objectClass=user)(sAMAccountName={name}))',
+    idAttribute: 'objectGUID',
+    nameAttribute: 'sAMAccountName',
+    attributes: { fullName: 'displayName', briefName: 'givenName', email: 'mail' },
+  },
+} as const;
+
+const text = (field: string, raw: string, max: number): string => {
+  const control = [...raw].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  if (raw.length === 0 || raw.length > max || control)
+    throw invalid(field, `must be 1 to ${max} characters without control characters`);
+  return raw;
+};
+
+/** A filter the directory will accept once `{name}` is in place: balanced parentheses (the
+ * value is escaped per RFC 4515 at use, src/directories/ldap.ts). */
+const filterTemplate = (field: string, raw: string): string => {
+  text(field, raw, 500);
+  if (!raw.includes('{name}')) throw invalid(field, 'must contain {name}');
+  let depth = 0;
+  for (const c of raw.replaceAll('\\(', '').replaceAll('\\)', '')) {
+    depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+    if (depth < 0) break;
+  }
+  if (depth !== 0 || !raw.startsWith('(') || !raw.endsWith(')'))
+    throw invalid(field, 'must be one parenthesised RFC 4515 filter');
+  return raw;
+};
+
+/**
+ * The settings of an `ldap` directory, with the flavor's defaults. Servers are reached over TLS
+ * only (ldaps://, or ldap:// with StartTLS): a bind carries the user's password (ASVS 5.0
+ * 12.3.1, RFC 4513 6.3.1). The identity directory it provisions into must exist.
+ */
+export const ldapSettings = (state: Reader, input: LdapInput): LdapSettings => {
+  const flavor = input.flavor ?? 'openldap';
+  if (flavor !== 'openldap' && flavor !== 'ad') throw invalid('ldap.flavor', 'openldap or ad');
+  const d = FLAVOR_DEFAULTS[flavor];
+  const urls = input.urls ?? [];
+  if (urls.length === 0 || urls.length > 8) throw invalid('ldap.urls', 'name 1 to 8 servers');
+  const startTls = input.startTls ?? false;
+  for (const u of urls) {
+    if (!LDAP_URL.test(u))
+      throw invalid(
+        'ldap.urls',
+        `${JSON.stringify(u).slice(0, 80)} is not an ldap:// or ldaps:// URL`,
+      );
+    if (u.startsWith('ldap://') && !startTls)
+      throw invalid(
+        'ldap.urls',
+        'plain ldap:// sends passwords in clear: use ldaps:// or startTls',
+      );
+  }
+  const caPem = input.caPem ?? null;
+  if (
+    caPem !== null &&
+    !/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/.test(caPem.trim())
+  )
+    throw invalid('ldap.caPem', 'must be PEM certificates');
+  const ms = (field: string, v: number | undefined) => {
+    const out = v ?? 5000;
+    if (!Number.isInteger(out) || out < 100 || out > 60_000)
+      throw invalid(field, '100 to 60000 ms');
+    return out;
+  };
+  const bindDn = input.bindDn == null ? null : text('ldap.bindDn', input.bindDn, 500);
+  const bindDnTemplate =
+    input.bindDnTemplate == null ? null : text('ldap.bindDnTemplate', input.bindDnTemplate, 500);
+  if (bindDnTemplate !== null && !bindDnTemplate.includes('{name}'))
+    throw invalid('ldap.bindDnTemplate', 'must contain {name}');
+  const identityDirectoryId = input.identityDirectoryId ?? null;
+  if (identityDirectoryId !== null && !getDirectory(state, identityDirectoryId))
+    throw new AppError('DIRECTORY_NOT_FOUND', `no identity directory ${identityDirectoryId}`, {
+      field: 'ldap.identityDirectoryId',
+    });
+  const idAttribute = input.idAttribute ?? d.idAttribute;
+  if (idAttribute !== 'entryUUID' && idAttribute !== 'objectGUID')
+    throw invalid('ldap.idAttribute', 'entryUUID or objectGUID');
+  const attr = (field: string, v: string | null | undefined, fallback: string | null) =>
+    v === undefined ? fallback : v === null ? null : text(`ldap.attributes.${field}`, v, 100);
+  const offline = input.offlineCacheSeconds ?? 0;
+  if (!Number.isInteger(offline) || offline < 0 || offline > 2_592_000)
+    throw invalid('ldap.offlineCacheSeconds', '0 (off) to 2592000 seconds (30 days)');
+  const upnSuffixes = (input.upnSuffixes ?? []).map((u) => text('ldap.upnSuffixes', u, 253));
+  if (upnSuffixes.length > 8) throw invalid('ldap.upnSuffixes', 'at most 8');
+  return {
+    flavor,
+    urls: [...urls],
+    startTls,
+    caPem,
+    connectTimeoutMs: ms('ldap.connectTimeoutMs', input.connectTimeoutMs),
+    timeoutMs: ms('ldap.timeoutMs', input.timeoutMs),
+    bindDn,
+    baseDn: text('ldap.baseDn', input.baseDn ?? '', 500),
+    userFilter: filterTemplate('ldap.userFilter', input.userFilter ?? d.userFilter),
+    bindDnTemplate,
+    idAttribute,
+    nameAttribute: text('ldap.nameAttribute', input.nameAttribute ?? d.nameAttribute, 100),
+    attributes: {
+      fullName: attr('fullName', input.attributes?.fullName, d.attributes.fullName),
+      briefName: attr('briefName', input.attributes?.briefName, d.attributes.briefName),
+      email: attr('email', input.attributes?.email, d.attributes.email),
+    },
+    upnSuffixes,
+    netbiosDomain:
+      input.netbiosDomain == null ? null : text('ldap.netbiosDomain', input.netbiosDomain, 15),
+    identityDirectoryId,
+    offlineCacheSeconds: offline,
+  };
+};
+
+/** Where an external directory's servers are, and who they say may log in, decides who logs in
+ * as every linked principal and which groups count as roles: only an administrator (authlog.admin),
+ * elevated, may set it (as only Keycloak's realm administrators configure user federation). */
+const requireDirectoryAdmin = (state: Reader, meta: CommandMeta) => {
+  const authority = requirePrivilege(state, meta, ADMIN_PRIVILEGE);
+  requireElevation(meta);
+  return authority;
+};
 const EVIDENCES: readonly EvidenceKind[] = [
   'knowledge',
   'ownership',
@@ -142,16 +281,22 @@ export const defineCredentialDirectory = (input: {
   kind: string;
   evidences: readonly string[];
   evidenceLifetimeSeconds?: number;
+  /** Kind `ldap` only, and required for it. */
+  ldap?: LdapInput;
 }): Command<CredentialDirectoryView> => ({
   name: 'DefineCredentialDirectory',
   decide(state, meta) {
-    const authority = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+    const manage = requirePrivilege(state, meta, MANAGE_PRINCIPALS);
     const directoryId = normalize.id('directoryId', input.directoryId);
     if (getCredentialDirectory(state, directoryId))
       throw new AppError('ID_TAKEN', `credential directory ${directoryId} exists`);
     if (!KINDS.includes(input.kind as Kind))
       throw invalid('kind', `must be one of ${KINDS.join(', ')}`);
+    if ((input.kind === 'ldap') !== (input.ldap !== undefined))
+      throw invalid('ldap', 'is required for kind ldap, and only for it');
     const { name, key } = normalize.identityName('name', input.name);
+    const authority =
+      input.ldap === undefined ? manage : [...manage, ...requireDirectoryAdmin(state, meta)];
     const data = {
       directoryId,
       name,
@@ -159,6 +304,7 @@ export const defineCredentialDirectory = (input: {
       kind: input.kind as Kind,
       evidences: evidenceList(input.evidences),
       evidenceLifetimeSeconds: lifetime(input.evidenceLifetimeSeconds ?? 12 * 3600),
+      ...(input.ldap === undefined ? {} : { ldap: ldapSettings(state, input.ldap) }),
     };
     return {
       events: [{ type: 'CredentialDirectoryDefined', data }],
@@ -179,6 +325,8 @@ export const changeCredentialDirectory = (input: {
   name?: string;
   evidences?: readonly string[];
   evidenceLifetimeSeconds?: number;
+  /** Kind `ldap`: the whole new connection setting. */
+  ldap?: LdapInput;
 }): Command<CredentialDirectoryView> => ({
   name: 'ChangeCredentialDirectory',
   decide(state, meta) {
@@ -199,9 +347,13 @@ export const changeCredentialDirectory = (input: {
     // The evidence a credential gives, and for how long, decide what every session proven with it
     // may do: more of either widens, less locks out (src/authz/conferral.ts).
     const users =
-      evidences !== undefined || life !== undefined
+      evidences !== undefined || life !== undefined || input.ldap !== undefined
         ? requireDominatesUsersOf(state, meta, dir.id)
         : [];
+    if (input.ldap !== undefined && dir.kind !== 'ldap')
+      throw invalid('ldap', 'only a directory of kind ldap has connection settings');
+    const ldap = input.ldap === undefined ? undefined : ldapSettings(state, input.ldap);
+    const admin = ldap === undefined ? [] : requireDirectoryAdmin(state, meta);
     return {
       events: [
         {
@@ -211,6 +363,7 @@ export const changeCredentialDirectory = (input: {
             ...(named ? { name: named.name, key: named.key } : {}),
             ...(evidences ? { evidences } : {}),
             ...(life !== undefined ? { evidenceLifetimeSeconds: life } : {}),
+            ...(ldap !== undefined ? { ldap } : {}),
           },
         },
       ],
@@ -220,7 +373,7 @@ export const changeCredentialDirectory = (input: {
         ...(evidences ? { evidences } : {}),
         ...(life !== undefined ? { evidenceLifetimeSeconds: life } : {}),
       },
-      authority: [...manage, ...users],
+      authority: [...manage, ...users, ...admin],
     };
   },
 });

@@ -9,14 +9,15 @@
 // that record the use (for OTP, the used time step, so a code is accepted once: the decide of a
 // second, parallel submission sees the first one's event).
 import type { Static } from '@sinclair/typebox';
-import type { DomainEvent, Evidence } from '../events/catalogue.ts';
+import type { DomainEvent, Evidence, EvidenceMethod } from '../events/catalogue.ts';
 import type { Reader } from '../readmodel/projection.ts';
+import type { DirectoryPort } from './directory-port.ts';
 import type { Argon2Params } from './passwords.ts';
 
 export type EvidenceKind = Static<typeof Evidence>;
 
 /** How a credential was proven; recorded with each evidence in the session. */
-export type Method = 'password' | 'totp' | 'hotp' | 'subnet' | 'gateway';
+export type Method = Static<typeof EvidenceMethod>;
 
 /** What a login or add-evidence step presented. Secrets here never reach logs or events. */
 export type Presented = {
@@ -36,8 +37,13 @@ export type EvidenceContext = {
   readonly credentialDirectories?: ReadonlySet<string> | undefined;
 };
 
-/** What `prepare` gets besides the context: the parameters a rehash uses (`config.auth.argon2`). */
-export type PrepareContext = EvidenceContext & { readonly argon2: Argon2Params };
+/** What `prepare` gets besides the context: the parameters a rehash uses (`config.auth.argon2`),
+ * and the node's external directories, when it has any (src/authn/directory-port.ts). */
+export type PrepareTools = {
+  readonly argon2: Argon2Params;
+  readonly directories?: DirectoryPort | undefined;
+};
+export type PrepareContext = EvidenceContext & PrepareTools;
 
 /** Whether a credential of `directoryId` may count in this context. */
 export const directoryAllowed = (context: EvidenceContext, directoryId: string): boolean =>
@@ -56,9 +62,10 @@ export type Proof = {
 
 /**
  * `none`: nothing of this kind was presented or applies (no password sent, no subnet credential
- * matches); `failed`: something was presented and is wrong (counts towards lockout).
+ * matches); `failed`: something was presented and is wrong (counts towards lockout), recorded as
+ * the provider's method, or as `failed` says (`ldap:disabled`).
  */
-export type Outcome = Proof | 'none' | 'failed';
+export type Outcome = Proof | 'none' | 'failed' | { readonly failed: string };
 
 export type EvidenceProvider<P = unknown> = {
   readonly method: Method;

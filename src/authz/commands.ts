@@ -8,6 +8,7 @@ import {
   ADMINISTRATORS_ROLE,
   DEFAULT_ROLE_DIRECTORY,
   type Effect,
+  type ExternalRolesSettings,
   effectiveGrants,
   getRole,
   isMember,
@@ -18,6 +19,8 @@ import {
   roleDirectoryHolding,
   roleHolding,
 } from '../../projections/authz.ts';
+import { ADMIN_PRIVILEGE } from '../../projections/authz-engine.ts';
+import { ldapSettingsOf } from '../../projections/credentials.ts';
 import { getPrincipal } from '../../projections/principals.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
@@ -121,13 +124,27 @@ export const defineRoleDirectory = (input: {
   requiredEvidences?: readonly string[];
   /** The client chose `directoryId` (src/authz/conferral.ts `requireMayChooseId`). */
   idChosen?: boolean;
+  /** Its memberships come from an LDAP directory's groups (read at login, refreshed). */
+  external?: ExternalRolesSettings;
 }): Command<{ directoryId: string }> => ({
   name: 'DefineRoleDirectory',
   decide(state, meta) {
     const authority = [
       ...requirePrivilege(state, meta, MANAGE_ROLES),
       ...(input.idChosen ? requireMayChooseId(state, meta) : []),
+      // Whoever runs the directory decides who is in these roles: only an administrator,
+      // elevated, may hand that over (as for the directory's connection, src/authn/credentials.ts).
+      ...(input.external === undefined ? [] : requirePrivilege(state, meta, ADMIN_PRIVILEGE)),
     ];
+    if (input.external !== undefined) {
+      requireElevation(meta);
+      if (ldapSettingsOf(state, input.external.credentialDirectoryId) === undefined)
+        throw new AppError(
+          'CREDENTIAL_DIRECTORY_NOT_FOUND',
+          `no ldap directory ${input.external.credentialDirectoryId}`,
+          { field: 'external.credentialDirectoryId' },
+        );
+    }
     const directoryId = normalize.id('directoryId', input.directoryId);
     if (roleDirectory(state, directoryId))
       throw new AppError('ID_TAKEN', `role directory ${directoryId} exists`);
@@ -148,7 +165,16 @@ export const defineRoleDirectory = (input: {
     });
     return {
       events: [
-        { type: 'RoleDirectoryDefined', data: { directoryId, name, key, requiredEvidences } },
+        {
+          type: 'RoleDirectoryDefined',
+          data: {
+            directoryId,
+            name,
+            key,
+            requiredEvidences,
+            ...(input.external === undefined ? {} : { external: input.external }),
+          },
+        },
       ],
       result: { directoryId },
       authority,
@@ -333,6 +359,11 @@ const memberCommand =
       const manage = requirePrivilege(state, meta, MANAGE_ROLES);
       requireElevation(meta);
       const role = liveRole(state, input.roleId);
+      if (roleDirectory(state, role.directoryId)?.external !== undefined)
+        throw new AppError(
+          'EXTERNAL_ROLE_DIRECTORY',
+          `members of role ${role.id} are the members of its group in the external directory`,
+        );
       const p = getPrincipal(state, input.principalId);
       if (!p)
         throw new AppError('PRINCIPAL_NOT_FOUND', `no principal ${input.principalId}`, {

@@ -8,6 +8,7 @@ import { registerPrincipal } from '../authn/principals.ts';
 import { keyringFrom } from '../authn/seed-crypto.ts';
 import { addRoleMember } from '../authz/commands.ts';
 import { seqOf } from '../clock/version-vector.ts';
+import { DirectoryService } from '../directories/service.ts';
 import { buildApp } from '../http/app.ts';
 import { createLogger } from '../http/logging.ts';
 import type { App } from '../http/types.ts';
@@ -111,8 +112,17 @@ export const startServer = async (
       ...(config.cluster.keyStore ? { keyStore: config.cluster.keyStore } : {}),
       log,
     });
+    // External LDAP / AD directories: settings from the log, secrets and this site's servers from
+    // this node's environment; offline verifiers in a file of this node's own.
+    const directories = new DirectoryService({
+      env: (name) => process.env[name],
+      offlineCachePath: join(config.dataDir, 'directory-cache.sqlite'),
+      argon2: config.auth.argon2,
+      log,
+    });
     const app = buildApp({
       node,
+      directories,
       operatorToken: config.secrets.operatorToken,
       logger: log,
       edge: config.http,
@@ -161,6 +171,7 @@ export const startServer = async (
       async stop() {
         await Promise.all(pullers.map((p) => p.stop()));
         await app.close();
+        await directories.close();
         await node.close();
         await store.close();
         release();

@@ -67,18 +67,80 @@ export const CredentialKind = Type.Union([
   Type.Literal('subnet'),
   Type.Literal('gateway'),
   Type.Literal('token'),
+  Type.Literal('ldap'),
+  Type.Literal('certificate'),
 ]);
+/** How a credential was proven (src/authn/evidence.ts `Method`). `ldap`: a bind to the external
+ * directory; `ldap-offline`: the node's cached verifier while every server was unreachable. */
+export const EvidenceMethod = Type.Union([
+  Type.Literal('password'),
+  Type.Literal('totp'),
+  Type.Literal('hotp'),
+  Type.Literal('subnet'),
+  Type.Literal('gateway'),
+  Type.Literal('ldap'),
+  Type.Literal('ldap-offline'),
+  Type.Literal('certificate'),
+]);
+
+/** How a node reaches an external LDAP or Active Directory directory (src/directories/). Only what
+ * every site shares: the service account's password, and optionally this site's own server URLs
+ * and CA, are per node (AUTHLOG_LDAP_<ID>_*), never in an event. */
+export const LdapSettings = Type.Object({
+  flavor: Type.Union([Type.Literal('openldap'), Type.Literal('ad')]),
+  /** Tried in order (failover); ldap:// with `startTls`, or ldaps://. */
+  urls: Type.Array(Type.String({ maxLength: 500 }), { minItems: 1, maxItems: 8 }),
+  startTls: Type.Boolean(),
+  /** The CA (PEM) the servers' certificates must chain to; null: the system's CAs. */
+  caPem: Nullable(Type.String({ maxLength: 20_000 })),
+  connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
+  timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
+  /** The service account searches run as; null: anonymous searches. */
+  bindDn: Nullable(Type.String({ maxLength: 500 })),
+  baseDn: Type.String({ minLength: 1, maxLength: 500 }),
+  /** `{name}` is replaced by the RFC 4515-escaped login name. */
+  userFilter: Type.String({ minLength: 3, maxLength: 500 }),
+  /** Instead of a search, bind as this DN (`{name}` RFC 4514-escaped); null: search. */
+  bindDnTemplate: Nullable(Type.String({ maxLength: 500 })),
+  /** The entry's stable id: ids of provisioned principals derive from it. */
+  idAttribute: Type.Union([Type.Literal('entryUUID'), Type.Literal('objectGUID')]),
+  /** The attribute holding the login name (uid, sAMAccountName). */
+  nameAttribute: Type.String({ minLength: 1, maxLength: 100 }),
+  attributes: Type.Object({
+    fullName: Nullable(Type.String({ maxLength: 100 })),
+    briefName: Nullable(Type.String({ maxLength: 100 })),
+    email: Nullable(Type.String({ maxLength: 100 })),
+  }),
+  /** Active Directory: `user@suffix` and `DOMAIN\\user` name the account `user`. */
+  upnSuffixes: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 8 }),
+  netbiosDomain: Nullable(Type.String({ maxLength: 15 })),
+  /** Users seen for the first time through this identity directory are provisioned; null: none. */
+  identityDirectoryId: Nullable(Id),
+  /** Offline logins: how long a node may keep a verifier after a successful bind; 0: never. */
+  offlineCacheSeconds: Type.Integer({ minimum: 0, maximum: 2_592_000 }),
+});
+
+/** An external role directory: LDAP groups whose names are the directory's role names. */
+export const ExternalRoles = Type.Object({
+  /** The LDAP credential directory whose connection is used. */
+  credentialDirectoryId: Id,
+  groupBaseDn: Type.String({ minLength: 1, maxLength: 500 }),
+  /** Which entries are groups, e.g. (objectClass=groupOfNames). */
+  groupFilter: Type.String({ minLength: 3, maxLength: 500 }),
+  /** The group attribute naming its members' DNs. */
+  memberAttribute: Type.String({ minLength: 1, maxLength: 100 }),
+  /** The group attribute that is its role name (cn). */
+  nameAttribute: Type.String({ minLength: 1, maxLength: 100 }),
+  /** Nested groups: AD's LDAP_MATCHING_RULE_IN_CHAIN, a recursive search, or direct only. */
+  nested: Type.Union([Type.Literal('in-chain'), Type.Literal('recursive'), Type.Literal('none')]),
+  /** Memberships are read at login and again after this many seconds while a session lives. */
+  refreshSeconds: Type.Integer({ minimum: 60, maximum: 86_400 }),
+});
 const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
 /** One evidence held by a session, with its own time and expiry (ISO 8601 UTC). */
 export const SessionEvidence = Type.Object({
   evidence: Evidence,
-  method: Type.Union([
-    Type.Literal('password'),
-    Type.Literal('totp'),
-    Type.Literal('hotp'),
-    Type.Literal('subnet'),
-    Type.Literal('gateway'),
-  ]),
+  method: EvidenceMethod,
   credentialId: Id,
   at: Type.String({ maxLength: 30 }),
   expiresAt: Type.String({ maxLength: 30 }),
@@ -98,6 +160,12 @@ export const eventSchemas = {
     principalId: Id,
     kind: PrincipalKind,
     pii: PrincipalPii,
+    /** Provisioned just in time from an external directory's entry: the id derives from the
+     * entry's stable id, so sites provisioning it at once register one principal, not a
+     * collision (src/directories/provision.ts). */
+    source: Type.Optional(
+      Type.Object({ directoryId: Id, entryId: Type.String({ maxLength: 64 }) }),
+    ),
   }),
   PrincipalProfileChanged: Type.Object({
     principalId: Id,
@@ -208,6 +276,8 @@ export const eventSchemas = {
     evidences: Type.Array(Evidence, { minItems: 1, maxItems: 5 }),
     /** How long evidence from this directory counts in a session, in seconds. */
     evidenceLifetimeSeconds: Type.Integer({ minimum: 60, maximum: 31_536_000 }),
+    /** Kind `ldap`: how to reach the directory. */
+    ldap: Type.Optional(LdapSettings),
   }),
   CredentialDirectoryChanged: Type.Object({
     directoryId: Id,
@@ -215,6 +285,16 @@ export const eventSchemas = {
     key: Type.Optional(Text(100)),
     evidences: Type.Optional(Type.Array(Evidence, { minItems: 1, maxItems: 5 })),
     evidenceLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 31_536_000 })),
+    /** Kind `ldap`: the whole new connection setting. */
+    ldap: Type.Optional(LdapSettings),
+  }),
+  /** A principal's account in an external LDAP directory, by the entry's stable id (entryUUID,
+   * objectGUID): the directory checks its password at every login, none is stored. */
+  DirectoryAccountLinked: Type.Object({
+    credentialId: Id,
+    principalId: Id,
+    directoryId: Id,
+    entryId: Type.String({ minLength: 1, maxLength: 64 }),
   }),
   /** A password credential's hash (argon2id PHC string only; OWASP ASVS 2.4.1, 2.4.4). */
   PasswordSet: Type.Object({
@@ -343,10 +423,19 @@ export const eventSchemas = {
     key: Text(100),
     /** Evidences a session must hold for memberships of this directory's roles to count. */
     requiredEvidences: Type.Array(Evidence, { maxItems: 8 }),
+    /** Memberships of its roles come from an LDAP directory's groups, not from grants. */
+    external: Type.Optional(ExternalRoles),
   }),
   RoleDirectoryChanged: Type.Object({
     directoryId: Id,
     requiredEvidences: Type.Array(Evidence, { maxItems: 8 }),
+  }),
+  /** What an external role directory said a principal's groups are (their normalized names), read
+   * at a login or a refresh: the latest observation (HLC) is the principal's memberships there. */
+  ExternalRolesObserved: Type.Object({
+    principalId: Id,
+    directoryId: Id,
+    groupKeys: Type.Array(Text(100), { maxItems: 256 }),
   }),
   RoleDefined: Type.Object({
     roleId: Id,
@@ -467,6 +556,7 @@ export const familyOf: { readonly [T in EventType]: EventFamily } = {
   OtpConfirmed: 'credentials',
   SubnetAllowed: 'credentials',
   PasswordSet: 'credentials',
+  DirectoryAccountLinked: 'credentials',
   PasswordResetIssued: 'credentials',
   PasswordResetCompleted: 'credentials',
   OtpUsed: 'authentication',
@@ -479,6 +569,7 @@ export const familyOf: { readonly [T in EventType]: EventFamily } = {
   AuthenticationSucceeded: 'authentication',
   PrincipalLockedOut: 'authentication',
   PrincipalUnlocked: 'authentication',
+  ExternalRolesObserved: 'authentication',
   PrivilegeDefined: 'authorization',
   ResourceTypeDefined: 'authorization',
   RoleDefined: 'authorization',

@@ -26,6 +26,9 @@ const canonicalize = createRequire(import.meta.url)('canonicalize') as (
   input: unknown,
 ) => string | undefined;
 
+/** RFC 8785 canonical JSON of a value: the same text on every node for equal values. */
+export const canonicalJson = (value: unknown): string => canonicalize(value) ?? 'null';
+
 /** What is signed and hashed: an event as stored, without its signature. */
 export const signingBytes = (e: Pick<EventData, 'id' | 'type' | 'data' | 'metadata'>): Buffer => {
   const { sig: _sig, ...metadata } = e.metadata;

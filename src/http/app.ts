@@ -20,6 +20,7 @@ import { checkArgon2Params } from '../authn/passwords.ts';
 import { evidenceProviders } from '../authn/providers.ts';
 import { ephemeralKeyring, type Keyring } from '../authn/seed-crypto.ts';
 import { authenticateToken } from '../authn/tokens.ts';
+import type { DirectoryService } from '../directories/service.ts';
 import { AppError } from '../errors.ts';
 import { logBrokenProblem } from '../node/chain.ts';
 import type { AuthlogNode } from '../node/node.ts';
@@ -79,6 +80,9 @@ export type AppOptions = {
   readonly providers?: readonly EvidenceProvider<unknown>[];
   /** Keys for OTP seeds (`config.secrets.totpKeys`); unset: a random key for this process only. */
   readonly otpKeys?: Keyring;
+  /** External LDAP / AD directories (src/directories/ DirectoryService); none: directory
+   * accounts cannot log in here. */
+  readonly directories?: DirectoryService;
   /** Listen with TLS (`config.tls`): certificate, key, and a CA clients must be signed by. */
   readonly tls?: HttpsServerOptions;
 };
@@ -87,6 +91,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     node: AuthlogNode;
     peers: () => readonly PeerStatus[];
+    directories: DirectoryService | undefined;
   }
 }
 
@@ -131,6 +136,7 @@ export const buildApp = (options: AppOptions): App => {
   app.setValidatorCompiler(validatorCompiler);
   app.decorate('node', options.node);
   app.decorate('peers', options.peers ?? (() => []));
+  app.decorate('directories', options.directories);
   app.decorate('peerTrust', trust);
   app.decorate('otpKeys', options.otpKeys ?? ephemeralKeyring());
   // Device tokens verify on every node: their key derives from the OTP keys all nodes share.
@@ -152,11 +158,10 @@ export const buildApp = (options: AppOptions): App => {
   registerOpenApi(app, { version: VERSION });
   const authConfig: AuthConfig = { ...defaultAuthConfig, ...options.auth };
   checkArgon2Params(authConfig.argon2);
-  const sessions = createSessions(
-    options.node,
-    authConfig,
-    options.providers ?? evidenceProviders(app.otpKeys),
-  );
+  const sessions = createSessions(options.node, authConfig, {
+    providers: options.providers ?? evidenceProviders(app.otpKeys),
+    directories: options.directories,
+  });
   app.decorate('sessions', sessions);
   registerAuthentication(app, {
     operatorToken: options.operatorToken,

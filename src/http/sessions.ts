@@ -4,6 +4,7 @@
 // cookie for browsers, the response body for applications (OWASP ASVS 3.4.1-3.4.4, 3.5.2).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthConfig } from '../authn/auth-config.ts';
+import type { DirectoryPort } from '../authn/directory-port.ts';
 import type { EvidenceProvider } from '../authn/evidence.ts';
 import { basicLogIn } from '../authn/flows/basic.ts';
 import type { AuthnPorts, Caller } from '../authn/flows/ports.ts';
@@ -42,9 +43,14 @@ const SWEEP_MS = 60_000;
 export const createSessions = (
   node: AuthlogNode,
   settings: AuthConfig,
-  providers: readonly EvidenceProvider<unknown>[],
-  clock: () => number = Date.now,
+  options: {
+    readonly providers: readonly EvidenceProvider<unknown>[];
+    /** The node's external directories (src/directories/), if it has any. */
+    readonly directories?: DirectoryPort | undefined;
+    readonly clock?: () => number;
+  },
 ): Sessions => {
+  const { providers, directories, clock = Date.now } = options;
   const activity: Activity = new Map();
   const touched = new Map<string, number>();
   const found = new WeakMap<FastifyRequest, SessionView>();
@@ -103,6 +109,7 @@ export const createSessions = (
     throttle: throttleOf(request),
     now: clock,
     activity,
+    directories,
   });
 
   // Basic (scenario 5) is checked like a login on every request, so it is throttled like one

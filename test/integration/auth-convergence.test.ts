@@ -32,7 +32,9 @@ const exchange = async (a: AuthlogNode, b: AuthlogNode) => {
 const startSession = async (node: AuthlogNode, principalId: string) => {
   const presented = { password: PASSWORD };
   const attempt = { principalId, presented, ip: '127.0.0.1' };
-  const prepared = await prepareEvidence(providers, node.read, attempt, Date.now(), ARGON2_FLOOR);
+  const prepared = await prepareEvidence(providers, node.read, attempt, Date.now(), {
+    argon2: ARGON2_FLOOR,
+  });
   const { token, hash } = newSessionToken();
   const sessionId = `s-${hash.slice(0, 12)}`;
   const { result } = await node.execute(
@@ -107,7 +109,7 @@ describe('authentication converges across two sites', () => {
       b.read,
       { principalId: 'sam', presented, ip: '127.0.0.1' },
       Date.now(),
-      ARGON2_FLOOR,
+      { argon2: ARGON2_FLOOR },
     );
     const rotated = newSessionToken();
     const added = await b.execute(

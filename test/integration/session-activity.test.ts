@@ -38,7 +38,10 @@ describe('session activity', () => {
     let now = Date.now();
     // The sessions were started with the default idle timeout (30 min); touches every 5 min.
     const settings = defaultAuthConfig;
-    const sessions = createSessions(ctx.node, settings, [passwordProvider], () => now);
+    const sessions = createSessions(ctx.node, settings, {
+      providers: [passwordProvider],
+      clock: () => now,
+    });
     // The lookup reads the client address (location evidence counts only where it was proven).
     const request = () =>
       ({ ip: '127.0.0.1', socket: { remoteAddress: '127.0.0.1' } }) as FastifyRequest;

@@ -27,7 +27,7 @@ const submit = (principalId: string, code: string): Command<Outcome> => ({
       { state, principalId, presented: { otp: code }, ip: undefined, now: meta.now },
       undefined,
     );
-    if (outcome === 'failed' || outcome === 'none')
+    if (outcome === 'failed' || outcome === 'none' || 'failed' in outcome)
       throw new AppError('OTP_CODE_INVALID', 'refused');
     return { events: outcome.events, result: outcome };
   },

@@ -15,6 +15,7 @@ import { passwordProvider } from '../password-provider.ts';
 import { prepareEvidence } from '../sessions/evidence.ts';
 import { principalOfIdentity, spendVerification } from './identify.ts';
 import type { AuthnPorts, Caller } from './ports.ts';
+import { canonicalName, provisionOnFirstLogin } from './provision.ts';
 import { addressKey, attemptKey } from './throttle.ts';
 
 export type BasicInput = { readonly identity: string; readonly password: string };
@@ -32,16 +33,19 @@ export const basicLogIn = async (
   caller: Caller,
   { identity, password }: BasicInput,
 ): Promise<BasicAuthenticated | undefined> => {
-  const principalId = principalOfIdentity(ports.read, identity);
-  const device = principalId === undefined ? undefined : caller.devices.of(principalId);
+  const name = canonicalName(ports, INTERNAL_DIRECTORY, identity);
+  const known = principalOfIdentity(ports.read, name);
+  const device = known === undefined ? undefined : caller.devices.of(known);
   const release = ports.throttle.take(
-    principalId !== undefined && device !== undefined
-      ? [attemptKey({ principalId }, device)]
+    known !== undefined && device !== undefined
+      ? [attemptKey({ principalId: known }, device)]
       : [
           addressKey(caller.ip),
-          principalId === undefined ? attemptKey({ identity }) : attemptKey({ principalId }),
+          known === undefined ? attemptKey({ identity: name }) : attemptKey({ principalId: known }),
         ],
   );
+  const principalId =
+    known ?? (await provisionOnFirstLogin(ports, caller, INTERNAL_DIRECTORY, name, password));
   if (principalId === undefined) {
     await spendVerification(ports, password);
     await caller.execute(
@@ -62,7 +66,7 @@ export const basicLogIn = async (
       credentialDirectories: allowedCredentialDirectories(ports.read, INTERNAL_DIRECTORY),
     },
     ports.now(),
-    ports.settings.argon2,
+    { argon2: ports.settings.argon2, directories: ports.directories },
   );
   const result = await caller.execute(
     basicAuthenticate({

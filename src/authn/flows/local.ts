@@ -8,6 +8,7 @@
 //     identity: 'alice', presented: { password }, transport: 'bearer' });
 import type { AuthlogNode } from '../../node/node.ts';
 import { type AuthConfig, defaultAuthConfig } from '../auth-config.ts';
+import type { DirectoryPort } from '../directory-port.ts';
 import type { EvidenceProvider } from '../evidence.ts';
 import { checkArgon2Params } from '../passwords.ts';
 import { evidenceProviders } from '../providers.ts';
@@ -32,6 +33,8 @@ export type NodePortsOptions = {
   /** Default: 20 attempts a minute per bucket, in memory (as `AUTHLOG_AUTH_RATE_LIMIT`). */
   readonly throttle?: Throttle;
   readonly activity?: Activity;
+  /** External LDAP / AD directories (src/directories/ DirectoryService). */
+  readonly directories?: DirectoryPort;
 };
 
 /** What the flows take, over a running node. */
@@ -45,6 +48,7 @@ export const nodePorts = (node: AuthlogNode, options: NodePortsOptions = {}): Au
     throttle: options.throttle ?? memoryThrottle({ max: 20, windowMs: 60_000 }),
     now: () => node.now(),
     activity: options.activity,
+    directories: options.directories,
   };
 };
 

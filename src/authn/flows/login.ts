@@ -19,6 +19,7 @@ import { newSessionToken, type Transport } from '../sessions/token.ts';
 import type { SessionView } from '../sessions/views.ts';
 import { failed, principalOfIdentity, spendVerification } from './identify.ts';
 import type { AuthnPorts, Caller } from './ports.ts';
+import { canonicalName, provisionOnFirstLogin } from './provision.ts';
 import { attemptKey } from './throttle.ts';
 
 export type LoginInput = {
@@ -44,16 +45,21 @@ export const logIn = async (
   input: LoginInput,
 ): Promise<LoggedIn> => {
   const { identity, directory = INTERNAL_DIRECTORY, presented, transport } = input;
-  const principalId = principalOfIdentity(ports.read, identity, directory) ?? null;
+  const name = canonicalName(ports, directory, identity);
+  const known = principalOfIdentity(ports.read, name, directory) ?? null;
   // A device that logged in as this principal before counts against its own bucket and passes a
   // lockout that failures from elsewhere caused; anyone else counts against the account (the
   // edge already limits per address).
-  const device = principalId === null ? undefined : caller.devices.of(principalId);
+  const device = known === null ? undefined : caller.devices.of(known);
   ports.throttle.take([
-    principalId === null
-      ? attemptKey({ identity, directoryId: directory })
-      : attemptKey({ principalId }, device),
+    known === null
+      ? attemptKey({ identity: name, directoryId: directory })
+      : attemptKey({ principalId: known }, device),
   ]);
+  const principalId =
+    known ??
+    (await provisionOnFirstLogin(ports, caller, directory, name, presented.password)) ??
+    null;
   const prepared =
     principalId === null
       ? new Map()
@@ -67,7 +73,7 @@ export const logIn = async (
             credentialDirectories: allowedCredentialDirectories(ports.read, directory),
           },
           ports.now(),
-          ports.settings.argon2,
+          { argon2: ports.settings.argon2, directories: ports.directories },
         );
   if (principalId === null) await spendVerification(ports, presented.password ?? '');
   const { token, hash } = newSessionToken();

@@ -41,7 +41,7 @@ export const changePassword = async (
       credentialDirectories: sessionCredentialDirectories(ports.read, session.sessionId),
     },
     ports.now(),
-    ports.settings.argon2,
+    { argon2: ports.settings.argon2, directories: ports.directories },
   );
   const hash = await hashPassword(normalized, ports.settings.argon2);
   const result = await caller.execute(

@@ -6,6 +6,7 @@
 import type { Command } from '../../node/command.ts';
 import type { Reader } from '../../readmodel/projection.ts';
 import type { AuthConfig } from '../auth-config.ts';
+import type { DirectoryPort } from '../directory-port.ts';
 import type { EvidenceProvider } from '../evidence.ts';
 import type { Activity } from '../sessions/views.ts';
 
@@ -51,6 +52,8 @@ export type AuthnPorts = {
   readonly activity?: Activity | undefined;
   /** Default: passwords.ts `verifyPassword`. */
   readonly verify?: Verify | undefined;
+  /** External LDAP / AD directories (src/directories/); none: no directory logins. */
+  readonly directories?: DirectoryPort | undefined;
 };
 
 /** Who attempts, from where: one per request (or per library call). */

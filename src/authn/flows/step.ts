@@ -42,7 +42,7 @@ const stepUp = async (
       credentialDirectories: sessionCredentialDirectories(ports.read, session.sessionId),
     },
     ports.now(),
-    ports.settings.argon2,
+    { argon2: ports.settings.argon2, directories: ports.directories },
   );
   const { token, hash } = newSessionToken();
   const input = {

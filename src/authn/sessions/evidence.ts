@@ -9,10 +9,10 @@ import type {
   EvidenceContext,
   EvidenceProvider,
   PrepareContext,
+  PrepareTools,
   Presented,
   Proof,
 } from '../evidence.ts';
-import type { Argon2Params } from '../passwords.ts';
 
 type SessionEvidence = EventPayload<'SessionStarted'>['evidences'][number];
 
@@ -38,15 +38,15 @@ export const sessionCredentialDirectories = (
   return directory == null ? undefined : allowedCredentialDirectories(read, directory);
 };
 
-/** Runs every provider's slow part (argon2) against committed state; a rehash uses `argon2`. */
+/** Runs every provider's slow part (argon2, a directory's bind) against committed state. */
 export const prepareEvidence = async (
   providers: readonly EvidenceProvider<unknown>[],
   read: Reader,
   attempt: Attempt,
   now: number,
-  argon2: Argon2Params,
+  tools: PrepareTools,
 ): Promise<Prepared> => {
-  const context: PrepareContext = { state: read, ...attempt, now, argon2 };
+  const context: PrepareContext = { state: read, ...attempt, now, ...tools };
   const out = new Map<EvidenceProvider<unknown>, unknown>();
   for (const p of providers) if (p.prepare) out.set(p, await p.prepare(context));
   return out;
@@ -67,7 +67,9 @@ export const gather = (
   for (const p of providers) {
     const outcome = p.decide(context, prepared.get(p));
     if (outcome === 'failed') failed.push(p.method);
-    else if (outcome !== 'none') proofs.push(outcome);
+    else if (outcome === 'none') continue;
+    else if ('failed' in outcome) failed.push(outcome.failed);
+    else proofs.push(outcome);
   }
   return { proofs, failed };
 };

@@ -1,5 +1,6 @@
 // Authorization over HTTP: the check API (single and batch), object listing, and the
 // administration of privileges, resource types, role directories, roles, grants and members.
+
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { getRole, grantsOf, listRoles, membersOf } from '../../../projections/authz.ts';
@@ -18,6 +19,7 @@ import {
 } from '../../authz/commands.ts';
 import { CHECK_ANY, READ_ROLES, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
+import { ExternalRoles } from '../../events/catalogue.ts';
 import { newId } from '../../node/node.ts';
 import { run } from '../command.ts';
 import { clientIp } from '../proxy.ts';
@@ -205,6 +207,7 @@ export const authzRoutes = async (app: App) => {
             directoryId: Type.Optional(Id),
             name: Name,
             requiredEvidences: Type.Optional(Type.Array(EvidenceSchema, { maxItems: 5 })),
+            external: Type.Optional(ExternalRoles),
           },
           Strict,
         ),

@@ -1,13 +1,17 @@
 // Credential directories over HTTP: kinds of credential and the evidences they provide
 // (src/authn/credentials.ts).
 import { Type } from '@sinclair/typebox';
+import { ADMIN_PRIVILEGE } from '../../../projections/authz-engine.ts';
 import {
   changeCredentialDirectory,
   defineCredentialDirectory,
   listCredentialDirectories,
 } from '../../authn/credentials.ts';
 import { READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
+import { AppError } from '../../errors.ts';
+import { LdapSettings } from '../../events/catalogue.ts';
 import { run } from '../command.ts';
+import { authRouteConfig } from '../rate-limit.ts';
 import { readerOf } from '../reader.ts';
 import { errorResponses, Id, Strict } from '../schemas.ts';
 import type { App } from '../types.ts';
@@ -19,7 +23,20 @@ const DirectorySchema = Type.Object({
   kind: Type.String(),
   evidences: Type.Array(Type.String()),
   evidenceLifetimeSeconds: Type.Integer(),
+  ldap: Type.Optional(LdapSettings),
 });
+
+/** What a client sends for an `ldap` directory: the flavor's defaults fill the rest
+ * (src/authn/credentials.ts `ldapSettings`). */
+const LdapBody = Type.Object(
+  {
+    ...Type.Partial(Type.Omit(LdapSettings, ['attributes'])).properties,
+    attributes: Type.Optional(Type.Partial(LdapSettings.properties.attributes, Strict)),
+  },
+  Strict,
+);
+
+const ProbeStep = Type.Object({ step: Type.String(), ok: Type.Boolean(), detail: Type.String() });
 
 export const credentialDirectoryRoutes = async (app: App) => {
   app.get(
@@ -48,8 +65,9 @@ export const credentialDirectoryRoutes = async (app: App) => {
             directoryId: Id,
             name: Type.String({ minLength: 1, maxLength: 100 }),
             kind: Type.Union(
-              ['password', 'otp', 'subnet', 'gateway', 'token'].map((k) => Type.Literal(k)),
+              ['password', 'otp', 'subnet', 'gateway', 'token', 'ldap'].map((k) => Type.Literal(k)),
             ),
+            ldap: Type.Optional(LdapBody),
             evidences: Type.Array(EvidenceName, { minItems: 1, maxItems: 5 }),
             evidenceLifetimeSeconds: Type.Optional(
               Type.Integer({ minimum: 60, maximum: 31_536_000 }),
@@ -80,6 +98,7 @@ export const credentialDirectoryRoutes = async (app: App) => {
             evidenceLifetimeSeconds: Type.Optional(
               Type.Integer({ minimum: 60, maximum: 31_536_000 }),
             ),
+            ldap: Type.Optional(LdapBody),
           },
           Strict,
         ),
@@ -92,5 +111,42 @@ export const credentialDirectoryRoutes = async (app: App) => {
         reply,
         changeCredentialDirectory({ directoryId: request.params.id, ...request.body }),
       ),
+  );
+
+  // Keycloak's "test connection / test authentication": each step, what failed and why. Binding
+  // with a user's password here would be a guessing oracle that records no failure, so only an
+  // administrator may, and the route is throttled like a login.
+  app.post(
+    '/credential-directories/:id/test',
+    {
+      schema: {
+        summary: 'Test an LDAP directory from this node: connect, service bind, search, user bind',
+        tags: ['authentication'],
+        params: IdParams,
+        body: Type.Object(
+          {
+            identity: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+            password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+          },
+          Strict,
+        ),
+        response: {
+          200: Type.Object({ ok: Type.Boolean(), steps: Type.Array(ProbeStep) }),
+          ...errorResponses,
+        },
+      },
+      config: { ...authRouteConfig },
+    },
+    async (request) => {
+      requireRead(app.node.authz, readerOf(request), ADMIN_PRIVILEGE);
+      const ldap = app.directories?.directory(app.node.read, request.params.id);
+      if (ldap === undefined)
+        throw new AppError(
+          'CREDENTIAL_DIRECTORY_NOT_FOUND',
+          `no ldap directory ${request.params.id} on this node`,
+        );
+      const steps = await ldap.probe(request.body.identity, request.body.password);
+      return { ok: steps.length > 0 && steps.every((s) => s.ok), steps };
+    },
   );
 };
