@@ -24,6 +24,8 @@ export type StartAppOptions = {
   /** The node's cluster: by default one it founded alone; tests that replicate between apps
    * pass testTrust(id) (every test node a founder). */
   readonly trust?: Parameters<typeof startMemoryNode>[1];
+  /** External LDAP / AD directories (src/directories/ DirectoryService). */
+  readonly directories?: AppOptions['directories'];
   /** Registers extra (test-only) routes or hooks before the app is ready. */
   readonly configure?: (app: App) => void;
 };
@@ -40,6 +42,7 @@ export const startApp = async (
     edge: { ...UNTHROTTLED, ...options.edge },
     ...(options.sessions ? { sessions: options.sessions } : {}),
     ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.directories ? { directories: options.directories } : {}),
   });
   try {
     options.configure?.(app);

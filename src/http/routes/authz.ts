@@ -207,7 +207,7 @@ export const authzRoutes = async (app: App) => {
             directoryId: Type.Optional(Id),
             name: Name,
             requiredEvidences: Type.Optional(Type.Array(EvidenceSchema, { maxItems: 5 })),
-            external: Type.Optional(ExternalRoles),
+            external: Type.Optional(Type.Object(ExternalRoles.properties, Strict)),
           },
           Strict,
         ),
