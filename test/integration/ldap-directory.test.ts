@@ -12,8 +12,8 @@
 //   every linked principal).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { derivedId } from '../../src/authn/provision.ts';
 import { ARGON2_FLOOR } from '../../src/authn/passwords.ts';
+import { derivedId } from '../../src/authn/provision.ts';
 import { LdapDirectory } from '../../src/directories/ldap.ts';
 import { DirectoryService } from '../../src/directories/service.ts';
 import type { App } from '../../src/http/types.ts';
@@ -37,7 +37,11 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
   const post = (url: string, payload: object, headers: Record<string, string> = auth) =>
     app.inject({ method: 'POST', url: `/v1${url}`, headers, payload });
   const login = (identity: string, password: string, directory?: string) =>
-    post('/auth/login', { identity, password, transport: 'bearer', ...(directory ? { directory } : {}) }, {});
+    post(
+      '/auth/login',
+      { identity, password, transport: 'bearer', ...(directory ? { directory } : {}) },
+      {},
+    );
   const ldapOf = (overrides: object = {}) => ({
     flavor: 'openldap',
     urls: [slapd.ldapsUrl],
@@ -97,9 +101,7 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
 
   // Threat: a directory password copied into the log or the read model (one breach becomes two).
   it('stores no password: neither the user’s nor the service account’s', async () => {
-    const all = JSON.stringify(await events(), (_k, v) =>
-      typeof v === 'bigint' ? String(v) : v,
-    );
+    const all = JSON.stringify(await events(), (_k, v) => (typeof v === 'bigint' ? String(v) : v));
     for (const secret of [PW.alice, slapd.servicePassword]) assert.ok(!all.includes(secret));
   });
 
@@ -134,7 +136,15 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
   // Threat: LDAP filter injection in the login name (RFC 4515 escaping).
   it('escapes login names: filter syntax finds nobody', async () => {
     const before = (await events()).filter((e) => e.type === 'PrincipalRegistered').length;
-    for (const name of ['*', 'a*', '*)(uid=*))(|(uid=*', 'alice)(uid=*', 'alice*', '(uid=alice)', 'alice\\2a'])
+    for (const name of [
+      '*',
+      'a*',
+      '*)(uid=*))(|(uid=*',
+      'alice)(uid=*',
+      'alice*',
+      '(uid=alice)',
+      'alice\\2a',
+    ])
       for (const pw of [PW.alice, PW.bob]) {
         const res = await login(name, pw);
         assert.equal(res.statusCode, 401, `${name}: ${res.body}`);
@@ -194,7 +204,10 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
       assert.equal(res.statusCode, 400, `${urls}: ${res.body}`);
       assert.equal(res.json().code, 'VALIDATION_FAILED');
     }
-    const startTls = await define('starttls', ldapOf({ urls: [slapd.url], startTls: true, identityDirectoryId: null }));
+    const startTls = await define(
+      'starttls',
+      ldapOf({ urls: [slapd.url], startTls: true, identityDirectoryId: null }),
+    );
     assert.equal(startTls.statusCode, 201, startTls.body);
   });
 
@@ -209,7 +222,10 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
   });
 
   it('tests a directory step by step (authlog directory test)', async () => {
-    const ok = await post('/credential-directories/corp/test', { identity: 'bob', password: PW.bob });
+    const ok = await post('/credential-directories/corp/test', {
+      identity: 'bob',
+      password: PW.bob,
+    });
     assert.equal(ok.statusCode, 200, ok.body);
     assert.deepEqual(
       ok.json().steps.map((s: { step: string; ok: boolean }) => [s.step, s.ok]),
@@ -220,7 +236,10 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
         ['user-bind', true],
       ],
     );
-    const bad = await post('/credential-directories/corp/test', { identity: 'bob', password: 'no' });
+    const bad = await post('/credential-directories/corp/test', {
+      identity: 'bob',
+      password: 'no',
+    });
     assert.equal(bad.json().ok, false);
     assert.match(bad.json().steps.at(-1).detail, /invalid-credentials/);
     const nobody = await post('/credential-directories/corp/test', { identity: 'zed' });
