@@ -19,7 +19,7 @@
 // before a bind, and the bind's own sub-codes (`data 52e` …) are mapped as a second line
 // (https://learn.microsoft.com/troubleshoot/windows-server/active-directory/ldap-error-code-49).
 import type { ConnectionOptions } from 'node:tls';
-import { Client, type Entry, Filter, ResultCodeError } from 'ldapts';
+import { Client, type Entry, EqualityFilter, Filter, ResultCodeError } from 'ldapts';
 import type { LdapSettings } from '../../projections/credentials.ts';
 import type { Account, Refusal } from '../authn/directory-port.ts';
 import { AppError } from '../errors.ts';
@@ -225,7 +225,7 @@ export class LdapDirectory {
     return client;
   }
 
-  async #search(url: string, base: string, filter: string, attributes: string[]) {
+  async #search(url: string, base: string, filter: string | EqualityFilter, attributes: string[]) {
     const client = await this.#serviceClient(url);
     const binary = this.#c.settings.idAttribute === 'objectGUID' ? ['objectGUID'] : [];
     return client.search(base, {
@@ -305,12 +305,14 @@ export class LdapDirectory {
   /** The account with this stable id (found again at every login: DNs change, ids do not). */
   async findById(entryId: string): Promise<Account | undefined> {
     const s = this.#c.settings;
-    let filter: string;
+    // A filter object, not a string: ldapts reads a string filter's escapes back as UTF-8 text,
+    // which mangles objectGUID's binary value.
+    let filter: EqualityFilter;
     if (s.idAttribute === 'objectGUID') {
       const bytes = guidBytes(entryId);
       if (bytes === undefined) return undefined;
-      filter = `(objectGUID=${Filter.escape(bytes)})`;
-    } else filter = `(entryUUID=${Filter.escape(entryId)})`;
+      filter = new EqualityFilter({ attribute: 'objectGUID', value: bytes });
+    } else filter = new EqualityFilter({ attribute: 'entryUUID', value: entryId });
     return this.#failover(async (url) => {
       const { searchEntries } = await this.#search(url, s.baseDn, filter, this.#attributes());
       return searchEntries.length === 1 ? this.#account(searchEntries[0]!) : undefined;

@@ -12,6 +12,7 @@
 //   every linked principal).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { LdapSettings } from '../../projections/credentials.ts';
 import { ARGON2_FLOOR } from '../../src/authn/passwords.ts';
 import { derivedId } from '../../src/authn/provision.ts';
 import { LdapDirectory } from '../../src/directories/ldap.ts';
@@ -118,7 +119,7 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
   it('refuses empty and blank passwords before any bind', async () => {
     // A directory that cannot be reached at all: a bind that were sent would be DIRECTORY_UNAVAILABLE.
     const dead = new LdapDirectory('dead', {
-      settings: { ...(ldapOf() as never), urls: [`ldaps://127.0.0.1:${await freePort()}`] },
+      settings: ldapOf() as unknown as LdapSettings,
       urls: [`ldaps://127.0.0.1:${await freePort()}`],
       ca: null,
       bindPassword: undefined,
