@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { connect } from './client.ts';
 import { type ApiOptions, parseId, withApiOptions } from './options.ts';
 import { keyValues, print, printJson, table } from './output.ts';
+import { readPassword } from './session.ts';
 
 const Directories = Type.Object({
   items: Type.Array(
@@ -98,4 +99,42 @@ export const directoryCommand = (program: Command) => {
         ]),
       );
     });
+
+  // Keycloak's "test connection / test authentication", from the node (it holds the service
+  // account's secret and reaches its own site's servers): which step failed and why.
+  withApiOptions(directory.command('test'))
+    .description(
+      'test an LDAP / AD credential directory from the node: connect, service bind, search, user bind (password on stdin)',
+    )
+    .argument('<id>', 'ldap credential directory id', parseId)
+    .option('--identity <name>', 'a login name to search for (and, with --password-stdin, bind as)')
+    .option('--password-stdin', 'read that identity’s password from stdin (never argv)')
+    .action(
+      async (id: string, opts: ApiOptions & { identity?: string; passwordStdin?: boolean }) => {
+        const password = opts.passwordStdin ? await readPassword() : undefined;
+        const result = await connect(opts).send(
+          'POST',
+          `/v1/credential-directories/${encodeURIComponent(id)}/test`,
+          Type.Object({
+            ok: Type.Boolean(),
+            steps: Type.Array(
+              Type.Object({ step: Type.String(), ok: Type.Boolean(), detail: Type.String() }),
+            ),
+          }),
+          {
+            ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
+            ...(password !== undefined && password !== '' ? { password } : {}),
+          },
+        );
+        if (opts.json) printJson(result);
+        else
+          print(
+            table(
+              ['STEP', 'RESULT', 'DETAIL'],
+              result.steps.map((s) => [s.step, s.ok ? 'ok' : 'FAILED', s.detail]),
+            ),
+          );
+        if (!result.ok) process.exitCode = 1;
+      },
+    );
 };

@@ -195,6 +195,14 @@ const ROWS: Row[] = [
       };
     },
   ),
+  // Testing a directory makes the node bind with a password it is given (a guessing oracle that
+  // records no failure): administrators only. This app has no LDAP directory, so passing the
+  // guard is a 404.
+  row(
+    'POST /v1/credential-directories/:id/test',
+    [401, 403, null, 403, 403, 404, 404, 404, 403],
+    () => post('/v1/credential-directories/no-such-ldap/test', { identity: 'x', password: 'y' }),
+  ),
   // Authorization
   row('POST /v1/authz/check', [401, 403, 200, 403, 403, 200, 200, 200, 403], async (c) =>
     post('/v1/authz/check', { principalId: await c.about(), privilege: 'authlog.admin' }),
