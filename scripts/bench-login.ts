@@ -28,7 +28,7 @@
 import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { forkServer } from './bench/child-server.ts';
-import { PASSWORD, userName } from './bench/login-model.ts';
+import { ldapUserName, PASSWORD, userName } from './bench/login-model.ts';
 import type { ParentMessage, ServerMessage } from './bench/login-server.ts';
 import { envInt, note, round } from './bench/util.ts';
 
@@ -36,6 +36,7 @@ const USERS = envInt('BENCH_USERS', 500);
 const SECONDS = envInt('BENCH_SECONDS', 5);
 const ROUNDS = envInt('BENCH_ROUNDS', 3);
 const CONCURRENCY = envInt('BENCH_CONCURRENCY', 8);
+const LDAP_USERS = envInt('BENCH_LDAP_USERS', 100);
 /** Keycloak's sizing guide: 15 password-based logins per second per vCPU. */
 const KEYCLOAK_PER_VCPU = 15;
 
@@ -47,10 +48,10 @@ const main = async () => {
 
   const { url, params } = await next('listening');
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const login = (i: number) =>
+  const login = (i: number, name = userName) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const body = JSON.stringify({
-        identity: userName(i),
+        identity: name(i),
         password: PASSWORD,
         transport: 'bearer',
       });
@@ -71,14 +72,14 @@ const main = async () => {
       r.end(body);
     });
   let cursor = 0;
-  const logins = async (seconds: number) => {
+  const logins = async (seconds: number, name = userName, users = USERS) => {
     const started = performance.now();
     const until = started + seconds * 1000;
     let ok = 0;
     let failed = 0;
     const loop = async () => {
       while (performance.now() < until) {
-        const r = await login(cursor++ % USERS);
+        const r = await login(cursor++ % users, name);
         const body = JSON.parse(r.text) as { token?: string; complete?: boolean };
         if (r.status === 200 && body.token && body.complete) ok += 1;
         else failed += 1;
@@ -128,6 +129,53 @@ const main = async () => {
       `round ${r + 1}: raw argon2id ${round(rawRates.at(-1)!, 1)} verifications/s, HTTP ${round(loginRates.at(-1)!, 1)} logins/s${b.failed ? ` (${b.failed} failed)` : ''}`,
     );
   }
+  // The LDAP row: the same logins for accounts of a real slapd (LDAPS, a service account's search
+  // by entryUUID and a bind per login, JIT-provisioned in the warm-up), against raw ldapts binds
+  // as the same users in the server's process: on a connection each loop keeps (the strict
+  // baseline: a bind and nothing else), and connect-bind-unbind per login (an application that
+  // binds for itself without a pool). Alternating rounds, as above.
+  tell({ type: 'ldap', users: LDAP_USERS });
+  const ldapReady = await next('ldap');
+  let ldap: Record<string, unknown> = { skipped: ldapReady.reason ?? 'not ready' };
+  if (ldapReady.ready) {
+    note(`LDAP row: ${LDAP_USERS} slapd accounts, provisioning them with a first login`);
+    for (let i = 0; i < LDAP_USERS; i++) {
+      const r = await login(i, ldapUserName);
+      if (r.status !== 200) throw new Error(`LDAP warm-up login ${i}: ${r.status} ${r.text}`);
+    }
+    const binds = async (connect: boolean) => {
+      tell({ type: 'binds', seconds: SECONDS, concurrency: CONCURRENCY, connect });
+      const b = await next('binds');
+      return (b.binds * 1000) / b.ms;
+    };
+    const kept: number[] = [];
+    const fresh: number[] = [];
+    const ldapLogins: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      kept.push(await binds(false));
+      fresh.push(await binds(true));
+      const b = await logins(SECONDS, ldapUserName, LDAP_USERS);
+      ldapLogins.push((b.ok * 1000) / b.ms);
+      failures += b.failed;
+      note(
+        `LDAP round ${r + 1}: raw binds ${round(kept.at(-1)!, 1)}/s on kept connections, ${round(fresh.at(-1)!, 1)}/s connecting each time; LDAP logins over HTTP ${round(ldapLogins.at(-1)!, 1)}/s${b.failed ? ` (${b.failed} failed)` : ''}`,
+      );
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const [k, f, l] = [median(kept), median(fresh), median(ldapLogins)];
+    note(
+      `LDAP logins ${round(l, 1)}/s = ${round(l / k)} of raw binds on kept connections (target 0.8), ${round(l / f)} of connect-and-bind`,
+    );
+    ldap = {
+      users: LDAP_USERS,
+      rawBindsPerSecondKeptConnection: round(k, 1),
+      rawBindsPerSecondConnectEach: round(f, 1),
+      ldapLoginsPerSecond: round(l, 1),
+      ratioToKeptBinds: round(l / k, 3),
+      ratioToConnectEachBinds: round(l / f, 3),
+      target: 0.8,
+    };
+  }
   tell({ type: 'stop' });
   agent.destroy();
   await exited;
@@ -172,6 +220,7 @@ const main = async () => {
       loginsPerSecondPerCore: round(perCore, 1),
       keycloakPlanningPerVcpu: KEYCLOAK_PER_VCPU,
       ratioToKeycloakPerCore: round(perCore / KEYCLOAK_PER_VCPU, 2),
+      ldap,
     }),
   );
 };

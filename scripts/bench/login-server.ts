@@ -8,26 +8,35 @@
 // same concurrency in this same process: the same threadpool (UV_THREADPOOL_SIZE, 4 by default)
 // the login route's argon2 runs in.
 import * as argon2 from 'argon2';
+import { Client } from 'ldapts';
 import pino from 'pino';
-import { setPassword } from '../../src/authn/credentials.ts';
+import { defineCredentialDirectory, setPassword } from '../../src/authn/credentials.ts';
 import { ARGON2_FLOOR, hashPassword } from '../../src/authn/passwords.ts';
 import { registerPrincipal } from '../../src/authn/principals.ts';
+import { DirectoryService } from '../../src/directories/service.ts';
 import { SYSTEM_ACTOR } from '../../src/events/envelope.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/http/logging.ts';
 import { newId } from '../../src/node/node.ts';
 import { stopNode } from '../../test/support/in-process.ts';
-import { PASSWORD, userName } from './login-model.ts';
+import { type Slapd, slapdMissing, startSlapd } from '../../test/support/slapd.ts';
+import { ldapUserName, PASSWORD, userName } from './login-model.ts';
 import { startDurableNode } from './ours.ts';
 import { envInt, note, scratchDir } from './util.ts';
 
 export type ServerMessage =
   | { type: 'listening'; url: string; params: string }
+  /** The LDAP row's directory is ready (or why it cannot run here). */
+  | { type: 'ldap'; ready: boolean; reason?: string }
+  | { type: 'binds'; binds: number; ms: number }
   | { type: 'raw'; verifications: number; ms: number }
   /** CPU time of this whole process so far (every thread: argon2's pool too), in ms. */
   | { type: 'usage'; cpuMs: number };
 export type ParentMessage =
   | { type: 'raw'; seconds: number; concurrency: number }
+  | { type: 'ldap'; users: number }
+  /** Raw binds with ldapts: on one kept connection per loop, or a new LDAPS connection each. */
+  | { type: 'binds'; seconds: number; concurrency: number; connect: boolean }
   | { type: 'usage' }
   | { type: 'stop' };
 
@@ -46,6 +55,32 @@ const rawVerifications = async (phc: string, seconds: number, concurrency: numbe
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
   return { verifications: n, ms: performance.now() - started };
+};
+
+/** `concurrency` loops of ldapts binds as the LDAP row's users for `seconds`: on a connection each
+ * loop keeps (what a pool does), or connect, bind, unbind each time (an application without one). */
+const rawBinds = async (
+  slapd: Slapd,
+  users: number,
+  m: Extract<ParentMessage, { type: 'binds' }>,
+) => {
+  const started = performance.now();
+  const until = started + m.seconds * 1000;
+  let n = 0;
+  const open = () => new Client({ url: slapd.ldapsUrl, tlsOptions: { ca: [slapd.caPem] } });
+  const loop = async (k: number) => {
+    let client = open();
+    let i = k;
+    while (performance.now() < until) {
+      if (m.connect) client = open();
+      await client.bind(slapd.userDn(ldapUserName(i++ % users)), PASSWORD);
+      if (m.connect) await client.unbind();
+      n += 1;
+    }
+    await client.unbind();
+  };
+  await Promise.all(Array.from({ length: m.concurrency }, (_, k) => loop(k)));
+  return { binds: n, ms: performance.now() - started };
 };
 
 const main = async () => {
@@ -74,8 +109,17 @@ const main = async () => {
     );
     await node.execute(setPassword({ credentialId: newId(), principalId, hash: phc }), meta);
   }
+  const directories = new DirectoryService({
+    env: (name) =>
+      name === 'AUTHLOG_LDAP_BENCH_BIND_PASSWORD' ? slapd?.servicePassword : undefined,
+    offlineCachePath: ':memory:',
+    argon2: ARGON2_FLOOR,
+  });
+  let slapd: Slapd | undefined;
+  let ldapUsers = 0;
   const app = buildApp({
     node,
+    directories,
     operatorToken: 'bench-operator-token-0123456789abcdefghij',
     logger: createLogger(
       process.env.BENCH_LOG_LEVEL ?? 'info',
@@ -88,13 +132,49 @@ const main = async () => {
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   process.on('message', async (message: ParentMessage) => {
-    if (message.type === 'raw') {
+    if (message.type === 'ldap') {
+      const missing = slapdMissing();
+      if (missing) {
+        send({ type: 'ldap', ready: false, reason: missing });
+        return;
+      }
+      ldapUsers = message.users;
+      slapd = await startSlapd({
+        users: Array.from({ length: ldapUsers }, (_, i) => ({
+          uid: ldapUserName(i),
+          password: PASSWORD,
+          cn: ldapUserName(i),
+        })),
+      });
+      await node.execute(
+        defineCredentialDirectory({
+          directoryId: 'bench',
+          name: 'bench',
+          kind: 'ldap',
+          evidences: ['knowledge'],
+          ldap: {
+            urls: [slapd.ldapsUrl],
+            caPem: slapd.caPem,
+            bindDn: slapd.serviceDn,
+            baseDn: slapd.peopleDn,
+            identityDirectoryId: 'internal',
+          },
+        }),
+        meta,
+      );
+      send({ type: 'ldap', ready: true });
+    } else if (message.type === 'binds') {
+      if (!slapd) throw new Error('no slapd');
+      send({ type: 'binds', ...(await rawBinds(slapd, ldapUsers, message)) });
+    } else if (message.type === 'raw') {
       send({ type: 'raw', ...(await rawVerifications(phc, message.seconds, message.concurrency)) });
     } else if (message.type === 'usage') {
       const { user, system } = process.cpuUsage();
       send({ type: 'usage', cpuMs: (user + system) / 1000 });
     } else {
       await app.close();
+      await directories.close();
+      await slapd?.close();
       await stopNode(node);
       scratch.remove();
       process.disconnect();
