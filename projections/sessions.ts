@@ -425,3 +425,19 @@ export const listAuthPolicies = (read: Reader): PolicyRecord[] =>
   read
     .all('SELECT scope, subject_id, require, elevate FROM auth_policies ORDER BY scope, subject_id')
     .map(policyRecord);
+
+/** Principals with a session started at `origin` that has not ended or expired by `nowIso`:
+ * whose external memberships that node keeps fresh (src/directories/refresh.ts). */
+export const principalsWithOpenSessionsFrom = (
+  read: Reader,
+  origin: string,
+  nowIso: string,
+): string[] =>
+  read
+    .all(
+      `SELECT DISTINCT principal_id FROM sessions
+       WHERE origin = ? AND ended = 0 AND expires_at > ? ORDER BY principal_id`,
+      origin,
+      nowIso,
+    )
+    .map((r) => str(r, 'principal_id'));

@@ -6,6 +6,7 @@
 // there is one principal (the registrations merge, projections/principals.ts; the identity and
 // the link keep the earliest, projections/identities.ts and credentials.ts).
 import { createHash } from 'node:crypto';
+import { observedGroups } from '../../projections/authz.ts';
 import { accountOfEntry } from '../../projections/credentials.ts';
 import { getIdentity, identityLookalike } from '../../projections/identities.ts';
 import { getPrincipal, principalByEmailKey } from '../../projections/principals.ts';
@@ -108,5 +109,22 @@ export const provisionAccount = (input: ProvisionInput): Command<{ principalId: 
       data: { credentialId, principalId, directoryId, entryId: account.entryId },
     });
     return { events, result: { principalId } };
+  },
+});
+
+/** What an external role directory said a principal's groups are, read by a node's refresh
+ * (src/directories/refresh.ts); recorded only where it changed. */
+export const recordObservations = (
+  observations: readonly { principalId: string; directoryId: string; groupKeys: string[] }[],
+): Command<{ recorded: number }> => ({
+  name: 'RecordExternalRoles',
+  decide(state) {
+    const events: DomainEvent[] = observations
+      .filter(({ principalId, directoryId, groupKeys }) => {
+        const seen = observedGroups(state, principalId, directoryId);
+        return seen === undefined || seen.groupKeys.join('\n') !== groupKeys.join('\n');
+      })
+      .map((data) => ({ type: 'ExternalRolesObserved', data }));
+    return { events, result: { recorded: events.length } };
   },
 });

@@ -8,6 +8,7 @@ import { registerPrincipal } from '../authn/principals.ts';
 import { keyringFrom } from '../authn/seed-crypto.ts';
 import { addRoleMember } from '../authz/commands.ts';
 import { seqOf } from '../clock/version-vector.ts';
+import { startRoleRefresh } from '../directories/refresh.ts';
 import { DirectoryService } from '../directories/service.ts';
 import { buildApp } from '../http/app.ts';
 import { createLogger } from '../http/logging.ts';
@@ -64,12 +65,18 @@ const bootstrapAdministrator = async (
   );
 };
 
-// TLS 1.2 at least (OWASP ASVS 9.1.2); with a client CA, every client proves who it is (9.2.1).
-const serverTls = (server: { cert: string; key: string }, clientCa: string | undefined) => ({
+// TLS 1.2 at least (OWASP ASVS 9.1.2); with a client CA, every client proves who it is (9.2.1),
+// and with CRLs OpenSSL refuses a revoked client certificate in the handshake (RFC 5280 6.3).
+const serverTls = (
+  server: { cert: string; key: string },
+  clientCa: string | undefined,
+  crl: string | undefined,
+) => ({
   cert: server.cert,
   key: server.key,
   minVersion: 'TLSv1.2' as const,
   ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+  ...(clientCa && crl ? { crl } : {}),
 });
 
 /**
@@ -120,6 +127,7 @@ export const startServer = async (
       argon2: config.auth.argon2,
       log,
     });
+    const roleRefresh = startRoleRefresh(node, directories, log);
     const app = buildApp({
       node,
       directories,
@@ -129,7 +137,8 @@ export const startServer = async (
       auth: { ...config.auth, outboxDir: join(config.dataDir, 'outbox') },
       peers: () => pullers.map((p) => p.status()),
       otpKeys: keyringFrom(config.secrets.totpKeys),
-      ...(server ? { tls: serverTls(server, config.tls.clientCa) } : {}),
+      ...(server ? { tls: serverTls(server, config.tls.clientCa, config.tls.clientCrl) } : {}),
+      ...(config.tls.clientCertCa ? { clientCertificateCas: config.tls.clientCertCa } : {}),
     });
     // Fastify names the scheme from its own `https` option; ours goes through serverFactory.
     const listening = await app.listen({ host: config.host, port: config.port });
@@ -171,6 +180,7 @@ export const startServer = async (
       async stop() {
         await Promise.all(pullers.map((p) => p.stop()));
         await app.close();
+        roleRefresh.stop();
         await directories.close();
         await node.close();
         await store.close();

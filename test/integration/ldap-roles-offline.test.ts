@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { Attribute, Change, Client } from 'ldapts';
 import { ARGON2_FLOOR } from '../../src/authn/passwords.ts';
 import { derivedId } from '../../src/authn/provision.ts';
+import { startRoleRefresh } from '../../src/directories/refresh.ts';
 import { DirectoryService } from '../../src/directories/service.ts';
 import type { App } from '../../src/http/types.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
@@ -134,8 +135,16 @@ describe('external role directories, offline logins, convergence (real slapd)', 
       }),
     ]);
     await client.unbind();
-    assert.equal((await login(a, 'bob', 'bob-ldap-pw')).statusCode, 200);
-    assert.equal(await check(bob.json().principalId), false, 'read again at the next login');
+    // Read again on the refresh schedule while bob's session lives, without a new login.
+    const refresh = startRoleRefresh(a.node, a.service);
+    try {
+      assert.equal(await refresh.tick(Date.now()), 0, 'within refreshSeconds: not read again');
+      assert.equal(await check(bob.json().principalId), true);
+      assert.equal(await refresh.tick(Date.now() + 301_000), 1, 'bob’s groups changed');
+      assert.equal(await check(bob.json().principalId), false, 'the group is gone at every site');
+    } finally {
+      refresh.stop();
+    }
   });
 
   it('logs in offline with the node’s verifier only while the directory is unreachable, and says so', async () => {
