@@ -10,7 +10,11 @@ import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
 import type { Command } from '../node/command.ts';
 import { failureEvents, isLockedOut } from './lockout.ts';
-import { passwordCredentialFor, passwordProvider } from './password-provider.ts';
+import {
+  knowledgeCredentialFor,
+  passwordCredentialFor,
+  passwordProvider,
+} from './password-provider.ts';
 import { type AuthSettings, ownLiveSession } from './sessions/decide.ts';
 import { gather, type Prepared, sessionCredentialDirectories } from './sessions/evidence.ts';
 
@@ -43,6 +47,8 @@ export const changeOwnPassword = (input: ChangePasswordInput): Command<ChangePas
     if (isLockedOut(state, principalId, now)) return refuse('locked');
     // The password this session's identity directory counts (its tie), verified and replaced.
     const credentialDirectories = sessionCredentialDirectories(state, input.sessionId);
+    if (knowledgeCredentialFor(state, principalId, credentialDirectories)?.kind === 'directory')
+      throw new AppError('DIRECTORY_MANAGED', 'this password is changed in the external directory');
     const attempt = {
       principalId,
       presented: { password: input.current },

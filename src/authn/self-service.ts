@@ -43,7 +43,7 @@ import { SYSTEM_ACTOR } from '../events/envelope.ts';
 import type { Command } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { getCredentialDirectory, passwordChangedHlc } from './credentials.ts';
-import { passwordCredentialFor } from './password-provider.ts';
+import { knowledgeCredentialFor, passwordCredentialFor } from './password-provider.ts';
 import { registerPrincipal } from './principals.ts';
 import { hashSecret } from './tokens.ts';
 
@@ -190,6 +190,11 @@ export const requestPasswordReset = (input: {
   name: 'RequestPasswordReset',
   decide(state, meta) {
     if (mailAddressOf(state, input.principalId) === undefined)
+      return { events: [], result: { issued: false } };
+    // A password an external directory keeps is reset there: a local one set by mail would stand
+    // beside it and outlive the directory's decisions (a disabled account, a changed password).
+    const allowed = allowedCredentialDirectories(state, INTERNAL_DIRECTORY);
+    if (knowledgeCredentialFor(state, input.principalId, allowed)?.kind === 'directory')
       return { events: [], result: { issued: false } };
     return {
       events: [

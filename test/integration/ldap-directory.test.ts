@@ -181,6 +181,19 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
     assert.ok(right.json().elevatedUntil);
   });
 
+  // Threat: a local password set beside the directory's, outliving the directory's decisions.
+  it('refuses changing a directory-kept password here (DIRECTORY_MANAGED)', async () => {
+    const token = (await login('alice', PW.alice)).json().token as string;
+    const res = await post(
+      '/auth/password',
+      { currentPassword: PW.alice, newPassword: 'a brand new local passphrase 42' },
+      { authorization: `Bearer ${token}` },
+    );
+    assert.equal(res.statusCode, 409, res.body);
+    assert.equal(res.json().code, 'DIRECTORY_MANAGED');
+    assert.equal((await login('alice', 'a brand new local passphrase 42')).statusCode, 401);
+  });
+
   // Threat: a principal with no role (or any administrator of less than everything) points the
   // node at a directory of its own, which then says yes to every password.
   it('lets only an elevated administrator define or repoint a directory', async () => {
