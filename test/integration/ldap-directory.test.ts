@@ -100,6 +100,29 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
     assert.equal(registered.length, 1, 'provisioned once');
   });
 
+  // Threat: one person's first login sent twice at once makes two principals (or a 500).
+  it('provisions once when first logins race', async () => {
+    await slapd.addUser({ uid: 'dora', password: 'dora-ldap-pw', cn: 'Dora' });
+    const answers = await Promise.all([1, 2, 3, 4].map(() => login('dora', 'dora-ldap-pw')));
+    assert.deepEqual(
+      answers.map((r) => r.statusCode),
+      [200, 200, 200, 200],
+    );
+    assert.equal(new Set(answers.map((r) => r.json().principalId)).size, 1);
+    const registered = (await events()).filter(
+      (e) =>
+        e.type === 'PrincipalRegistered' && e.data.principalId === answers[0]?.json().principalId,
+    );
+    assert.equal(registered.length, 1);
+  });
+
+  // Threat: a hostile or odd directory answers a name authlog refuses (control characters).
+  it('refuses, without a 500, an account whose directory name is not a valid identity name', async () => {
+    await slapd.addUser({ uid: 'mallory\u202e', password: 'mallory-ldap-pw', cn: 'M' });
+    const res = await login('mallory\u202e', 'mallory-ldap-pw');
+    assert.ok([400, 401].includes(res.statusCode), res.body);
+  });
+
   // Threat: a directory password copied into the log or the read model (one breach becomes two).
   it('stores no password: neither the user’s nor the service account’s', async () => {
     const all = JSON.stringify(await events(), (_k, v) => (typeof v === 'bigint' ? String(v) : v));

@@ -33,11 +33,12 @@ export const provisionOnFirstLogin = async (
     );
     return principalId;
   } catch (err) {
-    // The directory's name is held by someone else here: no login through it (logged by the
-    // caller as an unknown identity) until an administrator sorts the two out.
+    // The directory's name is held by someone else here, its principal was deleted, or the
+    // directory answered a name authlog does not accept (control characters, mixed scripts: UTS
+    // #39): no login through it (recorded by the caller as an unknown identity).
     if (
       err instanceof AppError &&
-      (err.code === 'IDENTITY_NAME_TAKEN' || err.code === 'PRINCIPAL_DELETED')
+      ['IDENTITY_NAME_TAKEN', 'PRINCIPAL_DELETED', 'VALIDATION_FAILED'].includes(err.code)
     )
       return undefined;
     throw err;
