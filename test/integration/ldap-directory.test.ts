@@ -116,6 +116,18 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
     assert.equal(registered.length, 1);
   });
 
+  // Threat: unbounded guessing of a directory password through authlog (NIST SP 800-63B rev 4
+  // 3.2.2: the verifier limits failed attempts); the directory's own lockout is not relied on.
+  it('locks a directory account out after the failure threshold, whatever the directory says', async () => {
+    await slapd.addUser({ uid: 'lee', password: 'lee-ldap-pw', cn: 'Lee' });
+    assert.equal((await login('lee', 'lee-ldap-pw')).statusCode, 200);
+    for (let i = 0; i < 10; i++) assert.equal((await login('lee', `guess-${i}`)).statusCode, 401);
+    const locked = await login('lee', 'lee-ldap-pw');
+    assert.equal(locked.statusCode, 401, 'the right password is refused while locked');
+    const failures = (await events()).filter((e) => e.type === 'AuthenticationFailed');
+    assert.equal(failures.at(-1)?.data.reason, 'locked');
+  });
+
   // Threat: a hostile or odd directory answers a name authlog refuses (control characters).
   it('refuses, without a 500, an account whose directory name is not a valid identity name', async () => {
     await slapd.addUser({ uid: 'mallory\u202e', password: 'mallory-ldap-pw', cn: 'M' });
