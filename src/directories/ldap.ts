@@ -188,7 +188,12 @@ export class LdapDirectory {
         this.#downUntil.delete(url);
         return out;
       } catch (err) {
-        if (!isOutage(err)) throw err;
+        // Any other answer of the server (the service account refused, no such base, no access)
+        // is its configuration, not the user's password: unavailable, and said why.
+        if (!isOutage(err))
+          throw err instanceof ResultCodeError
+            ? unavailable(this.#id, `${url} answered LDAP result ${err.code}: ${err.message}`)
+            : err;
         this.#downUntil.set(url, Date.now() + DOWN_FOR_MS);
         this.#drop(url);
         last = `${url}: ${err instanceof Error ? err.message : String(err)}`;
@@ -225,16 +230,24 @@ export class LdapDirectory {
     return client;
   }
 
-  async #search(url: string, base: string, filter: string | EqualityFilter, attributes: string[]) {
+  /** The one entry `filter` finds; undefined for none or more than one (an ambiguous name logs
+   * nobody in: sizeLimitExceeded, result 4, is that answer too). */
+  async #searchOne(url: string, filter: string | EqualityFilter): Promise<Account | undefined> {
     const client = await this.#serviceClient(url);
     const binary = this.#c.settings.idAttribute === 'objectGUID' ? ['objectGUID'] : [];
-    return client.search(base, {
-      scope: 'sub',
-      filter,
-      attributes,
-      sizeLimit: 2,
-      explicitBufferAttributes: binary,
-    });
+    try {
+      const { searchEntries } = await client.search(this.#c.settings.baseDn, {
+        scope: 'sub',
+        filter,
+        attributes: this.#attributes(),
+        sizeLimit: 2,
+        explicitBufferAttributes: binary,
+      });
+      return searchEntries.length === 1 ? this.#account(searchEntries[0]!) : undefined;
+    } catch (err) {
+      if (err instanceof ResultCodeError && err.code === 4) return undefined;
+      throw err;
+    }
   }
 
   #attributes(): string[] {
@@ -296,10 +309,7 @@ export class LdapDirectory {
     const name = this.canonicalName(typed);
     if (s.bindDnTemplate !== null && s.bindDn === null) return undefined;
     const filter = userFilter(s.userFilter, name);
-    return this.#failover(async (url) => {
-      const { searchEntries } = await this.#search(url, s.baseDn, filter, this.#attributes());
-      return searchEntries.length === 1 ? this.#account(searchEntries[0]!) : undefined;
-    });
+    return this.#failover((url) => this.#searchOne(url, filter));
   }
 
   /** The account with this stable id (found again at every login: DNs change, ids do not). */
@@ -313,10 +323,7 @@ export class LdapDirectory {
       if (bytes === undefined) return undefined;
       filter = new EqualityFilter({ attribute: 'objectGUID', value: bytes });
     } else filter = new EqualityFilter({ attribute: 'entryUUID', value: entryId });
-    return this.#failover(async (url) => {
-      const { searchEntries } = await this.#search(url, s.baseDn, filter, this.#attributes());
-      return searchEntries.length === 1 ? this.#account(searchEntries[0]!) : undefined;
-    });
+    return this.#failover((url) => this.#searchOne(url, filter));
   }
 
   /** Checks a password by binding as `dn` on a pooled connection. */

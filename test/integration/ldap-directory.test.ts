@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LdapSettings } from '../../projections/credentials.ts';
+import { type LdapInput, ldapSettings } from '../../src/authn/credentials.ts';
 import { ARGON2_FLOOR } from '../../src/authn/passwords.ts';
 import { derivedId } from '../../src/authn/provision.ts';
 import { LdapDirectory } from '../../src/directories/ldap.ts';
@@ -167,6 +168,23 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
     await dead.close();
     for (const blank of [' ', '\t\t'])
       assert.equal((await login('alice', blank)).statusCode, 401, JSON.stringify(blank));
+  });
+
+  // Threat: a misconfigured directory (the service account's password wrong on this node) read
+  // as wrong user passwords, or answered with a 500.
+  it('answers DIRECTORY_UNAVAILABLE when the service account is refused', async () => {
+    const wrong = new LdapDirectory('wrongsvc', {
+      settings: ldapSettings(node.read, ldapOf() as LdapInput),
+      urls: [slapd.ldapsUrl],
+      ca: slapd.caPem,
+      bindPassword: 'not-the-service-password',
+    });
+    await assert.rejects(wrong.findByName('alice'), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'DIRECTORY_UNAVAILABLE');
+      assert.match(err.message, /result 49/);
+      return true;
+    });
+    await wrong.close();
   });
 
   // Threat: LDAP filter injection in the login name (RFC 4515 escaping).
