@@ -42,7 +42,7 @@ const FAMILY_RULES: readonly (readonly [RegExp, Family])[] = [
   [/Session/, 'session'],
   [/Authentica|LockedOut|Unlocked|Login|Logout|LoggedOut|Elevat|Challenge/, 'authentication'],
   [/^Identity/, 'identity'],
-  [/Password|Otp|Token|Credential|Subnet|Secret|Passkey|Webauthn/, 'credential'],
+  [/Password|Otp|Token|Credential|Subnet|Secret|Passkey|Webauthn|Certificate/, 'credential'],
   [/^Principal|Email|Phone/, 'principal'],
   [/Role|Privilege|Permission|ResourceType|AccessDenied/, 'authorization'],
   [/Audit/, 'accounting'],
@@ -118,6 +118,15 @@ const SUMMARIES: Readonly<Record<string, Summarize>> = {
   ExternalRolesObserved: (d) =>
     `directory ${str(d.directoryId)} puts ${str(d.principalId)} in groups: ${list(d.groupKeys)}`,
   CredentialRevoked: (d) => `revoked credential ${str(d.credentialId)}${because(d.reason)}`,
+  // The rule's kind only: a subject or SAN names a person (an e-mail address).
+  CertificateRegistered: (d) => {
+    const m = typeof d.match === 'object' && d.match !== null ? (d.match as Payload) : {};
+    return `registered certificate ${str(d.credentialId)} (${str(d.name)}) for ${str(d.principalId)}, matched by ${
+      m.kind === 'fingerprint' ? `fingerprint ${str(m.sha256).slice(0, 16)}…` : str(m.kind)
+    }${typeof d.issuerCaSha256 === 'string' ? `, CA ${d.issuerCaSha256.slice(0, 16)}…` : ''}`;
+  },
+  CertificateFingerprintRevoked: (d) =>
+    `revoked certificate fingerprint ${str(d.sha256).slice(0, 16)}…${because(d.reason)}`,
   PrivilegeDefined: (d) => `defined privilege ${str(d.privilege)}`,
   ResourceTypeDefined: (d) =>
     `defined resource type ${str(d.resourceType)} (actions: ${list(d.actions)})`,

@@ -29,6 +29,7 @@ export const PASSWORD_DIRECTORY = 'password';
 export const OTP_DIRECTORY = 'otp';
 export const SUBNET_DIRECTORY = 'subnet';
 export const GATEWAY_DIRECTORY = 'gateway';
+export const CERTIFICATE_DIRECTORY = 'certificate';
 /** How long evidence counts by default: 12 hours (NIST SP 800-63B 7.2, AAL2 reauthentication). */
 export const DEFAULT_EVIDENCE_LIFETIME_S = 12 * 3600;
 
@@ -37,6 +38,7 @@ const SEEDED: readonly (readonly [string, string, string])[] = [
   [OTP_DIRECTORY, 'otp', 'ownership'],
   [SUBNET_DIRECTORY, 'subnet', 'location'],
   [GATEWAY_DIRECTORY, 'gateway', 'trust'],
+  [CERTIFICATE_DIRECTORY, 'certificate', 'trust'],
 ];
 
 /** The LDAP settings as one register, in canonical JSON (RFC 8785) so every node stores the
@@ -204,6 +206,22 @@ export const credentials: Projection = {
             ]),
       ];
     },
+    // A client certificate: the rule it matches is in projections/factors.ts.
+    CertificateRegistered: (e) => [
+      sql(
+        `INSERT INTO credentials (id, principal_id, directory_id, kind, valid_until, validity_hlc,
+           created_hlc, created_by, origin)
+         VALUES (?, ?, ?, 'certificate', ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        e.data.credentialId,
+        e.data.principalId,
+        e.data.directoryId,
+        e.data.validUntil,
+        e.hlc,
+        e.hlc,
+        e.actor,
+        e.origin,
+      ),
+    ],
     DirectoryAccountLinked: (e) => {
       const { credentialId, principalId, directoryId, entryId } = e.data;
       return [

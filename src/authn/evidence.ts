@@ -23,6 +23,9 @@ export type Method = Static<typeof EvidenceMethod>;
 export type Presented = {
   readonly password?: string;
   readonly otp?: string;
+  /** A client certificate (PEM, public): from the node's own mutual TLS handshake, or forwarded
+   * by the trusted gateway (X-Client-Cert, believed only from AUTHLOG_GATEWAY_CIDRS). */
+  readonly certificate?: { readonly pem: string; readonly via: 'mtls' | 'gateway' };
 };
 
 export type EvidenceContext = {

@@ -3,13 +3,14 @@
 // give counts in a session.
 import {
   accessTokensOf,
+  CERTIFICATE_DIRECTORY,
   DEFAULT_EVIDENCE_LIFETIME_S,
   GATEWAY_DIRECTORY,
   OTP_DIRECTORY,
   passwordCredentialsOf,
   SUBNET_DIRECTORY,
 } from '../../projections/credentials.ts';
-import { otpRecordsOf, subnetRecordsOf } from '../../projections/factors.ts';
+import { certificateRecordsOf, otpRecordsOf, subnetRecordsOf } from '../../projections/factors.ts';
 import { getPrincipal, type PrincipalView } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
@@ -22,8 +23,8 @@ import { type CredentialDirectoryView, getCredentialDirectory } from './credenti
 import { MANAGE_PRINCIPALS } from './principals.ts';
 
 /** Seeded credential directories (rows on every node): OTP gives `ownership`, subnet gives
- * `location`, the trusted gateway gives `trust`. */
-export { GATEWAY_DIRECTORY, OTP_DIRECTORY, SUBNET_DIRECTORY };
+ * `location`, the trusted gateway and client certificates give `trust`. */
+export { CERTIFICATE_DIRECTORY, GATEWAY_DIRECTORY, OTP_DIRECTORY, SUBNET_DIRECTORY };
 
 type Kind = EventPayload<'CredentialDirectoryDefined'>['kind'];
 type EvidenceKind = EventPayload<'CredentialDirectoryDefined'>['evidences'][number];
@@ -109,7 +110,7 @@ export const isLive = (
 
 export type CredentialSummary = {
   readonly credentialId: string;
-  readonly kind: 'password' | 'totp' | 'hotp' | 'subnet' | 'token';
+  readonly kind: 'password' | 'totp' | 'hotp' | 'subnet' | 'token' | 'certificate';
   readonly name: string;
   readonly directoryId: string | null;
   /** OTP: confirmed by a first code; others: always true. */
@@ -120,8 +121,8 @@ export type CredentialSummary = {
   readonly revoked: boolean;
 };
 
-/** A principal's credentials of every kind (password, OTP, subnet, access token), never their
- * secrets. */
+/** A principal's credentials of every kind (password, OTP, subnet, access token, client
+ * certificate), never their secrets. */
 export const listFactorCredentials = (read: Reader, principalId: string): CredentialSummary[] => {
   const otp = otpRecordsOf(read, principalId).map((c) => ({
     credentialId: c.id,
@@ -167,7 +168,18 @@ export const listFactorCredentials = (read: Reader, principalId: string): Creden
     validUntil: c.validUntil,
     revoked: c.revoked,
   }));
-  return [...passwords, ...otp, ...subnets, ...tokens].sort((a, b) =>
+  const certificates = certificateRecordsOf(read, principalId).map((c) => ({
+    credentialId: c.id,
+    kind: 'certificate' as const,
+    name: c.name,
+    directoryId: c.directoryId,
+    confirmed: true,
+    cidrs: [],
+    createdAt: c.createdAt,
+    validUntil: c.validUntil,
+    revoked: c.revoked,
+  }));
+  return [...passwords, ...otp, ...subnets, ...tokens, ...certificates].sort((a, b) =>
     a.credentialId < b.credentialId ? -1 : a.credentialId > b.credentialId ? 1 : 0,
   );
 };

@@ -6,7 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { type AuthConfig, parseAuthConfig } from '../authn/auth-config.ts';
+import { certificatesOf } from '../authn/certificates.ts';
 import { NODE_ID_PATTERN, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import { type EdgeConfig, parseEdgeConfig } from '../http/edge-config.ts';
 import { esdbConnectionProblems } from '../store/esdb/connection-string.ts';
@@ -59,6 +61,12 @@ export type TlsConfig = {
   readonly clientCa?: string;
   /** AUTHLOG_PEER_CA: the only CA trusted for https peers (default: the system's roots). */
   readonly peerCa?: string;
+  /** AUTHLOG_CLIENT_CRL_FILE: CRLs (PEM) OpenSSL checks client certificates against during the
+   * mutual TLS handshake (needs AUTHLOG_TLS_CLIENT_CA). */
+  readonly clientCrl?: string;
+  /** AUTHLOG_CLIENT_CERT_CA: CA certificates client certificates may chain to for certificate
+   * logins besides AUTHLOG_TLS_CLIENT_CA (those a trusted gateway forwards). */
+  readonly clientCertCa?: string;
 };
 
 export { ConfigError };
@@ -277,6 +285,7 @@ const readPem = (
 
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----/;
 const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+const CRL = /-----BEGIN X509 CRL-----/;
 
 /** TLS settings are file paths (PEM), read once at start; a key never sits in the environment. */
 const parseTlsConfig = (get: (name: string) => string | undefined, problems: string[]) => {
@@ -295,10 +304,45 @@ const parseTlsConfig = (get: (name: string) => string | undefined, problems: str
   if (clientCa && !certPath)
     problems.push('AUTHLOG_TLS_CLIENT_CA needs AUTHLOG_TLS_CERT and AUTHLOG_TLS_KEY');
   const peerCa = readPem('AUTHLOG_PEER_CA', get('AUTHLOG_PEER_CA'), CERTIFICATE, problems);
+  const clientCrl = readPem(
+    'AUTHLOG_CLIENT_CRL_FILE',
+    get('AUTHLOG_CLIENT_CRL_FILE'),
+    CRL,
+    problems,
+  );
+  if (clientCrl) {
+    if (!clientCa)
+      problems.push(
+        'AUTHLOG_CLIENT_CRL_FILE needs AUTHLOG_TLS_CLIENT_CA: CRLs are checked in the mutual TLS handshake',
+      );
+    try {
+      createSecureContext({ crl: clientCrl });
+    } catch (err) {
+      problems.push(`AUTHLOG_CLIENT_CRL_FILE: not a CRL OpenSSL reads (${(err as Error).message})`);
+    }
+  }
+  const clientCertCa = readPem(
+    'AUTHLOG_CLIENT_CERT_CA',
+    get('AUTHLOG_CLIENT_CERT_CA'),
+    CERTIFICATE,
+    problems,
+  );
+  if (clientCertCa) {
+    try {
+      if (!certificatesOf(clientCertCa).some((c) => c.ca))
+        problems.push('AUTHLOG_CLIENT_CERT_CA: holds no CA certificate (basicConstraints cA)');
+    } catch (err) {
+      problems.push(
+        `AUTHLOG_CLIENT_CERT_CA: a certificate does not parse (${(err as Error).message})`,
+      );
+    }
+  }
   const tls: TlsConfig = {
     ...(cert && key ? { server: { cert, key } } : {}),
     ...(clientCa ? { clientCa } : {}),
     ...(peerCa ? { peerCa } : {}),
+    ...(clientCrl ? { clientCrl } : {}),
+    ...(clientCertCa ? { clientCertCa } : {}),
   };
   return tls;
 };

@@ -265,6 +265,26 @@ export const eventSchemas = {
     cidrs: Type.Array(Type.String({ maxLength: 50 }), { minItems: 1, maxItems: 16 }),
     validUntil: Nullable(Type.String({ maxLength: 30 })),
   }),
+  /** Trust evidence: a client certificate (mutual TLS, or forwarded by the trusted gateway) that
+   * matches the rule and chains to the CA (src/authn/certificates.ts). Only public data: no key. */
+  CertificateRegistered: Type.Object({
+    credentialId: Id,
+    principalId: Id,
+    directoryId: Id,
+    name: Text(100),
+    match: Type.Union([
+      Type.Object({ kind: Type.Literal('fingerprint'), sha256: Sha256Hex }),
+      Type.Object({ kind: Type.Literal('subject'), subject: Type.String({ maxLength: 1024 }) }),
+      /** `email:…`, `DNS:…` or `URI:…` (src/authn/certificates.ts). */
+      Type.Object({ kind: Type.Literal('san'), san: Type.String({ maxLength: 1024 }) }),
+    ]),
+    /** SHA-256 of the CA certificate it must chain to; null: any of the node's client CAs. */
+    issuerCaSha256: Nullable(Sha256Hex),
+    validUntil: Nullable(Type.String({ maxLength: 30 })),
+  }),
+  /** A certificate (SHA-256 of its DER), whoever holds it, is never evidence again: a replicated
+   * deny list, like a CRL entry but by fingerprint. A CA's fingerprint denies what it signed. */
+  CertificateFingerprintRevoked: Type.Object({ sha256: Sha256Hex, reason: Text(200) }),
 
   // Authentication (DESIGN.md section 7). A credential directory is a kind of credential and the
   // evidences it provides, with how long that evidence counts in a session.
@@ -555,6 +575,8 @@ export const familyOf: { readonly [T in EventType]: EventFamily } = {
   OtpEnrolled: 'credentials',
   OtpConfirmed: 'credentials',
   SubnetAllowed: 'credentials',
+  CertificateRegistered: 'credentials',
+  CertificateFingerprintRevoked: 'credentials',
   PasswordSet: 'credentials',
   DirectoryAccountLinked: 'credentials',
   PasswordResetIssued: 'credentials',

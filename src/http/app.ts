@@ -26,6 +26,7 @@ import { logBrokenProblem } from '../node/chain.ts';
 import type { AuthlogNode } from '../node/node.ts';
 import type { PeerStatus } from '../replication/puller.ts';
 import { registerAuthentication, type SessionLookup } from './authenticate.ts';
+import { certificateTrustOf } from './client-certificate.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { enforceRouteConventions } from './conventions.ts';
 import { registerCookies } from './cookies.ts';
@@ -43,6 +44,7 @@ import { registerRateLimits } from './rate-limit.ts';
 import { accountRoutes } from './routes/account.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authzRoutes } from './routes/authz.ts';
+import { certificateRoutes } from './routes/certificates.ts';
 import { clusterRoutes } from './routes/cluster.ts';
 import { credentialDirectoryRoutes } from './routes/credential-directories.ts';
 import { directoryRoutes } from './routes/directories.ts';
@@ -85,6 +87,9 @@ export type AppOptions = {
   readonly directories?: DirectoryService;
   /** Listen with TLS (`config.tls`): certificate, key, and a CA clients must be signed by. */
   readonly tls?: HttpsServerOptions;
+  /** CA certificates (PEM) client certificates may chain to besides the listener's client CA
+   * (`config.tls.clientCertCa`: for certificates a trusted gateway forwards). */
+  readonly clientCertificateCas?: string;
 };
 
 declare module 'fastify' {
@@ -159,7 +164,9 @@ export const buildApp = (options: AppOptions): App => {
   const authConfig: AuthConfig = { ...defaultAuthConfig, ...options.auth };
   checkArgon2Params(authConfig.argon2);
   const sessions = createSessions(options.node, authConfig, {
-    providers: options.providers ?? evidenceProviders(app.otpKeys),
+    providers:
+      options.providers ??
+      evidenceProviders(app.otpKeys, certificateTrustOf(tls, options.clientCertificateCas)),
     directories: options.directories,
   });
   app.decorate('sessions', sessions);
@@ -278,6 +285,7 @@ export const buildApp = (options: AppOptions): App => {
   app.register(credentialDirectoryRoutes, { prefix: '/v1' });
   app.register(accountRoutes, { prefix: '/v1' });
   app.register(factorRoutes, { prefix: '/v1' });
+  app.register(certificateRoutes, { prefix: '/v1' });
   app.register(auditRoutes, { prefix: '/v1' });
   app.register(replicationRoutes);
   return app;

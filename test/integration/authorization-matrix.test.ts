@@ -308,6 +308,25 @@ const ROWS: Row[] = [
     [401, 403, 200, 403, 200, 200, 200, 200, 403],
     async (c) => get(`/v1/principals/${await c.about()}/credentials`),
   ),
+  // Client certificates: registering is like enrolling OTP; a rule needs no certificate file.
+  row(
+    'POST /v1/principals/:id/certificates',
+    [401, 403, 201, 403, 201, 201, 403, 403, 403],
+    async (c) =>
+      post(`/v1/principals/${await c.about()}/certificates`, {
+        name: c.uniq('c'),
+        subject: `CN=${c.uniq('cn')}`,
+      }),
+  ),
+  row(
+    'GET /v1/principals/:id/certificates',
+    [401, 403, 200, 403, 200, 200, 200, 200, 403],
+    async (c) => get(`/v1/principals/${await c.about()}/certificates`),
+  ),
+  // A deny list for everyone: administrators only, elevated.
+  row('POST /v1/certificates/revoked', [401, 403, null, 403, 403, 200, 403, 403, 403], () =>
+    post('/v1/certificates/revoked', { sha256: 'ab'.repeat(32), reason: 'matrix' }),
+  ),
   // Sessions, lockout, policies
   row('GET /v1/principals/:id/sessions', [401, 403, 200, 403, 200, 200, 200, 200, 403], async (c) =>
     get(`/v1/principals/${await c.about()}/sessions`),

@@ -45,6 +45,7 @@ const CredentialSchema = Type.Object({
     Type.Literal('hotp'),
     Type.Literal('subnet'),
     Type.Literal('token'),
+    Type.Literal('certificate'),
   ]),
   name: Type.String(),
   directoryId: Nullable(Type.String()),
@@ -239,7 +240,8 @@ export const factorRoutes = async (app: App) => {
     '/principals/:id/credentials',
     {
       schema: {
-        summary: "A principal's credentials: password, OTP, subnets, tokens (never secrets)",
+        summary:
+          "A principal's credentials: password, OTP, subnets, tokens, certificates (never secrets)",
         tags: ['credentials'],
         params: IdParams,
         response: {

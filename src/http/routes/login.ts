@@ -1,7 +1,9 @@
 // Login over HTTP: start a session (multi-step), add evidence, elevate, log out. The use cases
 // are src/authn/flows/ (login.ts, step.ts); here a request is parsed, the flow called, and its
 // token delivered (sessions.ts `deliverToken`, devices.ts). Answers to a failed login are the
-// same whatever failed: one status, one body (OWASP ASVS 2.2.1, 3.2).
+// same whatever failed: one status, one body (OWASP ASVS 2.2.1, 3.2). Besides the body, a step
+// presents the request's client certificate, if it has one (client-certificate.ts: the node's
+// mutual TLS, or X-Client-Cert from the trusted gateway).
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { INTERNAL_DIRECTORY } from '../../../projections/identities.ts';
@@ -9,6 +11,7 @@ import type { Presented } from '../../authn/evidence.ts';
 import { logIn } from '../../authn/flows/login.ts';
 import { addSessionEvidence, elevateSession } from '../../authn/flows/step.ts';
 import { endSession } from '../../authn/sessions/end.ts';
+import { presentedCertificate } from '../client-certificate.ts';
 import { run } from '../command.ts';
 import { authRouteConfig } from '../rate-limit.ts';
 import { errorResponses, Id, Strict } from '../schemas.ts';
@@ -16,9 +19,20 @@ import { callerOf, clearSessionCookies, deliverToken, ownSession } from '../sess
 import type { App } from '../types.ts';
 import { Otp, Password, publicView, SessionWithToken } from './auth-schemas.ts';
 
-const presentedOf = (body: { password?: string; otp?: string }): Presented => ({
-  ...(body.password !== undefined ? { password: body.password } : {}),
-  ...(body.otp !== undefined ? { otp: body.otp } : {}),
+const presentedOf = (
+  request: FastifyRequest,
+  body: { password?: string; otp?: string },
+): Presented => {
+  const certificate = presentedCertificate(request);
+  return {
+    ...(body.password !== undefined ? { password: body.password } : {}),
+    ...(body.otp !== undefined ? { otp: body.otp } : {}),
+    ...(certificate !== undefined ? { certificate } : {}),
+  };
+};
+
+const Transport = Type.Union([Type.Literal('cookie'), Type.Literal('bearer')], {
+  default: 'cookie',
 });
 
 export const loginRoutes = async (app: App) => {
@@ -31,7 +45,7 @@ export const loginRoutes = async (app: App) => {
     const session = ownSession(request);
     const stepped = await flow(app.sessions.ports(request), callerOf(request, reply), {
       session,
-      presented: presentedOf(body),
+      presented: presentedOf(request, body),
     });
     return {
       ...publicView(stepped.session),
@@ -46,7 +60,7 @@ export const loginRoutes = async (app: App) => {
       schema: {
         summary: 'Log in: start a session with what the client presents',
         description:
-          'Every evidence provider looks at what is presented (password, OTP) and where the client is (subnet). The session starts with what was proven; when its policy requires more (MFA, location) it is incomplete until POST /v1/auth/evidence adds it. Browsers get the token as a __Host- cookie plus a CSRF cookie; `transport: bearer` answers it in the body.',
+          'Every evidence provider looks at what is presented (password, OTP, a client certificate over mutual TLS or from the trusted gateway) and where the client is (subnet). The session starts with what was proven; when its policy requires more (MFA, location) it is incomplete until POST /v1/auth/evidence adds it. Browsers get the token as a __Host- cookie plus a CSRF cookie; `transport: bearer` answers it in the body.',
         tags: ['authentication'],
         body: Type.Object(
           {
@@ -54,9 +68,7 @@ export const loginRoutes = async (app: App) => {
             directory: Type.Optional(Id),
             password: Type.Optional(Password),
             otp: Type.Optional(Otp),
-            transport: Type.Union([Type.Literal('cookie'), Type.Literal('bearer')], {
-              default: 'cookie',
-            }),
+            transport: Transport,
           },
           Strict,
         ),
@@ -68,7 +80,7 @@ export const loginRoutes = async (app: App) => {
       const { session, token, deviceToken } = await logIn(
         app.sessions.ports(request),
         callerOf(request, reply),
-        { identity, directory, presented: presentedOf(request.body), transport },
+        { identity, directory, presented: presentedOf(request, request.body), transport },
       );
       return {
         ...publicView(session),
