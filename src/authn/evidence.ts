@@ -26,6 +26,9 @@ export type Presented = {
   /** A client certificate (PEM, public): from the node's own mutual TLS handshake, or forwarded
    * by the trusted gateway (X-Client-Cert, believed only from AUTHLOG_GATEWAY_CIDRS). */
   readonly certificate?: { readonly pem: string; readonly via: 'mtls' | 'gateway' };
+  /** Set only by the HTTP edge when the trusted gateway asserted this identity (Remote-User from
+   * a peer in AUTHLOG_GATEWAY_CIDRS): POST /v1/auth/gateway-login (src/authn/gateway.ts). */
+  readonly gateway?: true;
 };
 
 export type EvidenceContext = {

@@ -6,6 +6,7 @@ import {
   noClientCertificates,
 } from './certificates.ts';
 import type { EvidenceProvider } from './evidence.ts';
+import { gatewayProvider } from './gateway.ts';
 import { otpProvider } from './otp.ts';
 import { passwordProvider } from './password-provider.ts';
 import type { Keyring } from './seed-crypto.ts';
@@ -21,4 +22,5 @@ export const evidenceProviders = (
   otpProvider(otpKeys),
   subnetProvider,
   certificateProvider(certificates) as EvidenceProvider<unknown>,
+  gatewayProvider,
 ];

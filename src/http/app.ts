@@ -277,7 +277,7 @@ export const buildApp = (options: AppOptions): App => {
   app.register(directoryRoutes, { prefix: '/v1' });
   app.register(authzRoutes, { prefix: '/v1' });
   app.register(tokenRoutes, { prefix: '/v1' });
-  app.register(loginRoutes, { prefix: '/v1' });
+  app.register(loginRoutes, { prefix: '/v1', gatewayDirectory: edge.gatewayDirectory });
   app.register(sessionRoutes, { prefix: '/v1' });
   app.register(lockoutRoutes, { prefix: '/v1' });
   app.register(passwordRoutes, { prefix: '/v1' });

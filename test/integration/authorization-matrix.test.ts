@@ -367,6 +367,11 @@ const ROWS: Row[] = [
       transport: 'bearer',
     }),
   ),
+  // No trusted gateway is configured here: nobody logs in through one, whoever asks.
+  row('POST /v1/auth/gateway-login', [401, 401, null, 401, 401, 401, 401, 401, 401], async (c) => ({
+    ...post('/v1/auth/gateway-login', { transport: 'bearer' }),
+    headers: { ...(await c.headers()), 'remote-user': 'admin' },
+  })),
   // A wrong password: 401 with a session, 404 without one (tokens cannot add evidence).
   row('POST /v1/auth/evidence', [401, 401, null, 401, 401, 401, 401, 404, 404], () =>
     post('/v1/auth/evidence', { password: 'not the password at all' }),
