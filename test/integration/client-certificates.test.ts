@@ -17,12 +17,14 @@ import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import pino from 'pino';
 import { registerPrincipal } from '../../src/authn/principals.ts';
+import { ConfigError, loadConfig } from '../../src/boot/config.ts';
+import { startServer } from '../../src/boot/server.ts';
 import { type AppOptions, buildApp } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import type { AuthlogNode } from '../../src/node/node.ts';
 import { auth, TOKEN, UNTHROTTLED } from '../support/app.ts';
 import { startMemoryNode, stopNode } from '../support/in-process.ts';
-import { soloTrust } from '../support/keys.ts';
+import { productionIdentity, soloTrust } from '../support/keys.ts';
 import { removeDir, tempDir } from '../support/process.ts';
 
 const hasOpenssl = (): boolean => {
@@ -690,6 +692,77 @@ describe('client certificates', () => {
         payload,
       });
       assert.equal(res.statusCode, 400, `${JSON.stringify(payload).slice(0, 80)}: ${res.body}`);
+    }
+  });
+  // Threat: a setting that reads well in the README and does nothing, or one that cannot work
+  // and is only found out when a revoked certificate gets in. A node started from its
+  // configuration hands AUTHLOG_CLIENT_CRL_FILE to the handshake, and wrong combinations are
+  // named at start (OWASP ASVS 5.0 V13.1: configuration checked, failing closed).
+  it('takes the CRL from AUTHLOG_CLIENT_CRL_FILE, and names settings that cannot work', async (t) => {
+    if (!withOpenssl) return t.skip(NO_OPENSSL);
+    const dataDir = tempDir('client-certs-server');
+    const base = {
+      AUTHLOG_DATA_DIR: dataDir,
+      AUTHLOG_NODE_ID: 'certs-srv',
+      AUTHLOG_PORT: '0',
+      AUTHLOG_LOG_LEVEL: 'silent',
+      AUTHLOG_OPERATOR_TOKEN: TOKEN,
+      AUTHLOG_TOTP_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+      ...productionIdentity('certs-srv'),
+    };
+    const file = (name: string) => join(dir, name);
+    const tls = {
+      AUTHLOG_TLS_CERT: file('server.pem'),
+      AUTHLOG_TLS_KEY: file('server.key'),
+      AUTHLOG_TLS_CLIENT_CA: file('trusted/ca.pem'),
+    };
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...base, ...env });
+      } catch (err) {
+        if (err instanceof ConfigError) return err.message;
+        throw err;
+      }
+      return '';
+    };
+    assert.match(
+      problems({ AUTHLOG_CLIENT_CRL_FILE: file('trusted/crl.pem') }),
+      /AUTHLOG_CLIENT_CRL_FILE needs AUTHLOG_TLS_CLIENT_CA/,
+    );
+    assert.match(
+      problems({ ...tls, AUTHLOG_CLIENT_CRL_FILE: file('alice.pem') }),
+      /AUTHLOG_CLIENT_CRL_FILE: .* holds no PEM/,
+    );
+    assert.match(
+      problems({ AUTHLOG_CLIENT_CERT_CA: file('alice.pem') }),
+      /AUTHLOG_CLIENT_CERT_CA: holds no CA certificate/,
+    );
+    const server = await startServer(
+      loadConfig({ ...base, ...tls, AUTHLOG_CLIENT_CRL_FILE: file('trusted/crl.pem') }),
+      { bootstrapAdmin: false, say: () => {} },
+    );
+    try {
+      const port = Number(new URL(server.url).port);
+      for (const who of ['alice', crlRevoked]) {
+        await addPerson(server.node, who);
+        await admin(server.app, 'POST', `/v1/principals/${who}/certificates`, {
+          name: who,
+          pem: pki.leaf(who).cert,
+        });
+      }
+      const alice = await overTls(port, pki.ca('trusted'), pki.leaf('alice'), '/v1/auth/login', {
+        identity: 'alice',
+        transport: 'bearer',
+      });
+      assert.equal(alice.status, 200, JSON.stringify(alice.body));
+      await assert.rejects(
+        overTls(port, pki.ca('trusted'), pki.leaf(crlRevoked), '/v1/auth/login', {
+          identity: crlRevoked,
+        }),
+      );
+    } finally {
+      await server.stop();
+      removeDir(dataDir);
     }
   });
 });
