@@ -1,3 +1,6 @@
+// A node-local store beside the event log (never replicated, not part of the read model): the
+// offline verifiers of external directory accounts (src/directories/service.ts).
+//
 // Offline logins for a site cut off from its directory, opt-in per directory
 // (`offlineCacheSeconds` > 0), as SSSD's cached credentials do: after a successful bind, the node
 // keeps an argon2id verifier of the password, in a file of its own (never replicated, never in an
