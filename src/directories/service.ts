@@ -22,9 +22,9 @@ import { AppError } from '../errors.ts';
 import * as normalize from '../events/normalize.ts';
 import { canonicalJson } from '../events/signature.ts';
 import type { Reader } from '../readmodel/projection.ts';
+import { type OfflineCache, openOfflineCache } from '../store/local/offline-verifiers.ts';
 import { LdapDirectory } from './ldap.ts';
 import { connectionOf, type Env } from './node-settings.ts';
-import { type OfflineCache, openOfflineCache } from '../store/local/offline-verifiers.ts';
 
 export type DirectoryServiceOptions = {
   /** This node's environment (AUTHLOG_LDAP_<ID>_*). */
