@@ -314,6 +314,30 @@ describe('LDAP credential directory against a real slapd', { skip }, () => {
     assert.equal(nobody.json().steps.at(-1).ok, false);
   });
 
+  // A directory without a service account: the DN comes from a template (RFC 4514: names with a
+  // DN-special character are refused, never spliced in), the entry read after the bind as the user.
+  it('binds by a DN template without a service account, and refuses names that would change the DN', async () => {
+    const dir = await post('/identity-directories', { directoryId: 'tpl', name: 'tpl' });
+    assert.equal(dir.statusCode, 201, dir.body);
+    const res = await define(
+      'tpl-ldap',
+      ldapOf({
+        bindDn: null,
+        bindDnTemplate: `uid={name},${slapd.peopleDn}`,
+        identityDirectoryId: 'tpl',
+      }),
+    );
+    assert.equal(res.statusCode, 201, res.body);
+    const first = await login('bob', PW.bob, 'tpl');
+    assert.equal(first.statusCode, 200, first.body);
+    const again = await login('bob', PW.bob, 'tpl');
+    assert.equal(again.statusCode, 200, again.body);
+    assert.equal(again.json().principalId, first.json().principalId);
+    assert.equal((await login('bob', 'wrong', 'tpl')).statusCode, 401);
+    for (const name of [`bob,${slapd.peopleDn}`, 'bob+cn=x', '#bob', ' bob', 'uid=bob'])
+      assert.equal((await login(name, PW.bob, 'tpl')).statusCode, 401, name);
+  });
+
   // Threat: one server down takes every login down with it.
   it('fails over to the next server when the first does not answer', async () => {
     const dead = `ldaps://127.0.0.1:${await freePort()}`;
