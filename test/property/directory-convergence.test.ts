@@ -23,7 +23,6 @@ import {
   historyStep,
   playHistory,
   replay,
-  type Step,
   shuffledWithDuplicates,
 } from '../support/convergence.ts';
 import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
