@@ -10,6 +10,7 @@
 // seeds, subnets) lives in the tables of that kind, keyed by the credential id.
 import { hlcWallMs } from '../src/clock/hlc.ts';
 import type { EventPayload } from '../src/events/catalogue.ts';
+import type { Envelope } from '../src/events/envelope.ts';
 import { canonicalJson } from '../src/events/signature.ts';
 import type { Projection, Reader, SqlRow } from '../src/readmodel/projection.ts';
 import { sql } from '../src/readmodel/projection.ts';
@@ -45,6 +46,32 @@ const SEEDED: readonly (readonly [string, string, string])[] = [
  * same text. */
 const ldapRegister = (ldap: EventPayload<'CredentialDirectoryDefined'>['ldap']): LwwRegister[] =>
   ldap === undefined ? [] : [{ hlcColumn: 'ldap_hlc', values: { ldap: canonicalJson(ldap) } }];
+
+/** A credential's row, whichever site's creation arrives first: creation facts are the earliest's
+ * (ids of directory accounts derive from their entry, so two sites create the same one). */
+const credentialCreated = (
+  e: Envelope,
+  c: { readonly credentialId: string; readonly principalId: string; readonly directoryId: string },
+  kind: 'password' | 'ldap',
+) => [
+  sql(
+    `INSERT INTO credentials (id, principal_id, directory_id, kind, created_hlc, created_by, origin)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    c.credentialId,
+    c.principalId,
+    c.directoryId,
+    kind,
+    e.hlc,
+    e.actor,
+    e.origin,
+  ),
+  earliestUpdate(
+    'credentials',
+    { id: c.credentialId },
+    [{ hlcColumn: 'created_hlc', values: { created_by: e.actor, origin: e.origin } }],
+    e.hlc,
+  ),
+];
 
 export const credentials: Projection = {
   name: 'credentials',
@@ -162,22 +189,7 @@ export const credentials: Projection = {
       const { credentialId, principalId, directoryId, hash, rehash, validFrom, validUntil } =
         e.data;
       return [
-        sql(
-          `INSERT INTO credentials (id, principal_id, directory_id, kind, created_hlc, created_by, origin)
-           VALUES (?, ?, ?, 'password', ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-          credentialId,
-          principalId,
-          directoryId,
-          e.hlc,
-          e.actor,
-          e.origin,
-        ),
-        earliestUpdate(
-          'credentials',
-          { id: credentialId },
-          [{ hlcColumn: 'created_hlc', values: { created_by: e.actor, origin: e.origin } }],
-          e.hlc,
-        ),
+        ...credentialCreated(e, { credentialId, principalId, directoryId }, 'password'),
         lwwUpdate(
           'credentials',
           { id: credentialId },
@@ -225,22 +237,7 @@ export const credentials: Projection = {
     DirectoryAccountLinked: (e) => {
       const { credentialId, principalId, directoryId, entryId } = e.data;
       return [
-        sql(
-          `INSERT INTO credentials (id, principal_id, directory_id, kind, created_hlc, created_by, origin)
-           VALUES (?, ?, ?, 'ldap', ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-          credentialId,
-          principalId,
-          directoryId,
-          e.hlc,
-          e.actor,
-          e.origin,
-        ),
-        earliestUpdate(
-          'credentials',
-          { id: credentialId },
-          [{ hlcColumn: 'created_hlc', values: { created_by: e.actor, origin: e.origin } }],
-          e.hlc,
-        ),
+        ...credentialCreated(e, { credentialId, principalId, directoryId }, 'ldap'),
         sql(
           'INSERT INTO directory_accounts VALUES (?, ?, ?) ON CONFLICT (credential_id) DO NOTHING',
           credentialId,
