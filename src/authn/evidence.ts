@@ -41,6 +41,10 @@ export type EvidenceContext = {
   /** When set, only credentials in these credential directories count: the identity directory
    * the client logged in through is tied to them (DESIGN.md section 7). Undefined: any. */
   readonly credentialDirectories?: ReadonlySet<string> | undefined;
+  /** The session this step starts or adds to, when there is one (not for Basic, which has none):
+   * single-use secrets name it in their use event, so that of two sites accepting one secret
+   * while cut off, the later use's session can be ended everywhere (docs/single-use.md). */
+  readonly sessionId?: string | undefined;
 };
 
 /** What `prepare` gets besides the context: the parameters a rehash uses (`config.auth.argon2`),

@@ -275,7 +275,13 @@ export const otpProvider = (keyring: Keyring): EvidenceProvider => ({
         continue;
       const step = check(keyring, c, code, context.now);
       if (step === undefined) continue;
-      const events: DomainEvent[] = [{ type: 'OtpUsed', data: { credentialId: c.id, step } }];
+      const sessionId = context.sessionId;
+      const events: DomainEvent[] = [
+        {
+          type: 'OtpUsed',
+          data: { credentialId: c.id, step, ...(sessionId !== undefined ? { sessionId } : {}) },
+        },
+      ];
       const method: Method = c.kind;
       const { evidence, expiresAt } = evidenceOf(
         context.state,

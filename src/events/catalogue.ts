@@ -255,6 +255,10 @@ export const eventSchemas = {
   OtpUsed: Type.Object({
     credentialId: Id,
     step: Type.Integer({ minimum: 0, maximum: 2 ** 48 }),
+    /** The session the code was accepted for (absent: none, as a confirmation or a Basic
+     * request). Of two sites accepting one step while cut off, the later use's session ends
+     * (projections/single-use.ts). */
+    sessionId: Type.Optional(Id),
   }),
   /** Location evidence: the principal's requests from these IPv4/IPv6 ranges. */
   SubnetAllowed: Type.Object({

@@ -26,6 +26,8 @@ export type Attempt = {
   readonly ip: string | undefined;
   /** See EvidenceContext: the credential directories the login's identity directory allows. */
   readonly credentialDirectories?: ReadonlySet<string> | undefined;
+  /** See EvidenceContext: the session the step starts or adds to. */
+  readonly sessionId?: string | undefined;
 };
 
 /** The credential directories a step of this session may use: those its login's identity

@@ -64,6 +64,7 @@ export const login = (input: LoginInput): Command<StepResult> => ({
       presented: input.presented,
       ip: input.ip,
       credentialDirectories: allowedCredentialDirectories(state, identityDirectoryId),
+      sessionId: input.sessionId,
     };
     const { proofs, failed } = gather(input.providers, state, attempt, input.prepared, now);
     if (failed.length > 0)

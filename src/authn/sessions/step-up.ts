@@ -54,6 +54,7 @@ const sessionStep = (
     presented: input.presented,
     ip: input.ip,
     credentialDirectories: sessionCredentialDirectories(state, input.sessionId),
+    sessionId: input.sessionId,
   };
   const { proofs, failed } = gather(input.providers, state, attempt, input.prepared, now);
   if (failed.length > 0) return refused(failed.join(','));
