@@ -77,7 +77,7 @@ export const basicAuthenticate = (input: {
             ]
           : []),
       ],
-      result: { ok: true, credentialId: outcome.credentialId, evidences: [outcome.evidence] },
+      result: { ok: true, credentialId: outcome.credentialId, evidences: [...outcome.evidences] },
     };
   },
 });

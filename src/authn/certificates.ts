@@ -426,9 +426,9 @@ export const certificateProvider = (
       r.issuerCaSha256 === null ? anchors.length > 0 : anchors.includes(r.issuerCaSha256),
     );
     if (!hit) return { failed: 'certificate:untrusted' };
-    const { evidence, expiresAt } = evidenceOf(context.state, hit.directoryId, 'trust', now);
+    const { evidences, expiresAt } = evidenceOf(context.state, hit.directoryId, ['trust'], now);
     return {
-      evidence,
+      evidences,
       method: 'certificate',
       credentialId: hit.id,
       expiresAt: Math.min(expiresAt, notAfter(leaf)),

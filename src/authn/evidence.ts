@@ -59,9 +59,13 @@ export type PrepareContext = EvidenceContext & PrepareTools;
 export const directoryAllowed = (context: EvidenceContext, directoryId: string): boolean =>
   context.credentialDirectories === undefined || context.credentialDirectories.has(directoryId);
 
-/** One piece of evidence a provider vouches for. */
+/** What a provider vouches for: one credential's use, and the evidence it gives — one factor, or
+ * two for a multi-factor authenticator (a passkey that verified its user gives `ownership` and
+ * `inherence`: NIST SP 800-63B rev 4 section 5.1.9, W3C WebAuthn Level 3 section 6.1 UV flag).
+ * One proof per credential, so its use events are recorded once whatever it proves. */
 export type Proof = {
-  readonly evidence: EvidenceKind;
+  /** Never empty; each counts in the session as its own evidence, with this expiry. */
+  readonly evidences: readonly EvidenceKind[];
   readonly method: Method;
   readonly credentialId: string;
   /** When this evidence stops counting (ms since epoch), from the credential directory. */

@@ -45,21 +45,22 @@ export const credentialDirectory = (
 
 /**
  * What a credential of `directoryId` proves, and until when: the directory declares its
- * evidences and their lifetime (DESIGN.md section 7). The factor's own evidence when the
- * directory lists it, else the directory's first; the seeded lifetime (12 h: NIST SP 800-63B
- * 7.2, AAL2 reauthentication) when the directory is gone.
+ * evidences and their lifetime (DESIGN.md section 7). The factor's own evidences (one, or two
+ * for a passkey that verified its user) that the directory lists, else the directory's first;
+ * the seeded lifetime (12 h: NIST SP 800-63B 7.2, AAL2 reauthentication) when the directory is
+ * gone.
  */
 export const evidenceOf = (
   state: Reader,
   directoryId: string,
-  own: EvidenceKind,
+  own: readonly [EvidenceKind, ...EvidenceKind[]],
   now: number,
-): { readonly evidence: EvidenceKind; readonly expiresAt: number } => {
+): { readonly evidences: readonly EvidenceKind[]; readonly expiresAt: number } => {
   const dir = getCredentialDirectory(state, directoryId);
-  const evidence =
-    dir === undefined || dir.evidences.includes(own) ? own : (dir.evidences[0] ?? own);
+  const listed = dir === undefined ? own : own.filter((e) => dir.evidences.includes(e));
+  const evidences = listed.length > 0 ? listed : [dir?.evidences[0] ?? own[0]];
   const seconds = dir?.evidenceLifetimeSeconds ?? DEFAULT_EVIDENCE_LIFETIME_S;
-  return { evidence, expiresAt: now + seconds * 1000 };
+  return { evidences, expiresAt: now + seconds * 1000 };
 };
 
 /**

@@ -15,12 +15,12 @@ export const gatewayProvider: EvidenceProvider = {
   decide(context) {
     if (context.presented.gateway !== true || !directoryAllowed(context, GATEWAY_DIRECTORY))
       return 'none';
-    const { evidence, expiresAt } = evidenceOf(
+    const { evidences, expiresAt } = evidenceOf(
       context.state,
       GATEWAY_DIRECTORY,
-      'trust',
+      ['trust'],
       context.now,
     );
-    return { evidence, method: 'gateway', credentialId: GATEWAY_DIRECTORY, expiresAt, events: [] };
+    return { evidences, method: 'gateway', credentialId: GATEWAY_DIRECTORY, expiresAt, events: [] };
   },
 };

@@ -283,13 +283,13 @@ export const otpProvider = (keyring: Keyring): EvidenceProvider => ({
         },
       ];
       const method: Method = c.kind;
-      const { evidence, expiresAt } = evidenceOf(
+      const { evidences, expiresAt } = evidenceOf(
         context.state,
         c.directoryId,
-        'ownership',
+        ['ownership'],
         context.now,
       );
-      return { evidence, method, credentialId: c.id, expiresAt, events };
+      return { evidences, method, credentialId: c.id, expiresAt, events };
     }
     return 'failed';
   },

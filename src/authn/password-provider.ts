@@ -134,7 +134,7 @@ export const passwordProvider: EvidenceProvider<Prepared> = {
       credential.directoryId,
     )?.evidenceLifetimeSeconds;
     return {
-      evidence: 'knowledge',
+      evidences: ['knowledge'],
       method: 'password',
       credentialId: credential.id,
       expiresAt: now + (lifetimeS ?? 12 * 3600) * 1000,
@@ -175,10 +175,10 @@ const decideDirectory = (
     !withinValidity(found.account, context.now)
   )
     return { failed: 'ldap:changed' };
-  const { evidence, expiresAt } = evidenceOf(
+  const { evidences, expiresAt } = evidenceOf(
     context.state,
     found.account.directoryId,
-    'knowledge',
+    ['knowledge'],
     context.now,
   );
   const events: DomainEvent[] = changedObservations(
@@ -187,7 +187,7 @@ const decideDirectory = (
     verification.groups,
   ).map((data) => ({ type: 'ExternalRolesObserved', data }));
   return {
-    evidence,
+    evidences,
     method: verification.method,
     credentialId: found.account.id,
     expiresAt,

@@ -139,12 +139,12 @@ export const subnetProvider: EvidenceProvider = {
       !requiredEvidences(context.state, context.principalId).includes('location')
     )
       return 'none';
-    const { evidence, expiresAt } = evidenceOf(
+    const { evidences, expiresAt } = evidenceOf(
       context.state,
       hit.directoryId,
-      'location',
+      ['location'],
       context.now,
     );
-    return { evidence, method: 'subnet', credentialId: hit.id, expiresAt, events: [] };
+    return { evidences, method: 'subnet', credentialId: hit.id, expiresAt, events: [] };
   },
 };

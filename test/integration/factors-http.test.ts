@@ -71,7 +71,9 @@ describe('OTP and subnet credentials over HTTP', () => {
       undefined,
     );
     assert.ok(
-      typeof outcome === 'object' && 'evidence' in outcome && outcome.evidence === 'ownership',
+      typeof outcome === 'object' &&
+        'evidences' in outcome &&
+        outcome.evidences.join() === 'ownership',
     );
     assert.equal(outcome.credentialId, e.credentialId);
   });
@@ -125,7 +127,7 @@ describe('OTP and subnet credentials over HTTP', () => {
     assert.equal(at('10.1.2.3', {}), 'none', 'location alone logs in only whom a policy says');
     for (const ip of ['10.1.2.3', '::ffff:10.0.0.1', '2001:db8:1:ff::1', '192.168.7.7']) {
       const o = at(ip);
-      assert.ok(typeof o === 'object' && 'evidence' in o && o.evidence === 'location', ip);
+      assert.ok(typeof o === 'object' && 'evidences' in o && o.evidences.join() === 'location', ip);
     }
     for (const ip of ['11.0.0.1', '2001:db8:2::1', '::ffff:11.0.0.1', '127.0.0.1', undefined])
       assert.equal(at(ip), 'none', String(ip));

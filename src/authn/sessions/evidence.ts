@@ -82,10 +82,12 @@ export const evidencesOf = (
   now: number,
   cap: number,
 ): SessionEvidence[] =>
-  proofs.map((p) => ({
-    evidence: p.evidence,
-    method: p.method,
-    credentialId: p.credentialId,
-    at: iso(now),
-    expiresAt: iso(Math.min(p.expiresAt, cap)),
-  }));
+  proofs.flatMap((p) =>
+    p.evidences.map((evidence) => ({
+      evidence,
+      method: p.method,
+      credentialId: p.credentialId,
+      at: iso(now),
+      expiresAt: iso(Math.min(p.expiresAt, cap)),
+    })),
+  );

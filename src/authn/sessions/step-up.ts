@@ -108,7 +108,7 @@ export const elevate = (input: StepInput): Command<StepResult> => ({
     const step = sessionStep(state, meta, input, 'elevate');
     if ('refused' in step) return step.refused;
     const { principalId, base, proofs } = step;
-    const proven = new Set<string>(proofs.map((p) => p.evidence));
+    const proven = new Set<string>(proofs.flatMap((p) => p.evidences));
     const lacking = elevationEvidences(state, principalId).filter((e) => !proven.has(e));
     if (lacking.length > 0 || proofs.length === 0)
       return refuse(
