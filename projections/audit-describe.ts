@@ -42,7 +42,10 @@ const FAMILY_RULES: readonly (readonly [RegExp, Family])[] = [
   [/Session/, 'session'],
   [/Authentica|LockedOut|Unlocked|Login|Logout|LoggedOut|Elevat|Challenge/, 'authentication'],
   [/^Identity/, 'identity'],
-  [/Password|Otp|Token|Credential|Subnet|Secret|Passkey|Webauthn|Certificate/, 'credential'],
+  [
+    /Password|Otp|Token|Credential|Subnet|Secret|Passkey|Webauthn|Certificate|ExternalAccount|Recovery/,
+    'credential',
+  ],
   [/^Principal|Email|Phone/, 'principal'],
   [/Role|Privilege|Permission|ResourceType|AccessDenied/, 'authorization'],
   [/Audit/, 'accounting'],
@@ -115,8 +118,17 @@ const SUMMARIES: Readonly<Record<string, Summarize>> = {
     }`,
   DirectoryAccountLinked: (d) =>
     `linked ${str(d.principalId)} to entry ${str(d.entryId)} of directory ${str(d.directoryId)}`,
+  // The provider's subject, not its address or login name (those stay in the pii sub-object).
+  ExternalAccountLinked: (d) =>
+    `linked ${str(d.principalId)} to account ${str(d.subject)} of ${str(d.issuer)} (directory ${str(d.directoryId)}, by ${str(d.via)})`,
   ExternalRolesObserved: (d) =>
     `directory ${str(d.directoryId)} puts ${str(d.principalId)} in groups: ${list(d.groupKeys)}`,
+  RecoveryCodesGenerated: (d) =>
+    `generated ${Array.isArray(d.hashes) ? d.hashes.length : 0} recovery codes (${str(d.credentialId)}) for ${str(d.principalId)}`,
+  RecoveryCodeUsed: (d) =>
+    `used recovery code ${typeof d.index === 'number' ? d.index + 1 : '?'} of ${str(d.credentialId)}${
+      typeof d.sessionId === 'string' ? ` for session ${d.sessionId}` : ''
+    }`,
   CredentialRevoked: (d) => `revoked credential ${str(d.credentialId)}${because(d.reason)}`,
   // The rule's kind only: a subject or SAN names a person (an e-mail address).
   CertificateRegistered: (d) => {
@@ -127,6 +139,15 @@ const SUMMARIES: Readonly<Record<string, Summarize>> = {
   },
   CertificateFingerprintRevoked: (d) =>
     `revoked certificate fingerprint ${str(d.sha256).slice(0, 16)}…${because(d.reason)}`,
+  // The authenticator's model (AAGUID) and whether it syncs; never the key.
+  PasskeyRegistered: (d) =>
+    `registered passkey ${str(d.credentialId)} (${str(d.name)}) for ${str(d.principalId)}, authenticator ${str(d.aaguid)}${
+      d.backupEligible === true ? ', synced' : ', device-bound'
+    }`,
+  PasskeyUsed: (d) =>
+    `used passkey ${str(d.credentialId)} with counter ${str(d.counter)}${
+      typeof d.sessionId === 'string' ? ` for session ${d.sessionId}` : ''
+    }`,
   PrivilegeDefined: (d) => `defined privilege ${str(d.privilege)}`,
   ResourceTypeDefined: (d) =>
     `defined resource type ${str(d.resourceType)} (actions: ${list(d.actions)})`,

@@ -54,6 +54,7 @@ import { sql } from '../src/readmodel/projection.ts';
  * (Type names only: they are inlined into SQL.) */
 const NOT_ADMINISTRATIVE: ReadonlySet<string> = new Set([
   'OtpUsed',
+  'RecoveryCodeUsed',
   'SessionStarted',
   'SessionEvidenceAdded',
   'SessionElevated',

@@ -31,15 +31,21 @@ export const OTP_DIRECTORY = 'otp';
 export const SUBNET_DIRECTORY = 'subnet';
 export const GATEWAY_DIRECTORY = 'gateway';
 export const CERTIFICATE_DIRECTORY = 'certificate';
+export const PASSKEY_DIRECTORY = 'passkey';
+export const RECOVERY_DIRECTORY = 'recovery';
 /** How long evidence counts by default: 12 hours (NIST SP 800-63B 7.2, AAL2 reauthentication). */
 export const DEFAULT_EVIDENCE_LIFETIME_S = 12 * 3600;
 
-const SEEDED: readonly (readonly [string, string, string])[] = [
+/** Id, kind, then the evidences it gives (sorted, as the projection stores them). */
+const SEEDED: readonly (readonly [string, string, ...string[]])[] = [
   [PASSWORD_DIRECTORY, 'password', 'knowledge'],
   [OTP_DIRECTORY, 'otp', 'ownership'],
   [SUBNET_DIRECTORY, 'subnet', 'location'],
   [GATEWAY_DIRECTORY, 'gateway', 'trust'],
   [CERTIFICATE_DIRECTORY, 'certificate', 'trust'],
+  // Inherence only when the authenticator verified its user (src/authn/passkeys.ts).
+  [PASSKEY_DIRECTORY, 'passkey', 'inherence', 'ownership'],
+  [RECOVERY_DIRECTORY, 'recovery', 'ownership'],
 ];
 
 /** The LDAP settings as one register, in canonical JSON (RFC 8785) so every node stores the
@@ -52,7 +58,7 @@ const ldapRegister = (ldap: EventPayload<'CredentialDirectoryDefined'>['ldap']):
 const credentialCreated = (
   e: Envelope,
   c: { readonly credentialId: string; readonly principalId: string; readonly directoryId: string },
-  kind: 'password' | 'ldap',
+  kind: 'password' | 'ldap' | 'oidc',
 ) => [
   sql(
     `INSERT INTO credentials (id, principal_id, directory_id, kind, created_hlc, created_by, origin)
@@ -102,7 +108,7 @@ export const credentials: Projection = {
       credential_id TEXT PRIMARY KEY, directory_id TEXT NOT NULL, entry_id TEXT NOT NULL) WITHOUT ROWID`,
     'CREATE INDEX directory_accounts_entry ON directory_accounts (directory_id, entry_id)',
   ],
-  seed: SEEDED.map(([id, kind, evidence]) =>
+  seed: SEEDED.map(([id, kind, ...evidences]) =>
     sql(
       `INSERT INTO credential_directories (id, name, key, name_hlc, kind, evidences, evidences_hlc,
         lifetime_seconds, lifetime_hlc, created_hlc, created_by, origin)
@@ -112,7 +118,7 @@ export const credentials: Projection = {
       id,
       GENESIS_HLC,
       kind,
-      JSON.stringify([evidence]),
+      JSON.stringify(evidences),
       GENESIS_HLC,
       DEFAULT_EVIDENCE_LIFETIME_S,
       GENESIS_HLC,
@@ -234,6 +240,22 @@ export const credentials: Projection = {
         e.origin,
       ),
     ],
+    // A passkey: its public key, counter and the rest are in projections/factors.ts.
+    PasskeyRegistered: (e) => [
+      sql(
+        `INSERT INTO credentials (id, principal_id, directory_id, kind, valid_until, validity_hlc,
+           created_hlc, created_by, origin)
+         VALUES (?, ?, ?, 'passkey', ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        e.data.credentialId,
+        e.data.principalId,
+        e.data.directoryId,
+        e.data.validUntil,
+        e.hlc,
+        e.hlc,
+        e.actor,
+        e.origin,
+      ),
+    ],
     DirectoryAccountLinked: (e) => {
       const { credentialId, principalId, directoryId, entryId } = e.data;
       return [
@@ -246,6 +268,8 @@ export const credentials: Projection = {
         ),
       ];
     },
+    // An account at an external OpenID provider: what it is linked by is in external-accounts.ts.
+    ExternalAccountLinked: (e) => credentialCreated(e, e.data, 'oidc'),
     AccessTokenIssued: (e) => [
       sql(
         `INSERT INTO access_tokens (id, principal_id, name, secret_hash, expires_at, subnets, created_hlc, created_by, origin)

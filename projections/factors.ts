@@ -8,7 +8,7 @@ import { hlcWallMs } from '../src/clock/hlc.ts';
 import type { EventPayload } from '../src/events/catalogue.ts';
 import { type Projection, type Reader, type SqlRow, sql } from '../src/readmodel/projection.ts';
 import { earliestUpdate, maxUpdate, terminalSet } from '../src/readmodel/registers.ts';
-import { numOrNull, str, strOrNull } from '../src/readmodel/rows.ts';
+import { numOrNull, str, stringList, strOrNull } from '../src/readmodel/rows.ts';
 
 export const factors: Projection = {
   name: 'factors',
@@ -37,10 +37,44 @@ export const factors: Projection = {
       revoked INTEGER NOT NULL DEFAULT 0, revoked_hlc TEXT,
       created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
     'CREATE INDEX certificate_credentials_principal ON certificate_credentials (principal_id)',
+    // Passkeys (WebAuthn credentials): public key and facts from registration; `counter` is a max
+    // register of the signature counter (registration's and every accepted use's).
+    `CREATE TABLE passkey_credentials (
+      id TEXT PRIMARY KEY, principal_id TEXT NOT NULL, directory_id TEXT NOT NULL,
+      name TEXT NOT NULL, webauthn_id TEXT NOT NULL, user_handle TEXT NOT NULL,
+      public_key TEXT NOT NULL, algorithm INTEGER NOT NULL, aaguid TEXT NOT NULL,
+      transports TEXT NOT NULL, backup_eligible INTEGER NOT NULL, backed_up INTEGER NOT NULL,
+      discoverable INTEGER, counter INTEGER NOT NULL, valid_until TEXT,
+      revoked INTEGER NOT NULL DEFAULT 0, revoked_hlc TEXT,
+      created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
+    'CREATE INDEX passkey_credentials_principal ON passkey_credentials (principal_id)',
+    'CREATE INDEX passkey_credentials_webauthn ON passkey_credentials (webauthn_id)',
+    // Accepted non-zero counters by the site that accepted them: one counter accepted twice (a
+    // site refuses one not above what it has seen, so at two sites) means two authenticators
+    // hold the key (W3C WebAuthn L3 6.1.1): listed in the conflicts view.
+    `CREATE TABLE passkey_uses (
+      credential_id TEXT NOT NULL, counter INTEGER NOT NULL, origin TEXT NOT NULL,
+      hlc TEXT NOT NULL, PRIMARY KEY (credential_id, counter, origin)) WITHOUT ROWID`,
+    // Recovery codes: a principal's sets (the latest generation by HLC is the live one) and each
+    // set's codes as argon2id hashes; a code's first use is kept (earliest HLC).
+    `CREATE TABLE recovery_sets (
+      id TEXT PRIMARY KEY, principal_id TEXT NOT NULL, directory_id TEXT NOT NULL,
+      size INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, revoked_hlc TEXT,
+      created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
+    'CREATE INDEX recovery_sets_principal ON recovery_sets (principal_id, created_hlc)',
+    `CREATE TABLE recovery_codes (
+      set_id TEXT NOT NULL, idx INTEGER NOT NULL, hash TEXT NOT NULL, used_hlc TEXT,
+      PRIMARY KEY (set_id, idx)) WITHOUT ROWID`,
     // Revoked fingerprints (a deny list for every principal): the earliest revocation's reason.
     `CREATE TABLE revoked_certificates (
       sha256 TEXT PRIMARY KEY, reason TEXT NOT NULL, revoked_hlc TEXT NOT NULL,
       revoked_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
+  ],
+  conflicts: [
+    `SELECT 'passkey-counter-reused', 'passkey', u.credential_id, NULL,
+       'counter ' || u.counter || ' accepted at ' || group_concat(u.origin, ', ')
+         || ': possibly a cloned authenticator', MAX(u.hlc)
+     FROM passkey_uses u GROUP BY u.credential_id, u.counter HAVING COUNT(*) > 1`,
   ],
   handlers: {
     // Credential ids are generated (ULIDs), so two sites never create the same one.
@@ -137,7 +171,87 @@ export const factors: Projection = {
         e.hlc,
       ),
     ],
+    RecoveryCodesGenerated: (e) => [
+      sql(
+        `INSERT INTO recovery_sets (id, principal_id, directory_id, size, created_hlc, created_by, origin)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        e.data.credentialId,
+        e.data.principalId,
+        e.data.directoryId,
+        e.data.hashes.length,
+        e.hlc,
+        e.actor,
+        e.origin,
+      ),
+      ...e.data.hashes.map((hash, idx) =>
+        sql(
+          'INSERT INTO recovery_codes (set_id, idx, hash) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+          e.data.credentialId,
+          idx,
+          hash,
+        ),
+      ),
+    ],
+    RecoveryCodeUsed: (e) => [
+      sql(
+        'UPDATE recovery_codes SET used_hlc = ? WHERE set_id = ? AND idx = ? AND (used_hlc IS NULL OR used_hlc > ?)',
+        e.hlc,
+        e.data.credentialId,
+        e.data.index,
+        e.hlc,
+      ),
+    ],
+    PasskeyRegistered: (e) => [
+      sql(
+        `INSERT INTO passkey_credentials (id, principal_id, directory_id, name, webauthn_id,
+           user_handle, public_key, algorithm, aaguid, transports, backup_eligible, backed_up,
+           discoverable, counter, valid_until, created_hlc, created_by, origin)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        e.data.credentialId,
+        e.data.principalId,
+        e.data.directoryId,
+        e.data.name,
+        e.data.webauthnId,
+        e.data.userHandle,
+        e.data.publicKey,
+        e.data.algorithm,
+        e.data.aaguid,
+        JSON.stringify(e.data.transports),
+        e.data.backupEligible ? 1 : 0,
+        e.data.backedUp ? 1 : 0,
+        e.data.discoverable === null ? null : e.data.discoverable ? 1 : 0,
+        e.data.counter,
+        e.data.validUntil,
+        e.hlc,
+        e.actor,
+        e.origin,
+      ),
+    ],
+    // Whatever order uses arrive in, the counter is the highest accepted anywhere.
+    PasskeyUsed: (e) => [
+      maxUpdate('passkey_credentials', { id: e.data.credentialId }, 'counter', e.data.counter),
+      ...(e.data.counter > 0
+        ? [
+            sql(
+              `INSERT INTO passkey_uses (credential_id, counter, origin, hlc) VALUES (?, ?, ?, ?)
+               ON CONFLICT DO NOTHING`,
+              e.data.credentialId,
+              e.data.counter,
+              e.origin,
+              e.hlc,
+            ),
+          ]
+        : []),
+    ],
     CredentialRevoked: (e) => [
+      terminalSet(
+        'passkey_credentials',
+        { id: e.data.credentialId },
+        'revoked',
+        'revoked_hlc',
+        e.hlc,
+      ),
+      terminalSet('recovery_sets', { id: e.data.credentialId }, 'revoked', 'revoked_hlc', e.hlc),
       terminalSet('otp_credentials', { id: e.data.credentialId }, 'revoked', 'revoked_hlc', e.hlc),
       terminalSet(
         'certificate_credentials',
@@ -282,6 +396,71 @@ export const subnetRevocable = (read: Reader, id: string): RevocableRecord | und
   return r && { principalId: str(r, 'principal_id'), revoked: Number(r.revoked) === 1 };
 };
 
+export const recoverySetRevocable = (read: Reader, id: string): RevocableRecord | undefined => {
+  const r = read.get('SELECT principal_id, revoked FROM recovery_sets WHERE id = ?', id);
+  return r && { principalId: str(r, 'principal_id'), revoked: Number(r.revoked) === 1 };
+};
+
+// Recovery codes
+
+export type RecoveryCode = {
+  readonly index: number;
+  readonly hash: string;
+  /** When it was used (the first use's HLC time), or null. */
+  readonly usedAt: string | null;
+};
+export type RecoverySet = {
+  readonly id: string;
+  readonly principalId: string;
+  readonly directoryId: string;
+  readonly revoked: boolean;
+  readonly createdAt: string;
+  readonly codes: readonly RecoveryCode[];
+};
+
+const recoverySet = (read: Reader, r: SqlRow): RecoverySet => {
+  const id = str(r, 'id');
+  return {
+    id,
+    principalId: str(r, 'principal_id'),
+    directoryId: str(r, 'directory_id'),
+    revoked: Number(r.revoked) === 1,
+    createdAt: new Date(hlcWallMs(str(r, 'created_hlc'))).toISOString(),
+    codes: read
+      .all('SELECT idx, hash, used_hlc FROM recovery_codes WHERE set_id = ? ORDER BY idx', id)
+      .map((c) => {
+        const used = strOrNull(c, 'used_hlc');
+        return {
+          index: Number(c.idx),
+          hash: str(c, 'hash'),
+          usedAt: used === null ? null : new Date(hlcWallMs(used)).toISOString(),
+        };
+      }),
+  };
+};
+
+const SET_COLUMNS = 'id, principal_id, directory_id, revoked, created_hlc';
+
+/** The principal's latest set of recovery codes (HLC order, then id), revoked or not: a set made
+ * later anywhere replaces it, and revoking the latest revives none of the older ones. */
+export const latestRecoverySet = (read: Reader, principalId: string): RecoverySet | undefined => {
+  const r = read.get(
+    `SELECT ${SET_COLUMNS} FROM recovery_sets WHERE principal_id = ?
+     ORDER BY created_hlc DESC, id DESC LIMIT 1`,
+    principalId,
+  );
+  return r && recoverySet(read, r);
+};
+
+/** Every set of the principal's recovery codes, oldest first. */
+export const recoverySetsOf = (read: Reader, principalId: string): RecoverySet[] =>
+  read
+    .all(
+      `SELECT ${SET_COLUMNS} FROM recovery_sets WHERE principal_id = ? ORDER BY created_hlc, id`,
+      principalId,
+    )
+    .map((r) => recoverySet(read, r));
+
 // Client certificates
 
 type CertificateMatch = EventPayload<'CertificateRegistered'>['match'];
@@ -346,3 +525,87 @@ export const revokedFingerprints = (
       found.add(sha256);
   return found;
 };
+
+// Passkeys
+
+export type PasskeyRecord = {
+  readonly id: string;
+  readonly principalId: string;
+  readonly directoryId: string;
+  readonly name: string;
+  /** The authenticator's credential id, base64url. */
+  readonly webauthnId: string;
+  readonly userHandle: string;
+  /** COSE_Key, base64url. */
+  readonly publicKey: string;
+  readonly algorithm: number;
+  readonly aaguid: string;
+  readonly transports: string[];
+  readonly backupEligible: boolean;
+  readonly backedUp: boolean;
+  readonly discoverable: boolean | null;
+  /** The highest signature counter seen anywhere (registration's or a use's). */
+  readonly counter: number;
+  readonly validUntil: string | null;
+  readonly revoked: boolean;
+  readonly createdAt: string;
+};
+
+const passkeyRecord = (r: SqlRow): PasskeyRecord => ({
+  id: str(r, 'id'),
+  principalId: str(r, 'principal_id'),
+  directoryId: str(r, 'directory_id'),
+  name: str(r, 'name'),
+  webauthnId: str(r, 'webauthn_id'),
+  userHandle: str(r, 'user_handle'),
+  publicKey: str(r, 'public_key'),
+  algorithm: Number(r.algorithm),
+  aaguid: str(r, 'aaguid'),
+  transports: stringList(r, 'transports'),
+  backupEligible: Number(r.backup_eligible) === 1,
+  backedUp: Number(r.backed_up) === 1,
+  discoverable: r.discoverable == null ? null : Number(r.discoverable) === 1,
+  counter: Number(r.counter),
+  validUntil: strOrNull(r, 'valid_until'),
+  revoked: Number(r.revoked) === 1,
+  createdAt: createdAt(r),
+});
+
+export const getPasskeyRecord = (read: Reader, id: string): PasskeyRecord | undefined => {
+  const r = read.get('SELECT * FROM passkey_credentials WHERE id = ?', id);
+  return r && passkeyRecord(r);
+};
+
+/** Every passkey of a principal (revoked ones too), oldest first. */
+export const passkeyRecordsOf = (read: Reader, principalId: string): PasskeyRecord[] =>
+  read
+    .all(
+      'SELECT * FROM passkey_credentials WHERE principal_id = ? ORDER BY created_hlc, id',
+      principalId,
+    )
+    .map(passkeyRecord);
+
+/** The unrevoked passkey with this authenticator credential id: the earliest registered, should
+ * two sites have registered one id at once (ids are random, so only a forged registration can
+ * collide, and its key signs nothing of the real authenticator's). */
+export const passkeyByWebAuthnId = (read: Reader, webauthnId: string): PasskeyRecord | undefined => {
+  const r = read.get(
+    `SELECT * FROM passkey_credentials WHERE webauthn_id = ? AND revoked = 0
+     ORDER BY created_hlc, id LIMIT 1`,
+    webauthnId,
+  );
+  return r && passkeyRecord(r);
+};
+
+/** Whether any passkey, revoked or not, was registered with this authenticator credential id. */
+export const webauthnIdRegistered = (read: Reader, webauthnId: string): boolean =>
+  read.get('SELECT 1 AS found FROM passkey_credentials WHERE webauthn_id = ?', webauthnId) !==
+  undefined;
+
+export const unrevokedPasskeyCount = (read: Reader, principalId: string): number =>
+  Number(
+    read.get(
+      'SELECT COUNT(*) AS n FROM passkey_credentials WHERE principal_id = ? AND revoked = 0',
+      principalId,
+    )?.n ?? 0,
+  );

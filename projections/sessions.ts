@@ -10,7 +10,14 @@
 // - Lockout is a restrictive register: a lockout concurrent with an unlock wins (the safe side);
 //   an unlock made after seeing the lockout ends it.
 // - Policies are LWW per (scope, subject).
+// - Single-use secrets (an OTP time step or counter value, a recovery code): every accepted use is
+//   kept, by secret. Two sites cut off from each other can both accept one secret; once they
+//   exchange, the first use in HLC order (then event id) is the one that counted, and every later
+//   use's session ends (`single-use-conflict`, at the later use's HLC, a terminal end like any
+//   other) and the pair is listed as a conflict. The rule depends only on the set of uses, so every
+//   node reaches it whichever arrives first, the use or the session (docs/single-use.md).
 import type { EventPayload } from '../src/events/catalogue.ts';
+import type { Envelope } from '../src/events/envelope.ts';
 import {
   type Projection,
   type Reader,
@@ -48,6 +55,83 @@ const addEvidences = (
       v.expiresAt,
     ),
   );
+
+/** The single-use secret an event consumed, and the session it served, if it is such an event. */
+export const usedSecretOf = (
+  e: Envelope,
+): { readonly secret: string; readonly sessionId: string | null } | undefined => {
+  if (e.type === 'OtpUsed') {
+    const d = e.data;
+    return { secret: `otp:${d.credentialId}:${d.step}`, sessionId: d.sessionId ?? null };
+  }
+  if (e.type === 'RecoveryCodeUsed') {
+    const d = e.data;
+    return { secret: `recovery:${d.credentialId}:${d.index}`, sessionId: d.sessionId ?? null };
+  }
+  return undefined;
+};
+
+const END_BY_CONFLICT = 'single-use-conflict';
+
+const endByConflict = (sessionId: string, hlc: string): Statement =>
+  earliestUpdate(
+    'sessions',
+    { id: sessionId },
+    [{ hlcColumn: 'ended_hlc', values: { ended: 1, end_reason: END_BY_CONFLICT } }],
+    hlc,
+  );
+
+type Use = { readonly eventId: string; readonly hlc: string; readonly sessionId: string | null };
+const byOrder = (a: Use, b: Use): number =>
+  a.hlc < b.hlc
+    ? -1
+    : a.hlc > b.hlc
+      ? 1
+      : a.eventId < b.eventId
+        ? -1
+        : a.eventId > b.eventId
+          ? 1
+          : 0;
+
+/** Records a use of a single-use secret; ends the session of every use after the first. */
+const secretUsed = (e: Envelope, read: Reader): Statement[] => {
+  const used = usedSecretOf(e);
+  if (used === undefined) return [];
+  const uses: Use[] = read
+    .all('SELECT event_id, hlc, session_id FROM secret_uses WHERE secret = ?', used.secret)
+    .map((r) => ({
+      eventId: str(r, 'event_id'),
+      hlc: str(r, 'hlc'),
+      sessionId: strOrNull(r, 'session_id'),
+    }))
+    .filter((u) => u.eventId !== e.id);
+  uses.push({ eventId: e.id, hlc: e.hlc, sessionId: used.sessionId });
+  uses.sort(byOrder);
+  return [
+    sql(
+      'INSERT INTO secret_uses (secret, event_id, hlc, session_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      used.secret,
+      e.id,
+      e.hlc,
+      used.sessionId,
+    ),
+    ...uses
+      .slice(1)
+      .flatMap((u) => (u.sessionId === null ? [] : [endByConflict(u.sessionId, u.hlc)])),
+  ];
+};
+
+/** A session whose secret lost to an earlier use elsewhere ends as it starts (the use of one
+ * command is applied before its SessionStarted, so the session row did not exist then). */
+const endIfSecretLost = (sessionId: string, read: Reader): Statement[] =>
+  read
+    .all(
+      `SELECT u.hlc FROM secret_uses u WHERE u.session_id = ? AND EXISTS (
+         SELECT 1 FROM secret_uses w WHERE w.secret = u.secret
+           AND (w.hlc < u.hlc OR (w.hlc = u.hlc AND w.event_id < u.event_id)))`,
+      sessionId,
+    )
+    .map((r) => endByConflict(sessionId, str(r, 'hlc')));
 
 const lockoutRow = (principalId: string): Statement =>
   sql(
@@ -101,12 +185,26 @@ export const sessions: Projection = {
     // last success or unlock) set how long the next one lasts.
     `CREATE TABLE principal_lockout_history (
       principal_id TEXT NOT NULL, hlc TEXT NOT NULL, PRIMARY KEY (principal_id, hlc)) WITHOUT ROWID`,
+    `CREATE TABLE secret_uses (
+      secret TEXT NOT NULL, event_id TEXT NOT NULL, hlc TEXT NOT NULL, session_id TEXT,
+      PRIMARY KEY (secret, event_id)) WITHOUT ROWID`,
+    'CREATE INDEX secret_uses_session ON secret_uses (session_id)',
     `CREATE TABLE auth_policies (
       scope TEXT NOT NULL, subject_id TEXT NOT NULL, require TEXT NOT NULL, elevate TEXT NOT NULL,
       hlc TEXT NOT NULL, PRIMARY KEY (scope, subject_id)) WITHOUT ROWID`,
   ],
+  conflicts: [
+    `SELECT 'single-use', 'secret:' || u.secret, u.event_id,
+       (SELECT w.event_id FROM secret_uses w WHERE w.secret = u.secret ORDER BY w.hlc, w.event_id LIMIT 1),
+       CASE WHEN u.session_id IS NULL THEN 'used twice' ELSE 'used twice: session ' || u.session_id || ' ended' END,
+       u.hlc
+     FROM secret_uses u WHERE EXISTS (SELECT 1 FROM secret_uses w WHERE w.secret = u.secret
+       AND (w.hlc < u.hlc OR (w.hlc = u.hlc AND w.event_id < u.event_id)))`,
+  ],
   handlers: {
-    SessionStarted: (e) => {
+    OtpUsed: secretUsed,
+    RecoveryCodeUsed: secretUsed,
+    SessionStarted: (e, read) => {
       const d = e.data;
       return [
         sql(
@@ -129,6 +227,7 @@ export const sessions: Projection = {
         ...addEvidences(d.sessionId, e.id, d.evidences),
         // A trusted device let through a lockout resets nothing for the others (lockout.ts).
         ...(d.throughLockout ? [] : resetFailures(d.principalId, e.hlc)),
+        ...endIfSecretLost(d.sessionId, read),
       ];
     },
     SessionEvidenceAdded: (e) => [
@@ -333,8 +432,9 @@ export const lockoutOf = (read: Reader, principalId: string): LockoutRecord | un
 
 /** Failures that count towards a lockout: a wrong secret, not attempts refused for other reasons
  * nor those of a trusted device (counted against the device). */
+// A failed link ceremony (`link:…`, src/authn/external-login.ts) guessed nothing: audited only.
 const COUNTED =
-  "reason NOT IN ('locked', 'unknown-identity', 'inactive') AND reason NOT LIKE 'device:%'";
+  "reason NOT IN ('locked', 'unknown-identity', 'inactive') AND reason NOT LIKE 'device:%' AND reason NOT LIKE 'link:%'";
 
 const count = (r: SqlRow | undefined): number => Number(r?.n ?? 0);
 

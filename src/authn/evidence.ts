@@ -8,6 +8,7 @@
 // decide function (serialized per node), re-checks against the read model and returns the events
 // that record the use (for OTP, the used time step, so a code is accepted once: the decide of a
 // second, parallel submission sees the first one's event).
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { Static } from '@sinclair/typebox';
 import type { DomainEvent, Evidence, EvidenceMethod } from '../events/catalogue.ts';
 import type { Reader } from '../readmodel/projection.ts';
@@ -16,6 +17,14 @@ import type { Argon2Params } from './passwords.ts';
 
 export type EvidenceKind = Static<typeof Evidence>;
 
+/** What a client presents of a passkey: the ceremony it answers and the authenticator's
+ * assertion, as W3C WebAuthn L3 5.1 `AuthenticationResponseJSON` (not yet checked). */
+export type PasskeyPresented = {
+  readonly ceremonyId: string;
+  readonly response: AuthenticationResponseJSON;
+  readonly browser?: string | undefined;
+};
+
 /** How a credential was proven; recorded with each evidence in the session. */
 export type Method = Static<typeof EvidenceMethod>;
 
@@ -23,12 +32,21 @@ export type Method = Static<typeof EvidenceMethod>;
 export type Presented = {
   readonly password?: string;
   readonly otp?: string;
+  /** A recovery code (src/authn/recovery-codes.ts): in place of the second factor, once. */
+  readonly recoveryCode?: string;
   /** A client certificate (PEM, public): from the node's own mutual TLS handshake, or forwarded
    * by the trusted gateway (X-Client-Cert, believed only from AUTHLOG_GATEWAY_CIDRS). */
   readonly certificate?: { readonly pem: string; readonly via: 'mtls' | 'gateway' };
   /** Set only by the HTTP edge when the trusted gateway asserted this identity (Remote-User from
    * a peer in AUTHLOG_GATEWAY_CIDRS): POST /v1/auth/gateway-login (src/authn/gateway.ts). */
   readonly gateway?: true;
+  /** A WebAuthn assertion (src/authn/passkeys.ts) answering a ceremony this node issued:
+   * `browser` is the ceremony cookie's value when a browser started it. Public data only. */
+  readonly passkey?: PasskeyPresented;
+  /** Set only by the HTTP edge once an `oidc` directory's provider proved this account (the code
+   * exchanged and its ID token or user API checked: src/directories/oidc.ts); no request body can
+   * carry it (src/authn/external-login.ts). */
+  readonly external?: { readonly directoryId: string; readonly accountKey: string };
 };
 
 export type EvidenceContext = {

@@ -10,7 +10,13 @@ import {
   passwordCredentialsOf,
   SUBNET_DIRECTORY,
 } from '../../projections/credentials.ts';
-import { certificateRecordsOf, otpRecordsOf, subnetRecordsOf } from '../../projections/factors.ts';
+import {
+  certificateRecordsOf,
+  otpRecordsOf,
+  recoverySetsOf,
+  subnetRecordsOf,
+} from '../../projections/factors.ts';
+import { externalAccountsOf } from '../../projections/external-accounts.ts';
 import { getPrincipal, type PrincipalView } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
@@ -111,7 +117,15 @@ export const isLive = (
 
 export type CredentialSummary = {
   readonly credentialId: string;
-  readonly kind: 'password' | 'totp' | 'hotp' | 'subnet' | 'token' | 'certificate';
+  readonly kind:
+    | 'password'
+    | 'totp'
+    | 'hotp'
+    | 'subnet'
+    | 'token'
+    | 'certificate'
+    | 'recovery'
+    | 'oidc';
   readonly name: string;
   readonly directoryId: string | null;
   /** OTP: confirmed by a first code; others: always true. */
@@ -180,7 +194,45 @@ export const listFactorCredentials = (read: Reader, principalId: string): Creden
     validUntil: c.validUntil,
     revoked: c.revoked,
   }));
-  return [...passwords, ...otp, ...subnets, ...tokens, ...certificates].sort((a, b) =>
+  // Only the latest set of recovery codes is live (src/authn/recovery-codes.ts); older ones show
+  // as revoked whether or not a revocation reached this node yet.
+  const sets = recoverySetsOf(read, principalId);
+  const recovery = sets.map((s, i) => {
+    const left = s.codes.filter((c) => c.usedAt === null).length;
+    return {
+      credentialId: s.id,
+      kind: 'recovery' as const,
+      name: `recovery codes (${left} of ${s.codes.length} left)`,
+      directoryId: s.directoryId,
+      confirmed: true,
+      cidrs: [],
+      createdAt: s.createdAt,
+      validUntil: null,
+      revoked: s.revoked || i < sets.length - 1,
+    };
+  });
+  // Accounts at external OpenID providers (src/authn/external-login.ts): the address or login
+  // name the provider gave; `conflict` when another principal's link of the account came first.
+  const external = externalAccountsOf(read, principalId).map((x) => ({
+    credentialId: x.credentialId,
+    kind: 'oidc' as const,
+    name: `${x.label ?? x.subject} at ${x.issuer}${x.status === 'conflict' ? ' (conflict)' : ''}`,
+    directoryId: x.directoryId,
+    confirmed: true,
+    cidrs: [],
+    createdAt: x.createdAt,
+    validUntil: null,
+    revoked: x.revoked,
+  }));
+  return [
+    ...passwords,
+    ...otp,
+    ...subnets,
+    ...tokens,
+    ...certificates,
+    ...recovery,
+    ...external,
+  ].sort((a, b) =>
     a.credentialId < b.credentialId ? -1 : a.credentialId > b.credentialId ? 1 : 0,
   );
 };

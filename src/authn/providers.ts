@@ -6,9 +6,11 @@ import {
   noClientCertificates,
 } from './certificates.ts';
 import type { EvidenceProvider } from './evidence.ts';
+import { externalAccountProvider } from './external-login.ts';
 import { gatewayProvider } from './gateway.ts';
 import { otpProvider } from './otp.ts';
 import { passwordProvider } from './password-provider.ts';
+import { recoveryCodeProvider } from './recovery-codes.ts';
 import type { Keyring } from './seed-crypto.ts';
 import { subnetProvider } from './subnets.ts';
 
@@ -20,7 +22,9 @@ export const evidenceProviders = (
 ): readonly EvidenceProvider<unknown>[] => [
   passwordProvider,
   otpProvider(otpKeys),
+  recoveryCodeProvider as EvidenceProvider<unknown>,
   subnetProvider,
   certificateProvider(certificates) as EvidenceProvider<unknown>,
   gatewayProvider,
+  externalAccountProvider,
 ];

@@ -7,7 +7,7 @@ import {
   credentialRevocable,
   unrevokedTokenByHash,
 } from '../../projections/credentials.ts';
-import { otpRevocable, subnetRevocable } from '../../projections/factors.ts';
+import { otpRevocable, recoverySetRevocable, subnetRevocable } from '../../projections/factors.ts';
 import { getPrincipal, principalUsable } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';
@@ -98,6 +98,7 @@ const revocable = (state: Reader, id: string) =>
   accessTokenRevocable(state, id) ??
   otpRevocable(state, id) ??
   subnetRevocable(state, id) ??
+  recoverySetRevocable(state, id) ??
   credentialRevocable(state, id);
 
 export const revokeCredential = (input: {

@@ -68,7 +68,10 @@ export const CredentialKind = Type.Union([
   Type.Literal('gateway'),
   Type.Literal('token'),
   Type.Literal('ldap'),
+  Type.Literal('oidc'),
   Type.Literal('certificate'),
+  Type.Literal('recovery'),
+  Type.Literal('passkey'),
 ]);
 /** How a credential was proven (src/authn/evidence.ts `Method`). `ldap`: a bind to the external
  * directory; `ldap-offline`: the node's cached verifier while every server was unreachable. */
@@ -80,7 +83,13 @@ export const EvidenceMethod = Type.Union([
   Type.Literal('gateway'),
   Type.Literal('ldap'),
   Type.Literal('ldap-offline'),
+  /** An account at an external OpenID Connect provider (or GitHub's OAuth 2), proven by the
+   * provider's answer to this node's authorization request (src/directories/oidc.ts). */
+  Type.Literal('oidc'),
   Type.Literal('certificate'),
+  Type.Literal('recovery-code'),
+  /** A WebAuthn assertion of a passkey or security key (src/authn/passkeys.ts). */
+  Type.Literal('webauthn'),
 ]);
 
 /** How a node reaches an external LDAP or Active Directory directory (src/directories/). Only what
@@ -120,6 +129,40 @@ export const LdapSettings = Type.Object({
   offlineCacheSeconds: Type.Integer({ minimum: 0, maximum: 2_592_000 }),
 });
 
+const HttpsUrl = Type.String({ minLength: 8, maxLength: 500, pattern: '^https?://' });
+/** How a node logs people in through an external OpenID Connect provider, Google (a preset of it)
+ * or GitHub's OAuth 2 (no ID token: its user API). Only what every site shares: the client secret
+ * is per node, from its environment (AUTHLOG_OIDC_<ID>_CLIENT_SECRET[_FILE]), never in an event;
+ * each node picks its own callback among `redirectUris` (docs/social-login.md). */
+export const OidcSettings = Type.Object({
+  flavor: Type.Union([Type.Literal('oidc'), Type.Literal('google'), Type.Literal('github')]),
+  /** oidc, google: the issuer (discovery, and the `iss` every ID token must carry); github: the
+   * namespace of its numeric user ids (https://github.com). */
+  issuer: HttpsUrl,
+  clientId: Type.String({ minLength: 1, maxLength: 255 }),
+  /** RFC 6749 3.3 scope tokens. */
+  scopes: Type.Array(Type.String({ minLength: 1, maxLength: 100, pattern: '^[!#-\\[\\]-~]+$' }), {
+    minItems: 1,
+    maxItems: 16,
+  }),
+  /** Every node's callback URL as registered at the provider (exact match, RFC 9700 2.1). */
+  redirectUris: Type.Array(HttpsUrl, { minItems: 1, maxItems: 16 }),
+  /** github only: its endpoints (GitHub Enterprise Server, or a test's stand-in); else null. */
+  endpoints: Nullable(
+    Type.Object({ authorization: HttpsUrl, token: HttpsUrl, api: HttpsUrl }),
+  ),
+  /** The identity directory its logins go through (its ties to credential directories hold), and
+   * where a first login registers the account's name. */
+  identityDirectoryId: Id,
+  /** A first login of an account linked to nobody registers a principal. */
+  registerOnFirstLogin: Type.Boolean(),
+  /** A first login links to the principal that holds, and verified here, the address the
+   * provider says it verified. Never by an address the provider does not mark verified. */
+  linkVerifiedEmail: Type.Boolean(),
+  /** Each request to the provider gives up after this long. */
+  timeoutMs: Type.Integer({ minimum: 500, maximum: 60_000 }),
+});
+
 /** An external role directory: LDAP groups whose names are the directory's role names. */
 export const ExternalRoles = Type.Object({
   /** The LDAP credential directory whose connection is used. */
@@ -137,6 +180,8 @@ export const ExternalRoles = Type.Object({
   refreshSeconds: Type.Integer({ minimum: 60, maximum: 86_400 }),
 });
 const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const Base64Url = (maxLength: number) =>
+  Type.String({ minLength: 1, maxLength, pattern: '^[A-Za-z0-9_-]+$' });
 /** One evidence held by a session, with its own time and expiry (ISO 8601 UTC). */
 export const SessionEvidence = Type.Object({
   evidence: Evidence,
@@ -260,6 +305,36 @@ export const eventSchemas = {
      * (projections/single-use.ts). */
     sessionId: Type.Optional(Id),
   }),
+  /** A passkey's assertion was accepted with this signature counter (W3C WebAuthn L3 6.1.1): the
+   * highest counter seen is a max register; two uses with one non-zero counter are a clone. */
+  PasskeyUsed: Type.Object({
+    credentialId: Id,
+    counter: Type.Integer({ minimum: 0, maximum: 4_294_967_295 }),
+    /** The session the assertion started, added to or elevated. */
+    sessionId: Type.Optional(Id),
+  }),
+  /** Recovery codes (look-up secrets, NIST SP 800-63B rev 4 section 3.1.2): a set shown once when
+   * generated, stored only as salted argon2id hashes (src/authn/recovery-codes.ts). A principal's
+   * live set is its latest generation (HLC); the older ones are dead. */
+  RecoveryCodesGenerated: Type.Object({
+    credentialId: Id,
+    principalId: Id,
+    directoryId: Id,
+    hashes: Type.Array(
+      Type.String({
+        maxLength: 200,
+        pattern: '^\\$argon2id\\$v=19\\$m=[0-9]{1,10},t=[0-9]{1,10},p=[0-9]{1,10}\\$[A-Za-z0-9+/]{11,}\\$[A-Za-z0-9+/]{22,}$',
+      }),
+      { minItems: 1, maxItems: 16 },
+    ),
+  }),
+  /** One code of a set was accepted (by its position in the set): never accepted again. Of two
+   * sites accepting it while cut off, the later use's session ends (projections/sessions.ts). */
+  RecoveryCodeUsed: Type.Object({
+    credentialId: Id,
+    index: Type.Integer({ minimum: 0, maximum: 15 }),
+    sessionId: Type.Optional(Id),
+  }),
   /** Location evidence: the principal's requests from these IPv4/IPv6 ranges. */
   SubnetAllowed: Type.Object({
     credentialId: Id,
@@ -289,6 +364,33 @@ export const eventSchemas = {
   /** A certificate (SHA-256 of its DER), whoever holds it, is never evidence again: a replicated
    * deny list, like a CRL entry but by fingerprint. A CA's fingerprint denies what it signed. */
   CertificateFingerprintRevoked: Type.Object({ sha256: Sha256Hex, reason: Text(200) }),
+  /** Ownership evidence (and inherence when the authenticator verifies its user): a WebAuthn
+   * credential, a passkey or a security key (src/authn/passkeys.ts). Public data only: the
+   * credential's public key, never anything that signs. */
+  PasskeyRegistered: Type.Object({
+    credentialId: Id,
+    principalId: Id,
+    directoryId: Id,
+    name: Text(100),
+    /** The authenticator's credential id (W3C WebAuthn L3 5.1 `rawId`, at most 1023 bytes). */
+    webauthnId: Base64Url(1364),
+    /** The user handle the authenticator keeps with it (L3 5.4.3: random, no personal data). */
+    userHandle: Base64Url(86),
+    /** The credential public key, COSE_Key (RFC 9052 section 7). */
+    publicKey: Base64Url(2048),
+    /** COSE algorithm (RFC 9053): -7 ES256, -8 EdDSA, -257 RS256. */
+    algorithm: Type.Integer({ minimum: -65536, maximum: 65535 }),
+    aaguid: Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }),
+    transports: Type.Array(Type.String({ maxLength: 20, pattern: '^[a-z-]+$' }), { maxItems: 8 }),
+    /** Backup eligibility and state (L3 6.1 BE, BS): a synced passkey when both are set. */
+    backupEligible: Type.Boolean(),
+    backedUp: Type.Boolean(),
+    /** Client-side discoverable (credProps `rk`); null when the client did not say. */
+    discoverable: Nullable(Type.Boolean()),
+    /** The signature counter at registration (L3 6.1.1). */
+    counter: Type.Integer({ minimum: 0, maximum: 4_294_967_295 }),
+    validUntil: Nullable(Type.String({ maxLength: 30 })),
+  }),
 
   // Authentication (DESIGN.md section 7). A credential directory is a kind of credential and the
   // evidences it provides, with how long that evidence counts in a session.
@@ -302,6 +404,8 @@ export const eventSchemas = {
     evidenceLifetimeSeconds: Type.Integer({ minimum: 60, maximum: 31_536_000 }),
     /** Kind `ldap`: how to reach the directory. */
     ldap: Type.Optional(LdapSettings),
+    /** Kind `oidc`: the provider and the linking rules. */
+    oidc: Type.Optional(OidcSettings),
   }),
   CredentialDirectoryChanged: Type.Object({
     directoryId: Id,
@@ -311,6 +415,8 @@ export const eventSchemas = {
     evidenceLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 31_536_000 })),
     /** Kind `ldap`: the whole new connection setting. */
     ldap: Type.Optional(LdapSettings),
+    /** Kind `oidc`: the whole new setting. */
+    oidc: Type.Optional(OidcSettings),
   }),
   /** A principal's account in an external LDAP directory, by the entry's stable id (entryUUID,
    * objectGUID): the directory checks its password at every login, none is stored. */
@@ -319,6 +425,27 @@ export const eventSchemas = {
     principalId: Id,
     directoryId: Id,
     entryId: Type.String({ minLength: 1, maxLength: 64 }),
+  }),
+  /** A principal's account at an external OpenID Connect / OAuth 2 provider (issuer + subject;
+   * GitHub: its numeric user id). Linked by a first login that registered the principal, by an
+   * address the provider marks verified (where the directory allows it), or by the principal's
+   * own link ceremony, never otherwise (src/authn/external-login.ts). No token is kept. */
+  ExternalAccountLinked: Type.Object({
+    credentialId: Id,
+    principalId: Id,
+    directoryId: Id,
+    issuer: HttpsUrl,
+    /** OIDC Core 2: at most 255 ASCII characters, unique within the issuer. */
+    subject: Type.String({ minLength: 1, maxLength: 255 }),
+    /** SHA-256 (hex) of issuer, NUL, subject: the unique-claim key within the directory. */
+    accountKey: Sha256Hex,
+    via: Type.Union([
+      Type.Literal('registered'),
+      Type.Literal('verified-email'),
+      Type.Literal('ceremony'),
+    ]),
+    /** The provider's address or login name, for the principal's own listing. */
+    pii: Type.Object({ label: Nullable(Text(320)) }),
   }),
   /** A password credential's hash (argon2id PHC string only; OWASP ASVS 2.4.1, 2.4.4). */
   PasswordSet: Type.Object({
@@ -578,14 +705,19 @@ export const familyOf: { readonly [T in EventType]: EventFamily } = {
   CredentialRevoked: 'credentials',
   OtpEnrolled: 'credentials',
   OtpConfirmed: 'credentials',
+  RecoveryCodesGenerated: 'credentials',
   SubnetAllowed: 'credentials',
   CertificateRegistered: 'credentials',
   CertificateFingerprintRevoked: 'credentials',
+  PasskeyRegistered: 'credentials',
   PasswordSet: 'credentials',
   DirectoryAccountLinked: 'credentials',
+  ExternalAccountLinked: 'credentials',
   PasswordResetIssued: 'credentials',
   PasswordResetCompleted: 'credentials',
   OtpUsed: 'authentication',
+  PasskeyUsed: 'authentication',
+  RecoveryCodeUsed: 'authentication',
   SessionStarted: 'authentication',
   SessionEvidenceAdded: 'authentication',
   SessionElevated: 'authentication',

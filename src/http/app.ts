@@ -55,6 +55,7 @@ import { loginRoutes } from './routes/login.ts';
 import { passwordRoutes } from './routes/passwords.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { principalRoutes } from './routes/principals.ts';
+import { recoveryCodeRoutes } from './routes/recovery-codes.ts';
 import { replicationPrincipal, replicationRoutes } from './routes/replication.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { statusRoutes } from './routes/status.ts';
@@ -286,6 +287,7 @@ export const buildApp = (options: AppOptions): App => {
   app.register(accountRoutes, { prefix: '/v1' });
   app.register(factorRoutes, { prefix: '/v1' });
   app.register(certificateRoutes, { prefix: '/v1' });
+  app.register(recoveryCodeRoutes, { prefix: '/v1' });
   app.register(auditRoutes, { prefix: '/v1' });
   app.register(replicationRoutes);
   return app;

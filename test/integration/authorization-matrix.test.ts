@@ -323,6 +323,22 @@ const ROWS: Row[] = [
     [401, 403, 200, 403, 200, 200, 200, 200, 403],
     async (c) => get(`/v1/principals/${await c.about()}/certificates`),
   ),
+  // Recovery codes: generating is like enrolling OTP (a way into the account); the count is read
+  // like the principal's credentials.
+  row(
+    'POST /v1/principals/:id/recovery-codes',
+    [401, 403, 201, 403, 201, 201, 403, 403, 403],
+    async (c) => post(`/v1/principals/${await c.about()}/recovery-codes`, {}),
+  ),
+  row(
+    'GET /v1/principals/:id/recovery-codes',
+    [401, 403, 200, 403, 200, 200, 200, 200, 403],
+    async (c) => {
+      const id = await c.about();
+      await c.op('POST', `/v1/principals/${id}/recovery-codes`, {});
+      return get(`/v1/principals/${id}/recovery-codes`);
+    },
+  ),
   // A deny list for everyone: administrators only, elevated.
   row('POST /v1/certificates/revoked', [401, 403, null, 403, 403, 200, 403, 403, 403], () =>
     post('/v1/certificates/revoked', { sha256: 'ab'.repeat(32), reason: 'matrix' }),

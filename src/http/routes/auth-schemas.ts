@@ -12,6 +12,8 @@ export const EvidenceName = Type.Union([
 ]);
 export const Password = Type.String({ minLength: 1, maxLength: 4096 });
 export const Otp = Type.String({ minLength: 6, maxLength: 10, pattern: '^[0-9]+$' });
+/** A recovery code as printed (`xxxx-xxxx-xxxx`); spaces, dashes and case are ignored. */
+export const RecoveryCode = Type.String({ minLength: 1, maxLength: 64 });
 export const IdParams = Type.Object({ id: Id }, Strict);
 
 const EvidenceSchema = Type.Object({

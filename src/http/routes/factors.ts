@@ -46,6 +46,8 @@ const CredentialSchema = Type.Object({
     Type.Literal('subnet'),
     Type.Literal('token'),
     Type.Literal('certificate'),
+    Type.Literal('recovery'),
+    Type.Literal('oidc'),
   ]),
   name: Type.String(),
   directoryId: Nullable(Type.String()),

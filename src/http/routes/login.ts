@@ -19,16 +19,17 @@ import { authRouteConfig } from '../rate-limit.ts';
 import { errorResponses, Id, Strict } from '../schemas.ts';
 import { callerOf, clearSessionCookies, deliverToken, ownSession } from '../sessions.ts';
 import type { App } from '../types.ts';
-import { Otp, Password, publicView, SessionWithToken } from './auth-schemas.ts';
+import { Otp, Password, publicView, RecoveryCode, SessionWithToken } from './auth-schemas.ts';
 
 const presentedOf = (
   request: FastifyRequest,
-  body: { password?: string; otp?: string },
+  body: { password?: string; otp?: string; recoveryCode?: string },
 ): Presented => {
   const certificate = presentedCertificate(request);
   return {
     ...(body.password !== undefined ? { password: body.password } : {}),
     ...(body.otp !== undefined ? { otp: body.otp } : {}),
+    ...(body.recoveryCode !== undefined ? { recoveryCode: body.recoveryCode } : {}),
     ...(certificate !== undefined ? { certificate } : {}),
   };
 };
@@ -45,7 +46,7 @@ export const loginRoutes = async (
     request: FastifyRequest,
     reply: FastifyReply,
     flow: typeof addSessionEvidence,
-    body: { password?: string; otp?: string },
+    body: { password?: string; otp?: string; recoveryCode?: string },
   ) => {
     const session = ownSession(request);
     const stepped = await flow(app.sessions.ports(request), callerOf(request, reply), {
@@ -73,6 +74,7 @@ export const loginRoutes = async (
             directory: Type.Optional(Id),
             password: Type.Optional(Password),
             otp: Type.Optional(Otp),
+            recoveryCode: Type.Optional(RecoveryCode),
             transport: Transport,
           },
           Strict,
@@ -148,7 +150,14 @@ export const loginRoutes = async (
         summary: "Add evidence to the caller's session (e.g. an OTP after the password)",
         description: 'Rotates the session token.',
         tags: ['authentication'],
-        body: Type.Object({ password: Type.Optional(Password), otp: Type.Optional(Otp) }, Strict),
+        body: Type.Object(
+          {
+            password: Type.Optional(Password),
+            otp: Type.Optional(Otp),
+            recoveryCode: Type.Optional(RecoveryCode),
+          },
+          Strict,
+        ),
         response: { 200: SessionWithToken, ...errorResponses },
       },
     },
@@ -164,7 +173,14 @@ export const loginRoutes = async (
         description:
           'Password confirmation by default; a policy may ask for an OTP, both, or a subnet. Never for access tokens or Basic. Rotates the session token.',
         tags: ['authentication'],
-        body: Type.Object({ password: Type.Optional(Password), otp: Type.Optional(Otp) }, Strict),
+        body: Type.Object(
+          {
+            password: Type.Optional(Password),
+            otp: Type.Optional(Otp),
+            recoveryCode: Type.Optional(RecoveryCode),
+          },
+          Strict,
+        ),
         response: { 200: SessionWithToken, ...errorResponses },
       },
     },
