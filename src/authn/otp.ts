@@ -8,8 +8,9 @@
 // the time step or counter in an `OtpUsed` event, and a code is accepted only for a step above
 // the highest one used. The writer queue serializes decides, so of two parallel submissions of
 // one code exactly one wins; the used step is a max register, so once the use has replicated,
-// every site refuses the code too. (Two sites accepting the same code before either use
-// replicates is the window multi-master leaves open: at most one time step, ~30 s.)
+// every site refuses the code too. Two sites cut off from each other can each accept one code:
+// the use names its session, and once they exchange the later use's session ends on every node
+// (projections/sessions.ts `secret_uses`, docs/single-use.md).
 import { ScureBase32Plugin, verifySync } from 'otplib';
 import {
   getOtpRecord,
