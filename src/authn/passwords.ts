@@ -15,6 +15,14 @@
 // - Refused when on a list of commonly used passwords (NIST SP 800-63B 5.1.1.2; ASVS 2.1.7): the
 //   49,233-entry `passwords-common` list of @zxcvbn-ts/language-common (MIT; built by the zxcvbn
 //   project from public password-leak frequency lists), compared case-insensitively.
+// - A deployment's policy (`PasswordPolicy`, AUTHLOG_PASSWORD_*; auth-config.ts) sets the minimum
+//   (never below 8: NIST SP 800-63B rev 4 3.1.1.2 "SHALL require passwords to be a minimum of
+//   eight characters"; 15 when a password is the only factor is the rev 4 SHALL, left to the
+//   deployment), the maximum (at least 64: rev 4 "SHOULD permit a maximum … of at least 64"),
+//   the common-password list on or off, and a list of its own (names of the organisation, its
+//   products, leaked passwords it knows of). There are no composition rules and no forced
+//   rotation, on purpose: rev 4 3.1.1.2 "SHALL NOT impose other composition rules" and "SHALL NOT
+//   require subscribers to change passwords periodically" (only on evidence of compromise).
 
 import { randomBytes } from 'node:crypto';
 import { deserialize, serialize } from '@phc/format';
@@ -31,20 +39,48 @@ export type Argon2Params = {
 /** The OWASP floor; configuration may ask for more, never less. */
 export const ARGON2_FLOOR: Argon2Params = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
+/** The least any policy may ask (NIST SP 800-63B rev 4 3.1.1.2), and the most any may allow. */
 export const MIN_PASSWORD = 8;
 export const MAX_PASSWORD = 1024;
+/** A policy's maximum is at least this (rev 4 3.1.1.2: "SHOULD permit … at least 64"). */
+export const MIN_MAXIMUM = 64;
 
-const blocklist = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
+/** How a blocklist entry and a candidate are compared: NFKC, then lower case. */
+export const blocklistKey = (password: string): string => password.normalize('NFKC').toLowerCase();
 
-export const isCommonPassword = (password: string): boolean =>
-  blocklist.has(password.normalize('NFKC').toLowerCase());
+const common: ReadonlySet<string> = new Set(dictionary['passwords-common'].map(blocklistKey));
+
+export const isCommonPassword = (password: string): boolean => common.has(blocklistKey(password));
+
+/** What a new password must be (a deployment's settings: auth-config.ts). */
+export type PasswordPolicy = {
+  readonly minLength: number;
+  readonly maxLength: number;
+  /** The built-in list of commonly used passwords. */
+  readonly commonBlocklist: boolean;
+  /** The deployment's own list (AUTHLOG_PASSWORD_BLOCKLIST_FILE), as `blocklistKey`s. */
+  readonly blocklist: ReadonlySet<string>;
+};
+
+export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = {
+  minLength: MIN_PASSWORD,
+  maxLength: MAX_PASSWORD,
+  commonBlocklist: true,
+  blocklist: new Set(),
+};
 
 /** The password as it is hashed: NFKC-normalized. Throws VALIDATION_FAILED on a rule broken. */
-export const checkNewPassword = (password: string, field = 'password'): string => {
+export const checkNewPassword = (
+  password: string,
+  policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY,
+  field = 'password',
+): string => {
   const normalized = password.normalize('NFKC');
   const length = [...normalized].length;
-  if (length < MIN_PASSWORD) throw invalid(field, `must be at least ${MIN_PASSWORD} characters`);
-  if (length > MAX_PASSWORD) throw invalid(field, `must be at most ${MAX_PASSWORD} characters`);
+  if (length < policy.minLength)
+    throw invalid(field, `must be at least ${policy.minLength} characters`);
+  if (length > policy.maxLength)
+    throw invalid(field, `must be at most ${policy.maxLength} characters`);
   // Control, formatting, private-use and line/paragraph-separator characters cannot be typed
   // reliably and hide in logs and terminals; any other Unicode, spaces included, is accepted
   // (NIST SP 800-63B 5.1.1.2).
@@ -53,8 +89,9 @@ export const checkNewPassword = (password: string, field = 'password'): string =
       field,
       'must not contain control, formatting, private-use, line-separator or unassigned characters',
     );
-  if (blocklist.has(normalized.toLowerCase()))
-    throw invalid(field, 'is a commonly used password; choose another');
+  const key = blocklistKey(normalized);
+  if ((policy.commonBlocklist && common.has(key)) || policy.blocklist.has(key))
+    throw invalid(field, 'is a commonly used or forbidden password; choose another');
   return normalized;
 };
 

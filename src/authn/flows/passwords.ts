@@ -29,7 +29,11 @@ export const changePassword = async (
   input: ChangePasswordInput,
 ): Promise<{ changed: true; endedSessions: number }> => {
   const { session } = input;
-  const normalized = checkNewPassword(input.newPassword, 'newPassword');
+  const normalized = checkNewPassword(
+    input.newPassword,
+    ports.settings.passwordPolicy,
+    'newPassword',
+  );
   ports.throttle.take([attemptKey({ principalId: session.principalId })]);
   const prepared = await prepareEvidence(
     [passwordProvider],
@@ -73,6 +77,9 @@ export const setPrincipalPassword = async (
   caller: Caller,
   { password, ...rest }: SetPasswordInput,
 ): Promise<{ credentialId: string; principalId: string }> => {
-  const hash = await hashPassword(checkNewPassword(password), ports.settings.argon2);
+  const hash = await hashPassword(
+    checkNewPassword(password, ports.settings.passwordPolicy),
+    ports.settings.argon2,
+  );
   return caller.execute(setPassword({ credentialId: newId(), hash, ...rest }));
 };

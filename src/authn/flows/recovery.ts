@@ -57,7 +57,7 @@ export const startRegistration = (
   const email = normalize.email('email', input.email);
   const briefName = normalize.text('briefName', input.briefName, 200);
   normalize.identityName('email', email.email);
-  const normalized = checkNewPassword(input.password);
+  const normalized = checkNewPassword(input.password, settings.passwordPolicy);
   ports.throttle.take([`mail:${email.key}`]);
   return async () => {
     const hash = await hashPassword(normalized, settings.argon2);
@@ -156,7 +156,7 @@ export const completeReset = async (
   caller: Caller,
   input: { readonly token: string; readonly password: string },
 ): Promise<{ passwordChanged: true; endedSessions: number }> => {
-  const normalized = checkNewPassword(input.password);
+  const normalized = checkNewPassword(input.password, ports.settings.passwordPolicy);
   const tokenHash = hashSecret(input.token);
   await guardCode(ports.throttle, caller.ip, () =>
     resetTokenPrincipal(ports.read, tokenHash, ports.now()),

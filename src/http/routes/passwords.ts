@@ -17,7 +17,7 @@ export const passwordRoutes = async (app: App) => {
         summary:
           "Set a principal's password (administrators, elevated; Talos create_basic_credential)",
         description:
-          '8 to 1024 characters after NFKC normalization, not a commonly used password; stored as argon2id.',
+          "The deployment's policy (default 8 to 1024 characters after NFKC normalization, not a commonly used password; AUTHLOG_PASSWORD_*); stored as argon2id.",
         tags: ['authentication'],
         params: IdParams,
         body: Type.Object(
