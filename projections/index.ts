@@ -6,6 +6,7 @@ import { authority } from './authority.ts';
 import { authz } from './authz.ts';
 import { cluster } from './cluster.ts';
 import { credentials } from './credentials.ts';
+import { externalAccounts } from './external-accounts.ts';
 import { factors } from './factors.ts';
 import { identities } from './identities.ts';
 import { inert } from './inert.ts';
@@ -16,6 +17,7 @@ export const projections: readonly Projection[] = [
   principals,
   identities,
   credentials,
+  externalAccounts,
   factors,
   authz,
   sessions,

@@ -71,6 +71,26 @@ export const errorCatalogue = {
     status: 503,
     title: 'No server of the external directory answered in time; try again later',
   },
+  // Social and OpenID Connect logins (src/http/routes/oidc.ts): what went wrong, never a 500.
+  LOGIN_FLOW_INVALID: {
+    status: 400,
+    title:
+      'The login flow is unknown, expired, used, or was started in another browser: start again',
+  },
+  EXTERNAL_LOGIN_DENIED: { status: 401, title: 'The provider did not authenticate the user' },
+  EXTERNAL_TOKEN_INVALID: { status: 401, title: "The provider's answer failed verification" },
+  EXTERNAL_ACCOUNT_NOT_LINKED: {
+    status: 403,
+    title: 'This external account is linked to no principal: log in otherwise and link it',
+  },
+  EXTERNAL_ACCOUNT_TAKEN: {
+    status: 409,
+    title: 'This external account is linked to another principal',
+  },
+  EXTERNAL_PROVIDER_UNAVAILABLE: {
+    status: 503,
+    title: 'The external provider did not answer in time, or this node cannot reach it',
+  },
   LOG_BROKEN: {
     status: 503,
     title: "The node's event log fails its integrity check: it takes no requests until repaired",

@@ -22,6 +22,7 @@ import type { EventPayload } from '../events/catalogue.ts';
 import * as normalize from '../events/normalize.ts';
 import type { Command, CommandMeta } from '../node/command.ts';
 import type { Reader } from '../readmodel/projection.ts';
+import { type OidcInput, oidcSettings } from './oidc-settings.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 
 export {
@@ -116,7 +117,7 @@ export const setPassword = (
   },
 });
 
-const KINDS: readonly Kind[] = ['password', 'otp', 'subnet', 'gateway', 'token', 'ldap'];
+const KINDS: readonly Kind[] = ['password', 'otp', 'subnet', 'gateway', 'token', 'ldap', 'oidc'];
 
 type LdapSettings = NonNullable<EventPayload<'CredentialDirectoryDefined'>['ldap']>;
 /** What a client sends: the flavor and where; the rest takes the flavor's defaults. */
@@ -283,6 +284,8 @@ export const defineCredentialDirectory = (input: {
   evidenceLifetimeSeconds?: number;
   /** Kind `ldap` only, and required for it. */
   ldap?: LdapInput;
+  /** Kind `oidc` only, and required for it (src/authn/oidc-settings.ts). */
+  oidc?: OidcInput;
 }): Command<CredentialDirectoryView> => ({
   name: 'DefineCredentialDirectory',
   decide(state, meta) {
@@ -294,9 +297,15 @@ export const defineCredentialDirectory = (input: {
       throw invalid('kind', `must be one of ${KINDS.join(', ')}`);
     if ((input.kind === 'ldap') !== (input.ldap !== undefined))
       throw invalid('ldap', 'is required for kind ldap, and only for it');
+    if ((input.kind === 'oidc') !== (input.oidc !== undefined))
+      throw invalid('oidc', 'is required for kind oidc, and only for it');
     const { name, key } = normalize.identityName('name', input.name);
+    // An external directory decides who logs in as every principal linked to it: administrators
+    // only, elevated (as for LDAP).
     const authority =
-      input.ldap === undefined ? manage : [...manage, ...requireDirectoryAdmin(state, meta)];
+      input.ldap === undefined && input.oidc === undefined
+        ? manage
+        : [...manage, ...requireDirectoryAdmin(state, meta)];
     const data = {
       directoryId,
       name,
@@ -305,6 +314,7 @@ export const defineCredentialDirectory = (input: {
       evidences: evidenceList(input.evidences),
       evidenceLifetimeSeconds: lifetime(input.evidenceLifetimeSeconds ?? 12 * 3600),
       ...(input.ldap === undefined ? {} : { ldap: ldapSettings(state, input.ldap) }),
+      ...(input.oidc === undefined ? {} : { oidc: oidcSettings(state, directoryId, input.oidc) }),
     };
     return {
       events: [{ type: 'CredentialDirectoryDefined', data }],
@@ -327,6 +337,8 @@ export const changeCredentialDirectory = (input: {
   evidenceLifetimeSeconds?: number;
   /** Kind `ldap`: the whole new connection setting. */
   ldap?: LdapInput;
+  /** Kind `oidc`: the whole new setting. */
+  oidc?: OidcInput;
 }): Command<CredentialDirectoryView> => ({
   name: 'ChangeCredentialDirectory',
   decide(state, meta) {
@@ -347,13 +359,20 @@ export const changeCredentialDirectory = (input: {
     // The evidence a credential gives, and for how long, decide what every session proven with it
     // may do: more of either widens, less locks out (src/authz/conferral.ts).
     const users =
-      evidences !== undefined || life !== undefined || input.ldap !== undefined
+      evidences !== undefined ||
+      life !== undefined ||
+      input.ldap !== undefined ||
+      input.oidc !== undefined
         ? requireDominatesUsersOf(state, meta, dir.id)
         : [];
     if (input.ldap !== undefined && dir.kind !== 'ldap')
       throw invalid('ldap', 'only a directory of kind ldap has connection settings');
     const ldap = input.ldap === undefined ? undefined : ldapSettings(state, input.ldap);
-    const admin = ldap === undefined ? [] : requireDirectoryAdmin(state, meta);
+    if (input.oidc !== undefined && dir.kind !== 'oidc')
+      throw invalid('oidc', 'only a directory of kind oidc has provider settings');
+    const oidc = input.oidc === undefined ? undefined : oidcSettings(state, dir.id, input.oidc);
+    const admin =
+      ldap === undefined && oidc === undefined ? [] : requireDirectoryAdmin(state, meta);
     return {
       events: [
         {
@@ -364,6 +383,7 @@ export const changeCredentialDirectory = (input: {
             ...(evidences ? { evidences } : {}),
             ...(life !== undefined ? { evidenceLifetimeSeconds: life } : {}),
             ...(ldap !== undefined ? { ldap } : {}),
+            ...(oidc !== undefined ? { oidc } : {}),
           },
         },
       ],

@@ -10,13 +10,13 @@ import {
   passwordCredentialsOf,
   SUBNET_DIRECTORY,
 } from '../../projections/credentials.ts';
+import { externalAccountsOf } from '../../projections/external-accounts.ts';
 import {
   certificateRecordsOf,
   otpRecordsOf,
   recoverySetsOf,
   subnetRecordsOf,
 } from '../../projections/factors.ts';
-import { externalAccountsOf } from '../../projections/external-accounts.ts';
 import { getPrincipal, type PrincipalView } from '../../projections/principals.ts';
 import { requirePrivilege } from '../authz/admin.ts';
 import { requireDominates } from '../authz/conferral.ts';

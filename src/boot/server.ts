@@ -8,6 +8,7 @@ import { registerPrincipal } from '../authn/principals.ts';
 import { keyringFrom } from '../authn/seed-crypto.ts';
 import { addRoleMember } from '../authz/commands.ts';
 import { seqOf } from '../clock/version-vector.ts';
+import { OidcService } from '../directories/oidc.ts';
 import { startRoleRefresh } from '../directories/refresh.ts';
 import { DirectoryService } from '../directories/service.ts';
 import { buildApp } from '../http/app.ts';
@@ -131,6 +132,9 @@ export const startServer = async (
     const app = buildApp({
       node,
       directories,
+      // OpenID Connect / social logins: client secrets and this node's callbacks from its
+      // environment (AUTHLOG_OIDC_<ID>_*, src/directories/oidc-env.ts).
+      oidc: new OidcService({ env: (name) => process.env[name], log }),
       operatorToken: config.secrets.operatorToken,
       logger: log,
       edge: config.http,

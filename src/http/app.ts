@@ -20,6 +20,7 @@ import { checkArgon2Params } from '../authn/passwords.ts';
 import { evidenceProviders } from '../authn/providers.ts';
 import { ephemeralKeyring, type Keyring } from '../authn/seed-crypto.ts';
 import { authenticateToken } from '../authn/tokens.ts';
+import { OidcService } from '../directories/oidc.ts';
 import type { DirectoryService } from '../directories/service.ts';
 import { AppError } from '../errors.ts';
 import { logBrokenProblem } from '../node/chain.ts';
@@ -52,6 +53,7 @@ import { factorRoutes } from './routes/factors.ts';
 import { healthRoutes } from './routes/health.ts';
 import { lockoutRoutes } from './routes/lockout.ts';
 import { loginRoutes } from './routes/login.ts';
+import { oidcRoutes } from './routes/oidc.ts';
 import { passwordRoutes } from './routes/passwords.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { principalRoutes } from './routes/principals.ts';
@@ -86,6 +88,9 @@ export type AppOptions = {
   /** External LDAP / AD directories (src/directories/ DirectoryService); none: directory
    * accounts cannot log in here. */
   readonly directories?: DirectoryService;
+  /** The relying party of `oidc` credential directories (src/directories/oidc.ts): client
+   * secrets and this node's callbacks from its environment; unset: none (public clients only). */
+  readonly oidc?: OidcService;
   /** Listen with TLS (`config.tls`): certificate, key, and a CA clients must be signed by. */
   readonly tls?: HttpsServerOptions;
   /** CA certificates (PEM) client certificates may chain to besides the listener's client CA
@@ -287,6 +292,10 @@ export const buildApp = (options: AppOptions): App => {
   app.register(accountRoutes, { prefix: '/v1' });
   app.register(factorRoutes, { prefix: '/v1' });
   app.register(certificateRoutes, { prefix: '/v1' });
+  app.register(oidcRoutes, {
+    prefix: '/v1',
+    service: options.oidc ?? new OidcService({ env: () => undefined }),
+  });
   app.register(recoveryCodeRoutes, { prefix: '/v1' });
   app.register(auditRoutes, { prefix: '/v1' });
   app.register(replicationRoutes);

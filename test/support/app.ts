@@ -26,6 +26,8 @@ export type StartAppOptions = {
   readonly trust?: Parameters<typeof startMemoryNode>[1];
   /** External LDAP / AD directories (src/directories/ DirectoryService). */
   readonly directories?: AppOptions['directories'];
+  /** The relying party of `oidc` directories (src/directories/oidc.ts). */
+  readonly oidc?: AppOptions['oidc'];
   /** Registers extra (test-only) routes or hooks before the app is ready. */
   readonly configure?: (app: App) => void;
 };
@@ -43,6 +45,7 @@ export const startApp = async (
     ...(options.sessions ? { sessions: options.sessions } : {}),
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.directories ? { directories: options.directories } : {}),
+    ...(options.oidc ? { oidc: options.oidc } : {}),
   });
   try {
     options.configure?.(app);

@@ -2,6 +2,7 @@
 // (src/authn/credentials.ts).
 import { Type } from '@sinclair/typebox';
 import { ADMIN_PRIVILEGE } from '../../../projections/authz-engine.ts';
+import { oidcSettingsOf } from '../../../projections/external-accounts.ts';
 import {
   changeCredentialDirectory,
   defineCredentialDirectory,
@@ -9,7 +10,7 @@ import {
 } from '../../authn/credentials.ts';
 import { READ_PRINCIPALS, requireRead } from '../../authz/reads.ts';
 import { AppError } from '../../errors.ts';
-import { LdapSettings } from '../../events/catalogue.ts';
+import { LdapSettings, OidcSettings } from '../../events/catalogue.ts';
 import { run } from '../command.ts';
 import { authRouteConfig } from '../rate-limit.ts';
 import { readerOf } from '../reader.ts';
@@ -24,6 +25,7 @@ const DirectorySchema = Type.Object({
   evidences: Type.Array(Type.String()),
   evidenceLifetimeSeconds: Type.Integer(),
   ldap: Type.Optional(LdapSettings),
+  oidc: Type.Optional(OidcSettings),
 });
 
 /** What a client sends for an `ldap` directory: the flavor's defaults fill the rest
@@ -32,6 +34,18 @@ const LdapBody = Type.Object(
   {
     ...Type.Partial(Type.Omit(LdapSettings, ['attributes'])).properties,
     attributes: Type.Optional(Type.Partial(LdapSettings.properties.attributes, Strict)),
+  },
+  Strict,
+);
+
+/** What a client sends for an `oidc` directory: the flavor's preset fills the rest
+ * (src/authn/oidc-settings.ts). No client secret: that is per node, from its environment. */
+const OidcBody = Type.Object(
+  {
+    ...Type.Partial(Type.Omit(OidcSettings, ['endpoints'])).properties,
+    endpoints: Type.Optional(
+      Type.Union([Type.Partial(OidcSettings.properties.endpoints.anyOf[0], Strict), Type.Null()]),
+    ),
   },
   Strict,
 );
@@ -50,7 +64,13 @@ export const credentialDirectoryRoutes = async (app: App) => {
     },
     async (request) => {
       requireRead(app.node.authz, readerOf(request), READ_PRINCIPALS);
-      return { items: listCredentialDirectories(app.node.read) };
+      const read = app.node.read;
+      return {
+        items: listCredentialDirectories(read).map((d) => {
+          const oidc = d.kind === 'oidc' ? oidcSettingsOf(read, d.id) : undefined;
+          return oidc === undefined ? d : { ...d, oidc };
+        }),
+      };
     },
   );
 
@@ -65,9 +85,12 @@ export const credentialDirectoryRoutes = async (app: App) => {
             directoryId: Id,
             name: Type.String({ minLength: 1, maxLength: 100 }),
             kind: Type.Union(
-              ['password', 'otp', 'subnet', 'gateway', 'token', 'ldap'].map((k) => Type.Literal(k)),
+              ['password', 'otp', 'subnet', 'gateway', 'token', 'ldap', 'oidc'].map((k) =>
+                Type.Literal(k),
+              ),
             ),
             ldap: Type.Optional(LdapBody),
+            oidc: Type.Optional(OidcBody),
             evidences: Type.Array(EvidenceName, { minItems: 1, maxItems: 5 }),
             evidenceLifetimeSeconds: Type.Optional(
               Type.Integer({ minimum: 60, maximum: 31_536_000 }),
@@ -99,6 +122,7 @@ export const credentialDirectoryRoutes = async (app: App) => {
               Type.Integer({ minimum: 60, maximum: 31_536_000 }),
             ),
             ldap: Type.Optional(LdapBody),
+            oidc: Type.Optional(OidcBody),
           },
           Strict,
         ),
