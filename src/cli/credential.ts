@@ -197,8 +197,53 @@ export const credentialCommand = (program: Command) => {
       );
     });
 
+  withApiOptions(credential.command('recovery-codes'))
+    .description(
+      "a principal's recovery codes: how many are left; --regenerate prints a new set once (the old set dies)",
+    )
+    .argument('<principalId>', 'principal id', parseId)
+    .option(
+      '--regenerate',
+      'generate a new set (an elevated session of the principal, or a manager)',
+    )
+    .action(async (principalId: string, opts: ApiOptions & { regenerate?: boolean }) => {
+      const api = connect(opts);
+      if (opts.regenerate) {
+        const made = await api.send(
+          'POST',
+          path`/v1/principals/${principalId}/recovery-codes`,
+          Type.Object({ credentialId: Type.String(), codes: Type.Array(Type.String()) }),
+        );
+        if (opts.json) return printJson(made);
+        print(made.codes.join('\n'));
+        print(
+          `\nThese ${made.codes.length} codes are shown this once; each replaces the second factor once, never the password. Any earlier set no longer works.`,
+        );
+        return;
+      }
+      const view = await api.get(
+        path`/v1/principals/${principalId}/recovery-codes`,
+        Type.Object({
+          credentialId: Type.String(),
+          createdAt: Type.String(),
+          total: Type.Integer(),
+          remaining: Type.Integer(),
+          used: Type.Array(Type.Object({ index: Type.Integer(), at: Type.String() })),
+        }),
+      );
+      if (opts.json) return printJson(view);
+      print(
+        keyValues([
+          ['credential', view.credentialId],
+          ['generated', view.createdAt],
+          ['remaining', `${view.remaining} of ${view.total}`],
+          ['used', view.used.map((u) => `#${u.index + 1} at ${u.at}`).join(', ')],
+        ]),
+      );
+    });
+
   withApiOptions(credential.command('revoke'))
-    .description('revoke a credential (OTP, subnet or access token); final')
+    .description('revoke a credential (OTP, subnet, recovery codes or access token); final')
     .argument('<credentialId>', 'credential id', parseId)
     .action(async (credentialId: string, opts: ApiOptions) => {
       const result = await connect(opts).send(

@@ -457,4 +457,26 @@ describe('authentication factors end to end (scenarios 2-4, 6-10)', () => {
     });
     assert.equal(issue.body.code, 'ELEVATION_REQUIRED');
   });
+
+  it('recovery codes through the CLI: printed once, counted, one used in place of the phone', async () => {
+    const made = await cli('credential', 'recovery-codes', 'ann', '--regenerate');
+    assert.equal(made.code, 0, made.stderr);
+    const codes = made.stdout.match(/^[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}$/gm) ?? [];
+    assert.equal(codes.length, 10, made.stdout);
+    assert.match(made.stdout, /shown this once/);
+    const count = async () => {
+      const shown = await cli('credential', 'recovery-codes', 'ann');
+      assert.equal(shown.code, 0, shown.stderr);
+      return /remaining\s+(\d+) of 10/.exec(shown.stdout)?.[1];
+    };
+    assert.equal(await count(), '10');
+    const session = ok(await login('ann', { password: PASSWORD, recoveryCode: codes[0]! }));
+    assert.deepEqual((session.evidences as { method: string }[]).map((e) => e.method).sort(), [
+      'password',
+      'recovery-code',
+    ]);
+    assert.equal(await count(), '9');
+    const listed = await cli('credential', 'list', 'ann');
+    assert.match(listed.stdout, /recovery\s+recovery codes \(9 of 10 left\)\s+live/);
+  });
 });
