@@ -128,6 +128,30 @@ export const providerError = (directoryId: string, err: unknown, during: string)
   throw err;
 };
 
+/** GitHub answers a refused code with HTTP 200 and an `error` member (docs.github.com, "Troubleshooting
+ * OAuth app access token request errors"): answered as the 400 RFC 6749 5.2 describes, so it reads
+ * as the provider's refusal (EXTERNAL_LOGIN_DENIED with its code), not as a malformed answer. */
+const githubTokenErrors =
+  (base: typeof fetch, tokenUrl: string): typeof fetch =>
+  async (input, init) => {
+    const res = await base(input, init);
+    const url = input instanceof Request ? input.url : String(input);
+    if (url !== tokenUrl || res.status !== 200) return res;
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const refused =
+      typeof body === 'object' && body !== null && 'error' in body && !('access_token' in body);
+    return new Response(text, {
+      status: refused ? 400 : 200,
+      headers: { 'content-type': res.headers.get('content-type') ?? 'application/json' },
+    });
+  };
+
 type Client = {
   readonly fingerprint: string;
   readonly at: number;
@@ -211,7 +235,10 @@ export class OidcService {
       client.enableNonRepudiationChecks(config);
     }
     config.timeout = timeout;
-    if (this.#options.fetch) config[client.customFetch] = this.#options.fetch;
+    const base = this.#options.fetch ?? fetch;
+    if (settings.flavor === 'github' && settings.endpoints !== null)
+      config[client.customFetch] = githubTokenErrors(base, settings.endpoints.token);
+    else if (this.#options.fetch) config[client.customFetch] = this.#options.fetch;
     return config;
   }
 
