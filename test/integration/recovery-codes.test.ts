@@ -7,9 +7,19 @@
 // weaker path in).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { listFactorCredentials } from '../../src/authn/factors.ts';
+import { ARGON2_FLOOR } from '../../src/authn/passwords.ts';
+import { registerPrincipal } from '../../src/authn/principals.ts';
+import {
+  generateRecoveryCodes,
+  liveRecoverySet,
+  newRecoveryCodes,
+  recoveryCodeProvider,
+} from '../../src/authn/recovery-codes.ts';
 import { ORIGIN_STREAM_PREFIX } from '../../src/events/envelope.ts';
 import { listenApp } from '../support/app.ts';
 import { bearer, createUser, type Http, http, operator } from '../support/auth.ts';
+import { pull, startMemoryNode, stopNode } from '../support/in-process.ts';
 
 const PASSWORD = 'a password for recovery';
 
@@ -215,5 +225,67 @@ describe('recovery codes', () => {
     const r = await h.request('GET', `/v1/principals/${bob}/recovery-codes`, { headers: operator });
     assert.equal(r.status, 404, r.text);
     assert.equal(r.body.code, 'CREDENTIAL_NOT_FOUND');
+  });
+});
+
+// Threat: a set generated at a site cut off from the one where the principal generated another
+// staying usable, so a code printed at the wrong site (or by an attacker who held a session there)
+// outlives the principal's own regeneration. Of concurrent sets, the later one (HLC) is live on
+// every node once they exchange; the other is dead everywhere.
+describe('recovery codes generated at two sites at once', () => {
+  it('converge to one live set, the later one, on both sites', async () => {
+    const a = await startMemoryNode('rc-a');
+    const b = await startMemoryNode('rc-b');
+    try {
+      const sys = { actor: 'system' };
+      await a.execute(
+        registerPrincipal({ principalId: 'cy', kind: 'person', briefName: 'Cy' }),
+        sys,
+      );
+      await pull(a, b);
+      const setA = await newRecoveryCodes(ARGON2_FLOOR);
+      const setB = await newRecoveryCodes(ARGON2_FLOOR);
+      await a.execute(
+        generateRecoveryCodes({ credentialId: 'set-a', principalId: 'cy', hashes: setA.hashes }),
+        sys,
+      );
+      await new Promise((r) => setTimeout(r, 5));
+      await b.execute(
+        generateRecoveryCodes({ credentialId: 'set-b', principalId: 'cy', hashes: setB.hashes }),
+        sys,
+      );
+      await pull(a, b);
+      await pull(b, a);
+      assert.equal(a.digest(), b.digest());
+      for (const n of [a, b]) {
+        assert.equal(liveRecoverySet(n.read, 'cy')?.id, 'set-b');
+        const listed = listFactorCredentials(n.read, 'cy').filter((c) => c.kind === 'recovery');
+        assert.deepEqual(
+          listed.map((c) => [c.credentialId, c.revoked]),
+          [
+            ['set-a', true],
+            ['set-b', false],
+          ],
+        );
+      }
+      // A code of the dead set gives nothing, at either site.
+      const code = setA.codes[0]!;
+      const attempt = {
+        principalId: 'cy',
+        presented: { password: 'x', recoveryCode: code },
+        ip: undefined,
+      };
+      const prepared = await recoveryCodeProvider.prepare?.({
+        state: a.read,
+        ...attempt,
+        now: Date.now(),
+        argon2: ARGON2_FLOOR,
+      });
+      assert.equal(prepared?.setId, 'set-b');
+      assert.equal(prepared?.index, undefined);
+    } finally {
+      await stopNode(a);
+      await stopNode(b);
+    }
   });
 });
