@@ -388,6 +388,28 @@ const ROWS: Row[] = [
     ...post('/v1/auth/gateway-login', { transport: 'bearer' }),
     headers: { ...(await c.headers()), 'remote-user': 'admin' },
   })),
+  // Social / OpenID Connect logins (no `oidc` directory here: the routes answer for one that is
+  // not there). Start and callback are public; a link needs the caller's own elevated session.
+  row('GET /v1/auth/oidc/:directoryId/start', [404, 404, null, 404, 404, 404, 404, 404, 404], () =>
+    get('/v1/auth/oidc/no-such-oidc/start'),
+  ),
+  row(
+    'GET /v1/auth/oidc/:directoryId/callback',
+    [404, 404, null, 404, 404, 404, 404, 404, 404],
+    () => get('/v1/auth/oidc/no-such-oidc/callback?code=x&state=y'),
+  ),
+  row('POST /v1/auth/oidc/:directoryId/link', [401, 404, null, 404, 404, 404, 403, 404, 404], () =>
+    post('/v1/auth/oidc/no-such-oidc/link', {}),
+  ),
+  // The principal itself or authlog.principals.manage, elevated: 404 for a link that is not there.
+  row(
+    'DELETE /v1/principals/:id/external-accounts/:credentialId',
+    [401, 403, 404, 403, 404, 404, 403, 403, 403],
+    async (c) => ({
+      method: 'DELETE',
+      url: `/v1/principals/${await c.about()}/external-accounts/no-such-link`,
+    }),
+  ),
   // A wrong password: 401 with a session, 404 without one (tokens cannot add evidence).
   row('POST /v1/auth/evidence', [401, 401, null, 401, 401, 401, 401, 404, 404], () =>
     post('/v1/auth/evidence', { password: 'not the password at all' }),
