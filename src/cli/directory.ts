@@ -200,6 +200,76 @@ export const directoryCommand = (program: Command) => {
       );
     });
 
+  // OpenID Connect, Google, GitHub (docs/social-login.md): the settings are a JSON document (the
+  // flavor's preset fills what is left out). The client secret is not part of it: each node reads
+  // it from AUTHLOG_OIDC_<ID>_CLIENT_SECRET(_FILE), and its own callback from _REDIRECT_URI.
+  const oidcSettingsFrom = (file: string) => {
+    const settings = settingsFrom(file);
+    if (Object.keys(settings).some((k) => /secret/i.test(k)))
+      throw new CliError(
+        `--settings ${file}: no secret belongs in the settings (every site would get it); set AUTHLOG_OIDC_<ID>_CLIENT_SECRET on each node`,
+        EXIT.usage,
+      );
+    return settings;
+  };
+  withApiOptions(directory.command('define-oidc'))
+    .description(
+      'define an OpenID Connect, Google or GitHub login directory (administrators, elevated)',
+    )
+    .argument('<id>', 'credential directory id', parseId)
+    .requiredOption('--settings <file>', "JSON file of its `oidc` settings ('-': stdin)")
+    .option('--name <name>', 'its name (default: the id)')
+    .option('--evidences <list>', 'evidences its logins give, comma-separated', 'trust')
+    .option('--lifetime <seconds>', 'how long its evidence counts in a session', Number)
+    .action(
+      async (
+        id: string,
+        opts: ApiOptions & {
+          settings: string;
+          name?: string;
+          evidences: string;
+          lifetime?: number;
+        },
+      ) => {
+        const result = await connect(opts).send(
+          'POST',
+          '/v1/credential-directories',
+          CredentialDirectory,
+          {
+            directoryId: id,
+            name: opts.name ?? id,
+            kind: 'oidc',
+            evidences: opts.evidences.split(',').map((e) => e.trim()),
+            oidc: oidcSettingsFrom(opts.settings),
+            ...(opts.lifetime !== undefined ? { evidenceLifetimeSeconds: opts.lifetime } : {}),
+          },
+        );
+        if (opts.json) return printJson(result);
+        print(
+          keyValues([
+            ['credential directory', result.id],
+            ['callback path', `/v1/auth/oidc/${id}/callback`],
+            ['login starts at', `/v1/auth/oidc/${id}/start`],
+          ]),
+        );
+      },
+    );
+
+  withApiOptions(directory.command('set-oidc'))
+    .description("replace an OpenID Connect directory's settings (administrators, elevated)")
+    .argument('<id>', 'credential directory id', parseId)
+    .requiredOption('--settings <file>', "JSON file of its `oidc` settings ('-': stdin)")
+    .action(async (id: string, opts: ApiOptions & { settings: string }) => {
+      const result = await connect(opts).send(
+        'PATCH',
+        `/v1/credential-directories/${encodeURIComponent(id)}`,
+        CredentialDirectory,
+        { oidc: oidcSettingsFrom(opts.settings) },
+      );
+      if (opts.json) return printJson(result);
+      print(keyValues([['credential directory', result.id]]));
+    });
+
   withApiOptions(directory.command('define-external-roles'))
     .description(
       "define a role directory whose memberships are an LDAP directory's groups (administrators, elevated)",
