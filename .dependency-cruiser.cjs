@@ -60,6 +60,12 @@ module.exports = {
     exclude: { path: '^(node_modules|test|scripts)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs', '.json'] },
+    // Package subpaths resolve through package.json `exports`, as Node resolves them
+    // (`@simplewebauthn/server/helpers`).
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js', '.mjs', '.json'],
+    },
   },
 };

@@ -91,6 +91,24 @@ export const errorCatalogue = {
     status: 503,
     title: 'The external provider did not answer in time, or this node cannot reach it',
   },
+  // Passkeys (src/authn/passkeys.ts); a failed passkey login is AUTHENTICATION_FAILED like any.
+  PASSKEY_CEREMONY_INVALID: {
+    status: 400,
+    title:
+      'The passkey ceremony is unknown, expired, used, or was started by another session or browser: start again',
+  },
+  PASSKEY_REGISTRATION_INVALID: {
+    status: 400,
+    title: "The authenticator's registration failed verification",
+  },
+  PASSKEY_AUTHENTICATOR_NOT_ALLOWED: {
+    status: 403,
+    title: "This authenticator model (AAGUID) is not on this deployment's allow-list",
+  },
+  PASSKEY_ALREADY_REGISTERED: {
+    status: 409,
+    title: 'This authenticator credential is already registered',
+  },
   LOG_BROKEN: {
     status: 503,
     title: "The node's event log fails its integrity check: it takes no requests until repaired",

@@ -14,6 +14,7 @@ import { externalAccountsOf } from '../../projections/external-accounts.ts';
 import {
   certificateRecordsOf,
   otpRecordsOf,
+  passkeyRecordsOf,
   recoverySetsOf,
   subnetRecordsOf,
 } from '../../projections/factors.ts';
@@ -125,7 +126,8 @@ export type CredentialSummary = {
     | 'token'
     | 'certificate'
     | 'recovery'
-    | 'oidc';
+    | 'oidc'
+    | 'passkey';
   readonly name: string;
   readonly directoryId: string | null;
   /** OTP: confirmed by a first code; others: always true. */
@@ -224,6 +226,19 @@ export const listFactorCredentials = (read: Reader, principalId: string): Creden
     validUntil: null,
     revoked: x.revoked,
   }));
+  // Passkeys: the name given at registration, and whether it syncs (a passkey) or stays on one
+  // device (a security key).
+  const passkeys = passkeyRecordsOf(read, principalId).map((c) => ({
+    credentialId: c.id,
+    kind: 'passkey' as const,
+    name: `${c.name} (${c.backupEligible ? 'synced' : 'device-bound'})`,
+    directoryId: c.directoryId,
+    confirmed: true,
+    cidrs: [],
+    createdAt: c.createdAt,
+    validUntil: c.validUntil,
+    revoked: c.revoked,
+  }));
   return [
     ...passwords,
     ...otp,
@@ -232,6 +247,7 @@ export const listFactorCredentials = (read: Reader, principalId: string): Creden
     ...certificates,
     ...recovery,
     ...external,
+    ...passkeys,
   ].sort((a, b) =>
     a.credentialId < b.credentialId ? -1 : a.credentialId > b.credentialId ? 1 : 0,
   );

@@ -55,6 +55,27 @@ export const elevationEvidences = (read: Reader, principalId: string): string[] 
   return u.length > 0 ? u : [...DEFAULT_ELEVATION];
 };
 
+/**
+ * What an elevation step lacks, given the proofs it presented. The default (no policy names
+ * elevation evidences: a password confirmation) is also met by one multi-factor authenticator: a
+ * passkey that verified its user proves `ownership` and `inherence` at once (NIST SP 800-63B rev 4
+ * section 5.1.9, multi-factor cryptographic authenticators), so a principal without a password
+ * can elevate too. A policy that names evidences gets exactly those.
+ */
+export const elevationLacks = (
+  read: Reader,
+  principalId: string,
+  proofs: readonly { readonly evidences: readonly string[] }[],
+): string[] => {
+  const named = union(policiesOf(read, principalId).map((p) => p.elevate));
+  const multiFactor = proofs.some(
+    (p) => p.evidences.includes('ownership') && p.evidences.includes('inherence'),
+  );
+  if (named.length === 0 && multiFactor) return [];
+  const proven = new Set(proofs.flatMap((p) => p.evidences));
+  return (named.length > 0 ? named : [...DEFAULT_ELEVATION]).filter((e) => !proven.has(e));
+};
+
 /** Both lists from one query: the session lookup needs them on every request (a session whose
  * elevation needs `location` is elevated only where that location holds, see sessions.ts). */
 export const policyOf = (

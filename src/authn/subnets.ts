@@ -121,9 +121,9 @@ export const subnetsContaining = (
 /**
  * `location` evidence when the client address lies in a live subnet credential; otherwise `none`
  * (an address outside is not a failed attempt: nothing was presented). When nothing else is
- * presented (no password, no code), location counts only for a principal whose policy requires
- * it (scenario 6, a service known by where it calls from): being on the office network must not
- * log anyone in as a colleague who happens to hold a subnet credential too.
+ * presented (no password, no code, no passkey), location counts only for a principal whose policy
+ * requires it (scenario 6, a service known by where it calls from): being on the office network
+ * must not log anyone in as a colleague who happens to hold a subnet credential too.
  */
 export const subnetProvider: EvidenceProvider = {
   method: 'subnet',
@@ -132,10 +132,11 @@ export const subnetProvider: EvidenceProvider = {
       directoryAllowed(context, d),
     );
     if (!hit) return 'none';
-    const { password, otp } = context.presented;
+    const { password, otp, passkey } = context.presented;
     if (
       password === undefined &&
       otp === undefined &&
+      passkey === undefined &&
       !requiredEvidences(context.state, context.principalId).includes('location')
     )
       return 'none';

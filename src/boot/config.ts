@@ -9,6 +9,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { type AuthConfig, parseAuthConfig } from '../authn/auth-config.ts';
 import { certificatesOf } from '../authn/certificates.ts';
+import { parseWebAuthnConfig, type WebAuthnConfig } from '../authn/passkey-config.ts';
 import { NODE_ID_PATTERN, ORIGIN_STREAM_PREFIX } from '../events/envelope.ts';
 import { type EdgeConfig, parseEdgeConfig } from '../http/edge-config.ts';
 import { esdbConnectionProblems } from '../store/esdb/connection-string.ts';
@@ -44,6 +45,8 @@ export type Config = {
   readonly http: EdgeConfig;
   /** Sessions, elevation, lockout and argon2 (see src/authn/auth-config.ts). */
   readonly auth: AuthConfig;
+  /** Passkeys: the RP ID and origins every site serves (src/authn/passkey-config.ts); null: off. */
+  readonly webauthn: WebAuthnConfig | null;
   readonly secrets: Secrets;
   /** Where the secrets came from, for the start banner (never the values). */
   readonly secretsSource: 'environment' | string;
@@ -210,6 +213,7 @@ export const loadConfig = (
   const totpKeys = envKeys ? parseKeys(envKeys, problems) : {};
   const http = parseEdgeConfig(get, mode, problems);
   const auth = parseAuthConfig(get, problems);
+  const webauthn = parseWebAuthnConfig(get, mode, port, problems);
   const tls = parseTlsConfig(get, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -259,6 +263,7 @@ export const loadConfig = (
     peerRefusedRetryMs: Number(refusedRetryRaw),
     http,
     auth,
+    webauthn,
     secrets,
     secretsSource,
     tls,

@@ -139,6 +139,7 @@ export const startServer = async (
       logger: log,
       edge: config.http,
       auth: { ...config.auth, outboxDir: join(config.dataDir, 'outbox') },
+      webauthn: config.webauthn,
       peers: () => pullers.map((p) => p.status()),
       otpKeys: keyringFrom(config.secrets.totpKeys),
       ...(server ? { tls: serverTls(server, config.tls.clientCa, config.tls.clientCrl) } : {}),

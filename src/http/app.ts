@@ -16,6 +16,8 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { type AuthConfig, defaultAuthConfig } from '../authn/auth-config.ts';
 import type { EvidenceProvider } from '../authn/evidence.ts';
+import { developmentWebAuthn, type WebAuthnConfig } from '../authn/passkey-config.ts';
+import { createPasskeys } from '../authn/passkeys.ts';
 import { checkArgon2Params } from '../authn/passwords.ts';
 import { evidenceProviders } from '../authn/providers.ts';
 import { ephemeralKeyring, type Keyring } from '../authn/seed-crypto.ts';
@@ -54,6 +56,7 @@ import { healthRoutes } from './routes/health.ts';
 import { lockoutRoutes } from './routes/lockout.ts';
 import { loginRoutes } from './routes/login.ts';
 import { oidcRoutes } from './routes/oidc.ts';
+import { passkeyRoutes } from './routes/passkeys.ts';
 import { passwordRoutes } from './routes/passwords.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { principalRoutes } from './routes/principals.ts';
@@ -91,6 +94,9 @@ export type AppOptions = {
   /** The relying party of `oidc` credential directories (src/directories/oidc.ts): client
    * secrets and this node's callbacks from its environment; unset: none (public clients only). */
   readonly oidc?: OidcService;
+  /** Passkeys (`config.webauthn`, src/authn/passkey-config.ts): the RP ID and origins every
+   * site serves; unset: http://localhost (development, tests); null: passkeys are off. */
+  readonly webauthn?: WebAuthnConfig | null;
   /** Listen with TLS (`config.tls`): certificate, key, and a CA clients must be signed by. */
   readonly tls?: HttpsServerOptions;
   /** CA certificates (PEM) client certificates may chain to besides the listener's client CA
@@ -169,10 +175,16 @@ export const buildApp = (options: AppOptions): App => {
   registerOpenApi(app, { version: VERSION });
   const authConfig: AuthConfig = { ...defaultAuthConfig, ...options.auth };
   checkArgon2Params(authConfig.argon2);
+  const webauthn = options.webauthn === undefined ? developmentWebAuthn() : options.webauthn;
+  const passkeys = webauthn === null ? undefined : createPasskeys(webauthn);
   const sessions = createSessions(options.node, authConfig, {
     providers:
       options.providers ??
-      evidenceProviders(app.otpKeys, certificateTrustOf(tls, options.clientCertificateCas)),
+      evidenceProviders(
+        app.otpKeys,
+        certificateTrustOf(tls, options.clientCertificateCas),
+        passkeys,
+      ),
     directories: options.directories,
   });
   app.decorate('sessions', sessions);
@@ -292,6 +304,7 @@ export const buildApp = (options: AppOptions): App => {
   app.register(accountRoutes, { prefix: '/v1' });
   app.register(factorRoutes, { prefix: '/v1' });
   app.register(certificateRoutes, { prefix: '/v1' });
+  if (passkeys) app.register(passkeyRoutes, { prefix: '/v1', passkeys });
   app.register(oidcRoutes, {
     prefix: '/v1',
     service: options.oidc ?? new OidcService({ env: () => undefined }),

@@ -28,6 +28,8 @@ export type StartAppOptions = {
   readonly directories?: AppOptions['directories'];
   /** The relying party of `oidc` directories (src/directories/oidc.ts). */
   readonly oidc?: AppOptions['oidc'];
+  /** Passkey settings (default: RP ID localhost, origin http://localhost:8080). */
+  readonly webauthn?: AppOptions['webauthn'];
   /** Registers extra (test-only) routes or hooks before the app is ready. */
   readonly configure?: (app: App) => void;
 };
@@ -45,6 +47,7 @@ export const startApp = async (
     ...(options.sessions ? { sessions: options.sessions } : {}),
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.directories ? { directories: options.directories } : {}),
+    ...(options.webauthn !== undefined ? { webauthn: options.webauthn } : {}),
     ...(options.oidc ? { oidc: options.oidc } : {}),
   });
   try {

@@ -60,6 +60,34 @@ export const logIn = async (
     known ??
     (await provisionOnFirstLogin(ports, caller, directory, name, presented.password)) ??
     null;
+  if (principalId === null) await spendVerification(ports, presented.password ?? '');
+  return startSession(ports, caller, {
+    principalId,
+    identity,
+    directory,
+    device,
+    presented,
+    transport,
+  });
+};
+
+/** Steps 3 and 4 for a principal found otherwise (a passkey names its principal: flows/passkey.ts),
+ * after the caller took from the throttle: the providers' slow part, then the Login command.
+ * `principalId` null records a failure for `identity`. */
+export const startSession = async (
+  ports: AuthnPorts,
+  caller: Caller,
+  input: {
+    readonly principalId: string | null;
+    /** What the client named itself by, for the failure record. */
+    readonly identity: string;
+    readonly directory: string;
+    readonly device: string | undefined;
+    readonly presented: Presented;
+    readonly transport: Transport;
+  },
+): Promise<LoggedIn> => {
+  const { principalId, identity, directory, device, presented, transport } = input;
   const prepared =
     principalId === null
       ? new Map()
@@ -75,7 +103,6 @@ export const logIn = async (
           ports.now(),
           { argon2: ports.settings.argon2, directories: ports.directories },
         );
-  if (principalId === null) await spendVerification(ports, presented.password ?? '');
   const { token, hash } = newSessionToken();
   const sessionId = newId();
   const result = await caller.execute(

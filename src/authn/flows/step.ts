@@ -40,6 +40,8 @@ const stepUp = async (
       presented,
       ip: caller.ip,
       credentialDirectories: sessionCredentialDirectories(ports.read, session.sessionId),
+      // A passkey's challenge is bound to the session that asked for it (src/authn/passkeys.ts).
+      sessionId: session.sessionId,
     },
     ports.now(),
     { argon2: ports.settings.argon2, directories: ports.directories },

@@ -8,7 +8,7 @@ import type { Command, CommandMeta } from '../../node/command.ts';
 import type { Reader } from '../../readmodel/projection.ts';
 import type { EvidenceProvider, Presented, Proof } from '../evidence.ts';
 import { type Failure, isLockedOut, trustedDevice } from '../lockout.ts';
-import { elevationEvidences, requiredEvidences } from '../policy.ts';
+import { elevationLacks, requiredEvidences } from '../policy.ts';
 import { type AuthSettings, ownLiveSession, refuse, type StepResult } from './decide.ts';
 import { evidencesOf, gather, type Prepared, sessionCredentialDirectories } from './evidence.ts';
 import { type EvidenceView, getSession } from './views.ts';
@@ -108,8 +108,7 @@ export const elevate = (input: StepInput): Command<StepResult> => ({
     const step = sessionStep(state, meta, input, 'elevate');
     if ('refused' in step) return step.refused;
     const { principalId, base, proofs } = step;
-    const proven = new Set<string>(proofs.flatMap((p) => p.evidences));
-    const lacking = elevationEvidences(state, principalId).filter((e) => !proven.has(e));
+    const lacking = elevationLacks(state, principalId, proofs);
     if (lacking.length > 0 || proofs.length === 0)
       return refuse(
         state,

@@ -48,6 +48,7 @@ const CredentialSchema = Type.Object({
     Type.Literal('certificate'),
     Type.Literal('recovery'),
     Type.Literal('oidc'),
+    Type.Literal('passkey'),
   ]),
   name: Type.String(),
   directoryId: Nullable(Type.String()),
