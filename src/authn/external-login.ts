@@ -36,6 +36,7 @@ import { getIdentity, identityLookalike } from '../../projections/identities.ts'
 import { getPrincipal, principalByEmailKey } from '../../projections/principals.ts';
 import { getSessionRecord } from '../../projections/sessions.ts';
 import { requirePrivilege } from '../authz/admin.ts';
+import { requireDominates } from '../authz/conferral.ts';
 import { requireElevation } from '../authz/elevation.ts';
 import { AppError } from '../errors.ts';
 import type { DomainEvent } from '../events/catalogue.ts';
@@ -304,8 +305,14 @@ export const unlinkExternalAccount = (input: {
 }): Command<ExternalAccount> => ({
   name: 'UnlinkExternalAccount',
   decide(state, meta) {
+    // As for revoking any credential (tokens.ts): self, or a manager of principals it dominates.
     const authority =
-      meta.actor === input.principalId ? [] : requirePrivilege(state, meta, MANAGE_PRINCIPALS);
+      meta.actor === input.principalId
+        ? []
+        : [
+            ...requirePrivilege(state, meta, MANAGE_PRINCIPALS),
+            ...requireDominates(state, meta, input.principalId),
+          ];
     requireElevation(meta);
     const link = externalAccount(state, input.credentialId);
     if (link === undefined || link.principalId !== input.principalId || link.revoked)
