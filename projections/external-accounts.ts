@@ -64,6 +64,16 @@ export const externalAccounts: Projection = {
     'CREATE INDEX external_accounts_key ON external_accounts (directory_id, account_key)',
     'CREATE INDEX external_accounts_principal ON external_accounts (principal_id)',
   ],
+  // A link that lost the account to an earlier one (two principals linked to one external account
+  // at two sites at once): listed for review, like a name two sites claimed.
+  conflicts: [
+    `SELECT 'unique-external-account', 'account:' || x.directory_id || ':' || x.account_key,
+       x.credential_id,
+       (SELECT w.credential_id FROM external_accounts w WHERE w.directory_id = x.directory_id
+          AND w.account_key = x.account_key AND w.status = 'held'),
+       'linked to ' || x.principal_id, x.created_hlc
+     FROM external_accounts x WHERE x.status = 'conflict'`,
+  ],
   handlers: {
     CredentialDirectoryDefined: (e) =>
       e.data.oidc === undefined ? [] : settingsUpsert(e.data.directoryId, e.data.oidc, e.hlc),

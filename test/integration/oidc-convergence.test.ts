@@ -15,6 +15,7 @@ import { externalAccountsOf } from '../../projections/external-accounts.ts';
 import { accountKeyOf } from '../../src/authn/external-login.ts';
 import { derivedId } from '../../src/authn/provision.ts';
 import { OidcService } from '../../src/directories/oidc.ts';
+import { listConflicts } from '../../src/readmodel/conflicts.ts';
 import { auth, startApp } from '../support/app.ts';
 import { pull } from '../support/in-process.ts';
 import { testTrust } from '../support/keys.ts';
@@ -185,6 +186,10 @@ describe('two sites cut off register or link one external account: they converge
     for (const s of [a, b]) {
       assert.equal(externalAccountsOf(s.node.read, alice)[0]?.status, 'held');
       assert.equal(externalAccountsOf(s.node.read, newcomer)[0]?.status, 'conflict');
+      const listed = listConflicts(s.node.read).filter((c) => c.kind === 'unique-external-account');
+      assert.equal(listed.length, 1, 'the losing link is listed for review');
+      assert.equal(listed[0]?.subject, externalAccountsOf(s.node.read, newcomer)[0]?.credentialId);
+      assert.equal(listed[0]?.winner, externalAccountsOf(s.node.read, alice)[0]?.credentialId);
     }
     for (const [s, id] of [
       [a, 'a'],
