@@ -339,6 +339,21 @@ const ROWS: Row[] = [
       return get(`/v1/principals/${id}/recovery-codes`);
     },
   ),
+  // Passkeys: registering is like enrolling OTP, judged before the authenticator's answer (a made-up
+  // ceremony: 400 once the caller may register, 403 before). Real ceremonies: passkeys.test.ts.
+  row(
+    'POST /v1/principals/:id/passkeys/options',
+    [401, 403, 200, 403, 200, 200, 403, 403, 403],
+    async (c) => post(`/v1/principals/${await c.about()}/passkeys/options`, {}),
+  ),
+  row(
+    'POST /v1/principals/:id/passkeys',
+    [401, 403, 400, 403, 400, 400, 403, 403, 403],
+    async (c) => post(`/v1/principals/${await c.about()}/passkeys`, FAKE_REGISTRATION),
+  ),
+  row('GET /v1/principals/:id/passkeys', [401, 403, 200, 403, 200, 200, 200, 200, 403], async (c) =>
+    get(`/v1/principals/${await c.about()}/passkeys`),
+  ),
   // A deny list for everyone: administrators only, elevated.
   row('POST /v1/certificates/revoked', [401, 403, null, 403, 403, 200, 403, 403, 403], () =>
     post('/v1/certificates/revoked', { sha256: 'ab'.repeat(32), reason: 'matrix' }),
@@ -410,6 +425,25 @@ const ROWS: Row[] = [
       url: `/v1/principals/${await c.about()}/external-accounts/no-such-link`,
     }),
   ),
+  // Passwordless: public, the same answer whoever asks; an assertion of no known passkey fails.
+  row('POST /v1/auth/passkeys/login/options', [200, 200, null, 200, 200, 200, 200, 200, 200], () =>
+    post('/v1/auth/passkeys/login/options', { transport: 'bearer' }),
+  ),
+  row('POST /v1/auth/passkeys/login', [401, 401, null, 401, 401, 401, 401, 401, 401], () =>
+    post('/v1/auth/passkeys/login', { ...FAKE_ASSERTION, transport: 'bearer' }),
+  ),
+  // The caller's own session: nobody here holds a passkey (404), tokens have no session (404).
+  row(
+    'POST /v1/auth/passkeys/session/options',
+    [401, 404, null, 404, 404, 404, 404, 404, 404],
+    () => post('/v1/auth/passkeys/session/options', {}),
+  ),
+  row('POST /v1/auth/passkeys/evidence', [401, 401, null, 401, 401, 401, 401, 404, 404], () =>
+    post('/v1/auth/passkeys/evidence', FAKE_ASSERTION),
+  ),
+  row('POST /v1/auth/passkeys/elevate', [401, 401, null, 401, 401, 401, 401, 404, 404], () =>
+    post('/v1/auth/passkeys/elevate', FAKE_ASSERTION),
+  ),
   // A wrong password: 401 with a session, 404 without one (tokens cannot add evidence).
   row('POST /v1/auth/evidence', [401, 401, null, 401, 401, 401, 401, 404, 404], () =>
     post('/v1/auth/evidence', { password: 'not the password at all' }),
@@ -469,6 +503,26 @@ const ROWS: Row[] = [
     resets: true,
   },
 ];
+
+/** Well-formed WebAuthn answers to a ceremony that was never started. */
+const FAKE_CREDENTIAL = {
+  id: 'AAAA',
+  rawId: 'AAAA',
+  type: 'public-key',
+  clientExtensionResults: {},
+};
+const FAKE_REGISTRATION = {
+  ceremonyId: 'never-issued',
+  name: 'matrix',
+  credential: { ...FAKE_CREDENTIAL, response: { clientDataJSON: 'e30', attestationObject: 'oA' } },
+};
+const FAKE_ASSERTION = {
+  ceremonyId: 'never-issued',
+  credential: {
+    ...FAKE_CREDENTIAL,
+    response: { clientDataJSON: 'e30', authenticatorData: 'AA', signature: 'AA' },
+  },
+};
 
 function row(route: string, expect: Expect, req: Row['req']): Row {
   return { route, expect, req };
@@ -572,7 +626,13 @@ describe('authorization matrix: every route × every kind of caller', () => {
 
   before(async () => {
     ctx = await startApp('matrix', {
-      auth: { outboxDir: mkdtempSync(join(tmpdir(), 'authlog-matrix-')), elevationS: 3600 },
+      // The rows' wrong passwords and made-up passkey answers all count against the same few
+      // principals (admin and plain are one): the lockout threshold is not what is tested here.
+      auth: {
+        outboxDir: mkdtempSync(join(tmpdir(), 'authlog-matrix-')),
+        elevationS: 3600,
+        lockoutThreshold: 100,
+      },
       configure: (app) =>
         app.addHook('onRoute', (r) => {
           for (const m of [r.method].flat()) if (m !== 'HEAD') routes.add(`${m} ${r.url}`);

@@ -239,6 +239,12 @@ export const passkeyRoutes = async (app: App, options: { readonly passkeys: Pass
     },
     async (request, reply) => {
       const { ceremonyId, name, credential, validUntil } = request.body;
+      // Who may register is judged before the answer is looked at (and again when recording).
+      await run(
+        request,
+        reply,
+        beginPasskeyRegistration({ principalId: request.params.id, newUserHandle: '' }),
+      );
       const verified = await verifyRegistration(passkeys, {
         ceremonyId,
         principalId: request.params.id,
