@@ -210,7 +210,8 @@ describe('passkeys: registration and use', () => {
     );
     assert.equal(r.status, 403);
     assert.equal(r.body.code, 'FORBIDDEN');
-    // The attacker's own ceremony, answered for the victim's account: refused, and used up.
+    // The attacker's own ceremony, answered for the victim's account: refused before the answer
+    // is even looked at; answered for its own account it registers, once (single use).
     const own = await expect(
       200,
       app,
@@ -223,16 +224,18 @@ describe('passkeys: registration and use', () => {
     const credential = device.createJSON(ORIGIN, own.options as never);
     const body = { ceremonyId: own.ceremonyId, name: 'x', credential };
     const moved = await call(app, 'POST', `/v1/principals/${victim}/passkeys`, bearer(token), body);
-    assert.equal(moved.status, 400);
-    assert.equal(moved.body.code, 'PASSKEY_CEREMONY_INVALID');
-    const late = await call(
+    assert.equal(moved.status, 403);
+    assert.equal(moved.body.code, 'FORBIDDEN');
+    await expect(201, app, 'POST', `/v1/principals/${attacker}/passkeys`, bearer(token), body);
+    const again = await call(
       app,
       'POST',
       `/v1/principals/${attacker}/passkeys`,
       bearer(token),
       body,
     );
-    assert.equal(late.body.code, 'PASSKEY_CEREMONY_INVALID', 'single use');
+    assert.equal(again.status, 400);
+    assert.equal(again.body.code, 'PASSKEY_CEREMONY_INVALID', 'single use');
   });
 
   it('refuses a credential id registered before, to anyone (L3 7.1 step 26)', async () => {
