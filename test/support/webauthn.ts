@@ -72,8 +72,9 @@ export const authenticator = (
   params: Partial<AuthenticatorParameters> = {},
 ): { readonly device: WebAuthnEmulator; readonly params: AuthenticatorEmulator['params'] } => {
   const emulator = new AuthenticatorEmulator({
-    credentialsRepository: new PasskeysCredentialsMemoryRepository(),
     ...params,
+    credentialsRepository:
+      params.credentialsRepository ?? new PasskeysCredentialsMemoryRepository(),
   });
   return { device: new WebAuthnEmulator(emulator), params: emulator.params };
 };
