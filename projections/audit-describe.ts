@@ -152,7 +152,9 @@ const SUMMARIES: Readonly<Record<string, Summarize>> = {
   ResourceTypeDefined: (d) =>
     `defined resource type ${str(d.resourceType)} (actions: ${list(d.actions)})`,
   RoleDirectoryDefined: (d) =>
-    `defined role directory ${str(d.directoryId)} (${str(d.name)}), requires evidence: ${list(d.requiredEvidences)}`,
+    `defined role directory ${str(d.directoryId)} (${str(d.name)}), requires evidence: ${list(d.requiredEvidences)}${
+      d.phishingResistant === true ? ', phishing-resistant' : ''
+    }`,
   RoleDirectoryChanged: (d) =>
     `role directory ${str(d.directoryId)} now requires evidence: ${list(d.requiredEvidences)}`,
   RoleDefined: (d) =>

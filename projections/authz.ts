@@ -2,7 +2,7 @@
 // permissions are restrictive registers (revoke over inherit over grant), memberships too
 // (revoked over granted). Role names are unique claims within their directory; role parents are
 // LWW edges resolved by the graph-edge rule (a cycle loses its newest edge, flagged).
-import type { EventPayload } from '../src/events/catalogue.ts';
+import { type EventPayload, PHISHING_RESISTANT } from '../src/events/catalogue.ts';
 import type { Envelope } from '../src/events/envelope.ts';
 import { canonicalJson } from '../src/events/signature.ts';
 import {
@@ -170,6 +170,18 @@ const creation = (e: Envelope): LwwRegister => ({
   values: { created_by: e.actor, origin: e.origin },
 });
 
+/** A role directory's requirements as one list (sorted): its evidences, and PHISHING_RESISTANT
+ * when it asks for that (the check engine treats it like any evidence the session must hold). */
+const requiredOf = (d: {
+  readonly requiredEvidences: readonly string[];
+  readonly phishingResistant?: boolean | undefined;
+}): string =>
+  JSON.stringify(
+    [
+      ...new Set([...d.requiredEvidences, ...(d.phishingResistant ? [PHISHING_RESISTANT] : [])]),
+    ].sort(),
+  );
+
 export const authz: Projection = {
   name: 'authz',
   ddl: [
@@ -306,9 +318,7 @@ export const authz: Projection = {
               { hlcColumn: 'name_hlc', values: { name, key, name_event: e.id } },
               {
                 hlcColumn: 'evidences_hlc',
-                values: {
-                  required_evidences: JSON.stringify([...new Set(e.data.requiredEvidences)].sort()),
-                },
+                values: { required_evidences: requiredOf(e.data) },
               },
             ],
             // Whether its memberships come from a directory is fixed when it is defined.
@@ -336,9 +346,7 @@ export const authz: Projection = {
         [
           {
             hlcColumn: 'evidences_hlc',
-            values: {
-              required_evidences: JSON.stringify([...new Set(e.data.requiredEvidences)].sort()),
-            },
+            values: { required_evidences: requiredOf(e.data) },
           },
         ],
         e.hlc,

@@ -10,7 +10,13 @@
 // second, parallel submission sees the first one's event).
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { Static } from '@sinclair/typebox';
-import type { DomainEvent, Evidence, EvidenceMethod } from '../events/catalogue.ts';
+import {
+  type DomainEvent,
+  type Evidence,
+  type EvidenceMethod,
+  PHISHING_RESISTANT,
+  PHISHING_RESISTANT_METHODS,
+} from '../events/catalogue.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import type { DirectoryPort } from './directory-port.ts';
 import type { Argon2Params } from './passwords.ts';
@@ -72,6 +78,18 @@ export type PrepareTools = {
   readonly directories?: DirectoryPort | undefined;
 };
 export type PrepareContext = EvidenceContext & PrepareTools;
+
+/** What a session's evidences count as in authorization checks: their kinds, and
+ * PHISHING_RESISTANT when one was proven by a phishing-resistant method (a role directory may
+ * require it, e.g. for administrators). */
+export const heldEvidences = (
+  evidences: readonly { readonly evidence: string; readonly method: string }[],
+): Set<string> => {
+  const held = new Set(evidences.map((e) => e.evidence));
+  if (evidences.some((e) => PHISHING_RESISTANT_METHODS.includes(e.method)))
+    held.add(PHISHING_RESISTANT);
+  return held;
+};
 
 /** Whether a credential of `directoryId` may count in this context. */
 export const directoryAllowed = (context: EvidenceContext, directoryId: string): boolean =>

@@ -122,6 +122,8 @@ export const defineRoleDirectory = (input: {
   directoryId: string;
   name: string;
   requiredEvidences?: readonly string[];
+  /** Memberships count only in sessions holding phishing-resistant evidence (a passkey). */
+  phishingResistant?: boolean;
   /** The client chose `directoryId` (src/authz/conferral.ts `requireMayChooseId`). */
   idChosen?: boolean;
   /** Its memberships come from an LDAP directory's groups (read at login, refreshed). */
@@ -172,6 +174,7 @@ export const defineRoleDirectory = (input: {
             name,
             key,
             requiredEvidences,
+            ...(input.phishingResistant ? { phishingResistant: true } : {}),
             ...(input.external === undefined ? {} : { external: input.external }),
           },
         },

@@ -30,6 +30,13 @@ export const Evidence = Type.Union([
   Type.Literal('inherence'),
 ]);
 
+/** What a role directory requiring phishing-resistant evidence asks of a session, beside its
+ * evidences: a check counts it as held when the session holds evidence proven by one of
+ * PHISHING_RESISTANT_METHODS (NIST SP 800-63B rev 4 3.2.5: authenticators whose output is bound
+ * to the verifier's name; a password, an OTP or a gateway's word is not). */
+export const PHISHING_RESISTANT = 'phishing-resistant';
+export const PHISHING_RESISTANT_METHODS: readonly string[] = ['webauthn', 'certificate'];
+
 /** Node ids: lowercase, digits and dashes (the envelope's `origin`). */
 const NodeId = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' });
 /** A raw Ed25519 public key, base64url (src/events/signature.ts). */
@@ -380,7 +387,9 @@ export const eventSchemas = {
     publicKey: Base64Url(2048),
     /** COSE algorithm (RFC 9053): -7 ES256, -8 EdDSA, -257 RS256. */
     algorithm: Type.Integer({ minimum: -65536, maximum: 65535 }),
-    aaguid: Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }),
+    aaguid: Type.String({
+      pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+    }),
     transports: Type.Array(Type.String({ maxLength: 20, pattern: '^[a-z-]+$' }), { maxItems: 8 }),
     /** Backup eligibility and state (L3 6.1 BE, BS): a synced passkey when both are set. */
     backupEligible: Type.Boolean(),
@@ -574,12 +583,16 @@ export const eventSchemas = {
     key: Text(100),
     /** Evidences a session must hold for memberships of this directory's roles to count. */
     requiredEvidences: Type.Array(Evidence, { maxItems: 8 }),
+    /** Memberships count only while the session holds evidence of a phishing-resistant method
+     * (`PHISHING_RESISTANT_METHODS`: a passkey, a client certificate). */
+    phishingResistant: Type.Optional(Type.Boolean()),
     /** Memberships of its roles come from an LDAP directory's groups, not from grants. */
     external: Type.Optional(ExternalRoles),
   }),
   RoleDirectoryChanged: Type.Object({
     directoryId: Id,
     requiredEvidences: Type.Array(Evidence, { maxItems: 8 }),
+    phishingResistant: Type.Optional(Type.Boolean()),
   }),
   /** What an external role directory said a principal's groups are (their normalized names), read
    * at a login or a refresh: the latest observation (HLC) is the principal's memberships there. */

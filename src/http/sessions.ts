@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthConfig } from '../authn/auth-config.ts';
 import type { DirectoryPort } from '../authn/directory-port.ts';
-import type { EvidenceProvider } from '../authn/evidence.ts';
+import { type EvidenceProvider, heldEvidences } from '../authn/evidence.ts';
 import { basicLogIn } from '../authn/flows/basic.ts';
 import type { AuthnPorts, Caller } from '../authn/flows/ports.ts';
 import { touchSession } from '../authn/sessions/end.ts';
@@ -96,7 +96,7 @@ export const createSessions = (
     return {
       sessionId: session.sessionId,
       principalId: session.principalId,
-      evidences: new Set(session.evidences.map((e) => e.evidence)),
+      evidences: heldEvidences(session.evidences),
       elevated: session.elevatedUntil !== null,
       complete: session.complete,
     };

@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { getRole, grantsOf, listRoles, membersOf } from '../../../projections/authz.ts';
 import type { CheckInput } from '../../../projections/authz-engine.ts';
+import { heldEvidences } from '../../authn/evidence.ts';
 import { liveSession } from '../../authn/sessions/views.ts';
 import {
   addRoleMember,
@@ -105,7 +106,7 @@ const subjectOf = (app: App, b: CheckBodyT, request: FastifyRequest): CheckInput
     });
   return {
     principalId: session.principalId,
-    evidences: new Set(session.evidences.map((e) => e.evidence)),
+    evidences: heldEvidences(session.evidences),
   };
 };
 
@@ -207,6 +208,12 @@ export const authzRoutes = async (app: App) => {
             directoryId: Type.Optional(Id),
             name: Name,
             requiredEvidences: Type.Optional(Type.Array(EvidenceSchema, { maxItems: 5 })),
+            phishingResistant: Type.Optional(
+              Type.Boolean({
+                description:
+                  'memberships count only in sessions holding evidence of a passkey or a client certificate',
+              }),
+            ),
             external: Type.Optional(Type.Object(ExternalRoles.properties, Strict)),
           },
           Strict,
