@@ -28,8 +28,9 @@
 import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { forkServer } from './bench/child-server.ts';
-import { ldapUserName, PASSWORD, userName } from './bench/login-model.ts';
+import { ldapUserName, OPERATOR_TOKEN, PASSWORD, userName } from './bench/login-model.ts';
 import type { ParentMessage, ServerMessage } from './bench/login-server.ts';
+import { passkeyLogins, poster, samplesOf, setUpPasskeys } from './bench/passkeys.ts';
 import { envInt, note, round } from './bench/util.ts';
 
 const USERS = envInt('BENCH_USERS', 500);
@@ -37,6 +38,7 @@ const SECONDS = envInt('BENCH_SECONDS', 5);
 const ROUNDS = envInt('BENCH_ROUNDS', 3);
 const CONCURRENCY = envInt('BENCH_CONCURRENCY', 8);
 const LDAP_USERS = envInt('BENCH_LDAP_USERS', 100);
+const PASSKEY_USERS = envInt('BENCH_PASSKEY_USERS', 100);
 /** Keycloak's sizing guide: 15 password-based logins per second per vCPU. */
 const KEYCLOAK_PER_VCPU = 15;
 
@@ -176,6 +178,46 @@ const main = async () => {
       target: 0.8,
     };
   }
+
+  // The passkey row (scripts/bench/passkeys.ts): passwordless logins over HTTP, two requests and
+  // an ES256 assertion each, against raw verifyAuthenticationResponse in the server's process.
+  note(`passkey row: registering ${PASSKEY_USERS} passkeys`);
+  const post = poster(url, agent);
+  const devices = await setUpPasskeys(
+    post,
+    { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    PASSKEY_USERS,
+  );
+  const samples = samplesOf(devices, 200);
+  const rawPasskey = async (seconds: number) => {
+    tell({ type: 'passkey-raw', seconds, concurrency: CONCURRENCY, samples });
+    return next('passkey-raw');
+  };
+  await rawPasskey(1);
+  await passkeyLogins(post, devices, 1, CONCURRENCY);
+  const rawAssertionRates: number[] = [];
+  const passkeyRates: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const a = await rawPasskey(SECONDS);
+    rawAssertionRates.push((a.verifications * 1000) / a.ms);
+    const b = await passkeyLogins(post, devices, SECONDS, CONCURRENCY);
+    passkeyRates.push((b.ok * 1000) / b.ms);
+    failures += b.failed;
+    note(
+      `passkey round ${r + 1}: raw verifyAuthenticationResponse ${round(rawAssertionRates.at(-1)!, 1)}/s, passkey logins over HTTP ${round(passkeyRates.at(-1)!, 1)}/s${b.failed ? ` (${b.failed} failed)` : ''}`,
+    );
+  }
+  const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const [pr, pl] = [middle(rawAssertionRates), middle(passkeyRates)];
+  note(`passkey logins ${round(pl, 1)}/s = ${round(pl / pr)} of raw verifications (target 0.8)`);
+  const passkey = {
+    users: PASSKEY_USERS,
+    algorithm: 'ES256',
+    rawVerificationsPerSecond: round(pr, 1),
+    passkeyLoginsPerSecond: round(pl, 1),
+    ratioToRaw: round(pl / pr, 3),
+    target: 0.8,
+  };
   tell({ type: 'stop' });
   agent.destroy();
   await exited;
@@ -221,6 +263,7 @@ const main = async () => {
       keycloakPlanningPerVcpu: KEYCLOAK_PER_VCPU,
       ratioToKeycloakPerCore: round(perCore / KEYCLOAK_PER_VCPU, 2),
       ldap,
+      passkey,
     }),
   );
 };

@@ -20,8 +20,9 @@ import { createLogger } from '../../src/http/logging.ts';
 import { newId } from '../../src/node/node.ts';
 import { stopNode } from '../../test/support/in-process.ts';
 import { type Slapd, slapdMissing, startSlapd } from '../../test/support/slapd.ts';
-import { ldapUserName, PASSWORD, userName } from './login-model.ts';
+import { ldapUserName, OPERATOR_TOKEN, PASSWORD, userName } from './login-model.ts';
 import { startDurableNode } from './ours.ts';
+import { type PasskeySample, rawAssertions } from './passkeys.ts';
 import { envInt, note, scratchDir } from './util.ts';
 
 export type ServerMessage =
@@ -30,10 +31,13 @@ export type ServerMessage =
   | { type: 'ldap'; ready: boolean; reason?: string }
   | { type: 'binds'; binds: number; ms: number }
   | { type: 'raw'; verifications: number; ms: number }
+  | { type: 'passkey-raw'; verifications: number; ms: number }
   /** CPU time of this whole process so far (every thread: argon2's pool too), in ms. */
   | { type: 'usage'; cpuMs: number };
 export type ParentMessage =
   | { type: 'raw'; seconds: number; concurrency: number }
+  /** Raw verifyAuthenticationResponse of these assertions (the passkey row). */
+  | { type: 'passkey-raw'; seconds: number; concurrency: number; samples: PasskeySample[] }
   | { type: 'ldap'; users: number }
   /** Raw binds with ldapts: on one kept connection per loop, or a new LDAPS connection each. */
   | { type: 'binds'; seconds: number; concurrency: number; connect: boolean }
@@ -120,7 +124,7 @@ const main = async () => {
   const app = buildApp({
     node,
     directories,
-    operatorToken: 'bench-operator-token-0123456789abcdefghij',
+    operatorToken: OPERATOR_TOKEN,
     logger: createLogger(
       process.env.BENCH_LOG_LEVEL ?? 'info',
       pino.destination({ dest: '/dev/null', sync: true }),
@@ -168,6 +172,12 @@ const main = async () => {
       send({ type: 'binds', ...(await rawBinds(slapd, ldapUsers, message)) });
     } else if (message.type === 'raw') {
       send({ type: 'raw', ...(await rawVerifications(phc, message.seconds, message.concurrency)) });
+    } else if (message.type === 'passkey-raw') {
+      const { samples, seconds, concurrency } = message;
+      send({
+        type: 'passkey-raw',
+        ...(await rawAssertions(node.read, samples, seconds, concurrency)),
+      });
     } else if (message.type === 'usage') {
       const { user, system } = process.cpuUsage();
       send({ type: 'usage', cpuMs: (user + system) / 1000 });
