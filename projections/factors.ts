@@ -49,12 +49,6 @@ export const factors: Projection = {
       created_hlc TEXT NOT NULL, created_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
     'CREATE INDEX passkey_credentials_principal ON passkey_credentials (principal_id)',
     'CREATE INDEX passkey_credentials_webauthn ON passkey_credentials (webauthn_id)',
-    // Accepted non-zero counters by the site that accepted them: one counter accepted twice (a
-    // site refuses one not above what it has seen, so at two sites) means two authenticators
-    // hold the key (W3C WebAuthn L3 6.1.1): listed in the conflicts view.
-    `CREATE TABLE passkey_uses (
-      credential_id TEXT NOT NULL, counter INTEGER NOT NULL, origin TEXT NOT NULL,
-      hlc TEXT NOT NULL, PRIMARY KEY (credential_id, counter, origin)) WITHOUT ROWID`,
     // Recovery codes: a principal's sets (the latest generation by HLC is the live one) and each
     // set's codes as argon2id hashes; a code's first use is kept (earliest HLC).
     `CREATE TABLE recovery_sets (
@@ -69,12 +63,6 @@ export const factors: Projection = {
     `CREATE TABLE revoked_certificates (
       sha256 TEXT PRIMARY KEY, reason TEXT NOT NULL, revoked_hlc TEXT NOT NULL,
       revoked_by TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID`,
-  ],
-  conflicts: [
-    `SELECT 'passkey-counter-reused', 'passkey', u.credential_id, NULL,
-       'counter ' || u.counter || ' accepted at ' || group_concat(u.origin, ', ')
-         || ': possibly a cloned authenticator', MAX(u.hlc)
-     FROM passkey_uses u GROUP BY u.credential_id, u.counter HAVING COUNT(*) > 1`,
   ],
   handlers: {
     // Credential ids are generated (ULIDs), so two sites never create the same one.
@@ -230,18 +218,6 @@ export const factors: Projection = {
     // Whatever order uses arrive in, the counter is the highest accepted anywhere.
     PasskeyUsed: (e) => [
       maxUpdate('passkey_credentials', { id: e.data.credentialId }, 'counter', e.data.counter),
-      ...(e.data.counter > 0
-        ? [
-            sql(
-              `INSERT INTO passkey_uses (credential_id, counter, origin, hlc) VALUES (?, ?, ?, ?)
-               ON CONFLICT DO NOTHING`,
-              e.data.credentialId,
-              e.data.counter,
-              e.origin,
-              e.hlc,
-            ),
-          ]
-        : []),
     ],
     CredentialRevoked: (e) => [
       terminalSet(
@@ -588,7 +564,10 @@ export const passkeyRecordsOf = (read: Reader, principalId: string): PasskeyReco
 /** The unrevoked passkey with this authenticator credential id: the earliest registered, should
  * two sites have registered one id at once (ids are random, so only a forged registration can
  * collide, and its key signs nothing of the real authenticator's). */
-export const passkeyByWebAuthnId = (read: Reader, webauthnId: string): PasskeyRecord | undefined => {
+export const passkeyByWebAuthnId = (
+  read: Reader,
+  webauthnId: string,
+): PasskeyRecord | undefined => {
   const r = read.get(
     `SELECT * FROM passkey_credentials WHERE webauthn_id = ? AND revoked = 0
      ORDER BY created_hlc, id LIMIT 1`,

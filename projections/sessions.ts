@@ -10,11 +10,11 @@
 // - Lockout is a restrictive register: a lockout concurrent with an unlock wins (the safe side);
 //   an unlock made after seeing the lockout ends it.
 // - Policies are LWW per (scope, subject).
-// - Single-use secrets (an OTP time step or counter value, a recovery code): every accepted use is
-//   kept, by secret. Two sites cut off from each other can both accept one secret; once they
-//   exchange, the first use in HLC order (then event id) is the one that counted, and every later
-//   use's session ends (`single-use-conflict`, at the later use's HLC, a terminal end like any
-//   other) and the pair is listed as a conflict. The rule depends only on the set of uses, so every
+// - Single-use secrets (an OTP time step or counter value, a recovery code, a passkey's non-zero
+//   signature counter): every accepted use is kept, by secret. Two sites cut off from each other
+//   can both accept one secret; once they exchange, the first use in HLC order (then event id) is
+//   the one that counted, and every later use's session ends (`single-use-conflict`, at the later
+//   use's HLC, a terminal end like any other) and the pair is listed as a conflict. The rule depends only on the set of uses, so every
 //   node reaches it whichever arrives first, the use or the session (docs/single-use.md).
 import type { EventPayload } from '../src/events/catalogue.ts';
 import type { Envelope } from '../src/events/envelope.ts';
@@ -63,6 +63,16 @@ export const usedSecretOf = (
   if (e.type === 'OtpUsed') {
     const d = e.data;
     return { secret: `otp:${d.credentialId}:${d.step}`, sessionId: d.sessionId ?? null };
+  }
+  // One non-zero signature counter accepted twice (a site refuses one not above what it has seen,
+  // so at two cut-off sites) means two authenticators hold the key (W3C WebAuthn L3 6.1.1): the
+  // later use is a clone's, or the original's after a clone's, and its session ends. 0 is a
+  // passkey that keeps no counter (synced): nothing to tell.
+  if (e.type === 'PasskeyUsed') {
+    const d = e.data;
+    return d.counter === 0
+      ? undefined
+      : { secret: `passkey:${d.credentialId}:${d.counter}`, sessionId: d.sessionId ?? null };
   }
   if (e.type === 'RecoveryCodeUsed') {
     const d = e.data;
@@ -204,6 +214,7 @@ export const sessions: Projection = {
   handlers: {
     OtpUsed: secretUsed,
     RecoveryCodeUsed: secretUsed,
+    PasskeyUsed: secretUsed,
     SessionStarted: (e, read) => {
       const d = e.data;
       return [

@@ -4,7 +4,8 @@
 // either is non-zero, signals a possible clone; 0 means the authenticator keeps none, as synced
 // passkeys do) and 7.2 step 22; NIST SP 800-63B rev 4 5.1.9.2 (replay resistance). Across sites the
 // highest counter seen is a max register (arrival order does not matter), and only one counter
-// accepted twice, which one authenticator never produces, is listed as a conflict.
+// accepted twice, which one authenticator never produces, is a conflict: the later use's session
+// ends on every node (the single-use rule, docs/single-use.md).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { auditEntries } from '../../projections/audit.ts';
@@ -47,7 +48,9 @@ const failures = (node: AuthlogNode, principalId: string): string[] =>
   }).map((e) => e.summary);
 
 const clones = (node: AuthlogNode) =>
-  listConflicts(node.read).filter((c) => c.kind === 'passkey-counter-reused');
+  listConflicts(node.read).filter(
+    (c) => c.kind === 'single-use' && c.scope.startsWith('secret:passkey:'),
+  );
 
 type Site = { app: App; node: AuthlogNode; close(): Promise<void> };
 
@@ -117,16 +120,40 @@ describe('passkey signature counters and revocation across sites', () => {
     assert.deepEqual(clones(b.node), []);
     // A clone used at b while the original is used at a, cut off: each site accepts counter 3.
     const clone = cloneOf(device);
-    assert.equal((await passkeyLogin(a.app, device.device)).status, 200);
-    assert.equal((await passkeyLogin(b.app, clone.device)).status, 200);
+    const original = await passkeyLogin(a.app, device.device);
+    assert.equal(original.status, 200);
+    await new Promise((r) => setTimeout(r, 5));
+    const cloned = await passkeyLogin(b.app, clone.device);
+    assert.equal(cloned.status, 200);
     await pull(a.node, b.node);
     await pull(b.node, a.node);
-    for (const node of [a.node, b.node]) {
-      const found = clones(node);
-      assert.equal(found.length, 1, node.id);
-      assert.equal(found[0]?.subject, credentialId);
-      assert.match(found[0]?.detail ?? '', /counter 3 accepted at site-a, site-b/);
+    const clonedSession = String(cloned.body.sessionId);
+    for (const site of [a, b]) {
+      const found = clones(site.node);
+      assert.equal(found.length, 1, site.node.id);
+      assert.equal(found[0]?.scope, `secret:passkey:${credentialId}:3`);
+      assert.match(found[0]?.detail ?? '', new RegExp(`session ${clonedSession} ended`));
+      // The later use (the clone's, at b) lost its session on both sites; the first kept its own.
+      assert.equal(
+        (
+          await site.app.inject({
+            url: '/v1/auth/session',
+            headers: bearer(String(cloned.body.token)),
+          })
+        ).statusCode,
+        401,
+      );
+      assert.equal(
+        (
+          await site.app.inject({
+            url: '/v1/auth/session',
+            headers: bearer(String(original.body.token)),
+          })
+        ).statusCode,
+        200,
+      );
     }
+    assert.equal(a.node.digest(), b.node.digest());
     // From now on the clone's next counter (4) and the original's (4) race; whichever comes
     // second at a site is refused there.
     assert.equal((await passkeyLogin(a.app, device.device)).status, 200);
