@@ -155,9 +155,7 @@ export const OidcSettings = Type.Object({
   /** Every node's callback URL as registered at the provider (exact match, RFC 9700 2.1). */
   redirectUris: Type.Array(HttpsUrl, { minItems: 1, maxItems: 16 }),
   /** github only: its endpoints (GitHub Enterprise Server, or a test's stand-in); else null. */
-  endpoints: Nullable(
-    Type.Object({ authorization: HttpsUrl, token: HttpsUrl, api: HttpsUrl }),
-  ),
+  endpoints: Nullable(Type.Object({ authorization: HttpsUrl, token: HttpsUrl, api: HttpsUrl })),
   /** The identity directory its logins go through (its ties to credential directories hold), and
    * where a first login registers the account's name. */
   identityDirectoryId: Id,
@@ -330,7 +328,8 @@ export const eventSchemas = {
     hashes: Type.Array(
       Type.String({
         maxLength: 200,
-        pattern: '^\\$argon2id\\$v=19\\$m=[0-9]{1,10},t=[0-9]{1,10},p=[0-9]{1,10}\\$[A-Za-z0-9+/]{11,}\\$[A-Za-z0-9+/]{22,}$',
+        pattern:
+          '^\\$argon2id\\$v=19\\$m=[0-9]{1,10},t=[0-9]{1,10},p=[0-9]{1,10}\\$[A-Za-z0-9+/]{11,}\\$[A-Za-z0-9+/]{22,}$',
       }),
       { minItems: 1, maxItems: 16 },
     ),

@@ -127,7 +127,7 @@ describe('single-use secrets converge: the first use counts, later ones end thei
           const bySecret = new Map<string, { hlc: string; id: string; session: string }[]>();
           for (const e of events) {
             const used = usedSecretOf(e);
-            if (!used || !used.secret.includes(`-${round}:`)) continue;
+            if (!used?.secret.includes(`-${round}:`)) continue;
             const list = bySecret.get(used.secret) ?? [];
             list.push({ hlc: e.hlc, id: e.id, session: used.sessionId ?? '' });
             bySecret.set(used.secret, list);
