@@ -138,116 +138,74 @@ export type CredentialSummary = {
   readonly revoked: boolean;
 };
 
+/** What every kind's read-model record has in common. */
+type Listed = {
+  readonly id: string;
+  readonly name: string;
+  readonly directoryId: string | null;
+  readonly createdAt: string;
+  readonly validUntil: string | null;
+  readonly revoked: boolean;
+};
+
+const summary = (
+  kind: CredentialSummary['kind'],
+  c: Listed,
+  more: { readonly confirmed?: boolean; readonly cidrs?: string[] } = {},
+): CredentialSummary => ({
+  credentialId: c.id,
+  kind,
+  name: c.name,
+  directoryId: c.directoryId,
+  confirmed: more.confirmed ?? true,
+  cidrs: more.cidrs ?? [],
+  createdAt: c.createdAt,
+  validUntil: c.validUntil,
+  revoked: c.revoked,
+});
+
 /** A principal's credentials of every kind (password, OTP, subnet, access token, client
- * certificate), never their secrets. */
+ * certificate, recovery codes, external account, passkey), never their secrets. */
 export const listFactorCredentials = (read: Reader, principalId: string): CredentialSummary[] => {
-  const otp = otpRecordsOf(read, principalId).map((c) => ({
-    credentialId: c.id,
-    kind: c.kind,
-    name: c.name,
-    directoryId: c.directoryId,
-    confirmed: c.confirmed,
-    cidrs: [],
-    createdAt: c.createdAt,
-    validUntil: c.validUntil,
-    revoked: c.revoked,
-  }));
-  const subnets = subnetRecordsOf(read, principalId).map((c) => ({
-    credentialId: c.id,
-    kind: 'subnet' as const,
-    name: c.name,
-    directoryId: c.directoryId,
-    confirmed: true,
-    cidrs: c.cidrs,
-    createdAt: c.createdAt,
-    validUntil: c.validUntil,
-    revoked: c.revoked,
-  }));
-  const tokens = accessTokensOf(read, principalId).map((t) => ({
-    credentialId: t.id,
-    kind: 'token' as const,
-    name: t.name,
-    directoryId: null,
-    confirmed: true,
-    cidrs: t.subnets,
-    createdAt: t.createdAt,
-    validUntil: t.expiresAt,
-    revoked: t.revoked,
-  }));
-  const passwords = passwordCredentialsOf(read, principalId).map((c) => ({
-    credentialId: c.id,
-    kind: 'password' as const,
-    name: 'password',
-    directoryId: c.directoryId,
-    confirmed: true,
-    cidrs: [],
-    createdAt: c.createdAt,
-    validUntil: c.validUntil,
-    revoked: c.revoked,
-  }));
-  const certificates = certificateRecordsOf(read, principalId).map((c) => ({
-    credentialId: c.id,
-    kind: 'certificate' as const,
-    name: c.name,
-    directoryId: c.directoryId,
-    confirmed: true,
-    cidrs: [],
-    createdAt: c.createdAt,
-    validUntil: c.validUntil,
-    revoked: c.revoked,
-  }));
   // Only the latest set of recovery codes is live (src/authn/recovery-codes.ts); older ones show
   // as revoked whether or not a revocation reached this node yet.
   const sets = recoverySetsOf(read, principalId);
-  const recovery = sets.map((s, i) => {
-    const left = s.codes.filter((c) => c.usedAt === null).length;
-    return {
-      credentialId: s.id,
-      kind: 'recovery' as const,
-      name: `recovery codes (${left} of ${s.codes.length} left)`,
-      directoryId: s.directoryId,
-      confirmed: true,
-      cidrs: [],
-      createdAt: s.createdAt,
-      validUntil: null,
-      revoked: s.revoked || i < sets.length - 1,
-    };
-  });
-  // Accounts at external OpenID providers (src/authn/external-login.ts): the address or login
-  // name the provider gave; `conflict` when another principal's link of the account came first.
-  const external = externalAccountsOf(read, principalId).map((x) => ({
-    credentialId: x.credentialId,
-    kind: 'oidc' as const,
-    name: `${x.label ?? x.subject} at ${x.issuer}${x.status === 'conflict' ? ' (conflict)' : ''}`,
-    directoryId: x.directoryId,
-    confirmed: true,
-    cidrs: [],
-    createdAt: x.createdAt,
-    validUntil: null,
-    revoked: x.revoked,
-  }));
-  // Passkeys: the name given at registration, and whether it syncs (a passkey) or stays on one
-  // device (a security key).
-  const passkeys = passkeyRecordsOf(read, principalId).map((c) => ({
-    credentialId: c.id,
-    kind: 'passkey' as const,
-    name: `${c.name} (${c.backupEligible ? 'synced' : 'device-bound'})`,
-    directoryId: c.directoryId,
-    confirmed: true,
-    cidrs: [],
-    createdAt: c.createdAt,
-    validUntil: c.validUntil,
-    revoked: c.revoked,
-  }));
   return [
-    ...passwords,
-    ...otp,
-    ...subnets,
-    ...tokens,
-    ...certificates,
-    ...recovery,
-    ...external,
-    ...passkeys,
+    ...passwordCredentialsOf(read, principalId).map((c) =>
+      summary('password', { ...c, name: 'password' }),
+    ),
+    ...otpRecordsOf(read, principalId).map((c) => summary(c.kind, c, { confirmed: c.confirmed })),
+    ...subnetRecordsOf(read, principalId).map((c) => summary('subnet', c, { cidrs: c.cidrs })),
+    ...accessTokensOf(read, principalId).map((t) =>
+      summary('token', { ...t, directoryId: null, validUntil: t.expiresAt }, { cidrs: t.subnets }),
+    ),
+    ...certificateRecordsOf(read, principalId).map((c) => summary('certificate', c)),
+    ...sets.map((s, i) =>
+      summary('recovery', {
+        ...s,
+        name: `recovery codes (${s.codes.filter((c) => c.usedAt === null).length} of ${s.codes.length} left)`,
+        validUntil: null,
+        revoked: s.revoked || i < sets.length - 1,
+      }),
+    ),
+    // Accounts at external OpenID providers (src/authn/external-login.ts): the address or login
+    // name the provider gave; `conflict` when another principal's link of the account came first.
+    ...externalAccountsOf(read, principalId).map((x) =>
+      summary('oidc', {
+        ...x,
+        id: x.credentialId,
+        name: `${x.label ?? x.subject} at ${x.issuer}${x.status === 'conflict' ? ' (conflict)' : ''}`,
+        validUntil: null,
+      }),
+    ),
+    // Passkeys: the name given at registration, and whether it syncs (a passkey) or stays on one
+    // device (a security key).
+    ...passkeyRecordsOf(read, principalId).map((c) =>
+      summary('passkey', {
+        ...c,
+        name: `${c.name} (${c.backupEligible ? 'synced' : 'device-bound'})`,
+      }),
+    ),
   ].sort((a, b) =>
     a.credentialId < b.credentialId ? -1 : a.credentialId > b.credentialId ? 1 : 0,
   );
