@@ -46,15 +46,12 @@ import { newId } from '../node/node.ts';
 import type { Reader } from '../readmodel/projection.ts';
 import { directoryAllowed, type EvidenceProvider } from './evidence.ts';
 import { evidenceOf } from './factors.ts';
-import { failed } from './flows/identify.ts';
-import type { LoggedIn } from './flows/login.ts';
+import { type LoggedIn, startSession } from './flows/login.ts';
 import type { AuthnPorts, Caller } from './flows/ports.ts';
 import { attemptKey } from './flows/throttle.ts';
 import { MANAGE_PRINCIPALS } from './principals.ts';
 import { derivedId } from './provision.ts';
-import { prepareEvidence } from './sessions/evidence.ts';
-import { login } from './sessions/login.ts';
-import { newSessionToken, type Transport } from './sessions/token.ts';
+import type { Transport } from './sessions/token.ts';
 
 /** An account a provider proved (src/directories/oidc.ts `ProvenAccount`). */
 export type ExternalIdentity = {
@@ -389,33 +386,14 @@ export const logInExternal = async (
   ]);
   const { principalId } = await caller.execute(resolveExternalAccount({ account, settings }));
   const presented = { external: { directoryId: account.directoryId, accountKey } };
-  const attempt = { principalId, presented, ip: caller.ip };
-  const prepared = await prepareEvidence(ports.providers, ports.read, attempt, ports.now(), {
-    argon2: ports.settings.argon2,
-    directories: ports.directories,
+  return startSession(ports, caller, {
+    principalId,
+    identity: labelOf(account).slice(0, 256),
+    directory: settings.identityDirectoryId,
+    device,
+    presented,
+    transport,
   });
-  const { token, hash } = newSessionToken();
-  const sessionId = newId();
-  const result = await caller.execute(
-    login({
-      sessionId,
-      tokenHash: hash,
-      transport,
-      principalId,
-      identity: labelOf(account).slice(0, 256),
-      identityDirectoryId: settings.identityDirectoryId,
-      device,
-      presented,
-      ip: caller.ip,
-      prepared,
-      providers: ports.providers,
-      settings: ports.settings,
-    }),
-  );
-  if (!result.ok) throw failed();
-  ports.activity?.set(sessionId, ports.now());
-  const deviceToken = caller.devices.issue?.(result.session.principalId);
-  return { session: result.session, token, ...(deviceToken === undefined ? {} : { deviceToken }) };
 };
 
 /** A fresh credential id for a ceremony link (ULID: one user action at one site). */
