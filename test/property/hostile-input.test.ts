@@ -26,7 +26,9 @@ import {
 } from '../support/hostile.ts';
 
 const MISSING_ID = 'zz-missing-0';
-const INTERNALS = /at .*\.(ts|js):\d+|SQLITE|better-sqlite3|node_modules|\/work\/|Error:/i;
+// Case-sensitive: a JavaScript error's name (`TypeError:`) leaks; a field named `error` (an OAuth
+// callback's `querystring.error: must be string`) does not.
+const INTERNALS = /at .*\.(ts|js):\d+|SQLITE|[Ss]qlite3|node_modules|\/work\/|Error:/;
 
 const fill = (op: Operation, values: Record<string, string>) =>
   op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => values[name] ?? MISSING_ID);
