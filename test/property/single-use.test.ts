@@ -1,5 +1,6 @@
-// Single-use secrets across sites (issue 18 item 3): an OTP time step, an HOTP counter value or a
-// recovery code accepted at two or three sites while they are cut off counts once after they
+// Single-use secrets across sites (issue 18 item 3): an OTP time step, an HOTP counter value, a
+// recovery code or a passkey signature counter (non-zero: 0 is a synced passkey that keeps none)
+// accepted at two or three sites while they are cut off counts once after they
 // exchange. For any history of uses (each site refusing what it already knows used, as the
 // providers do) and partial syncs, and any delivery order with duplicates:
 // - every node ends with the same digest;
@@ -34,12 +35,22 @@ let sessions = 0;
 
 /** What a login that accepted a secret records: the use (naming the session) and the session. A
  * site refuses a secret its read model already holds as used, as the providers do. */
-type Use = DomainEventOf<'OtpUsed'> | DomainEventOf<'RecoveryCodeUsed'>;
+type Use =
+  | DomainEventOf<'OtpUsed'>
+  | DomainEventOf<'RecoveryCodeUsed'>
+  | DomainEventOf<'PasskeyUsed'>;
 
-const loginWith = (use: Use, secret: string): Command<null> => ({
+const METHOD = {
+  OtpUsed: 'totp',
+  RecoveryCodeUsed: 'recovery-code',
+  PasskeyUsed: 'webauthn',
+} as const;
+
+/** `secret` null: a use that is no secret (a passkey that keeps no counter). */
+const loginWith = (use: Use, secret: string | null): Command<null> => ({
   name: 'LoginWithSecret',
   decide(state, meta) {
-    if (state.get('SELECT 1 AS x FROM secret_uses WHERE secret = ?', secret)) {
+    if (secret !== null && state.get('SELECT 1 AS x FROM secret_uses WHERE secret = ?', secret)) {
       return { events: [], result: null };
     }
     const sessionId = (use.data as { sessionId: string }).sessionId;
@@ -62,7 +73,7 @@ const loginWith = (use: Use, secret: string): Command<null> => ({
             evidences: [
               {
                 evidence: 'ownership',
-                method: use.type === 'OtpUsed' ? 'totp' : 'recovery-code',
+                method: METHOD[use.type],
                 credentialId: use.data.credentialId,
                 at: iso(at),
                 expiresAt: iso(at + 3_600_000),
@@ -92,12 +103,13 @@ describe('single-use secrets converge: the first use counts, later ones end thei
     let conflicts = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(historyStep(1, 2), { minLength: 2, maxLength: 24 }),
+        fc.array(historyStep(2, 2), { minLength: 2, maxLength: 24 }),
         async (steps) => {
           round++;
           // Each round works on its own secrets (a fresh credential id), on the same three nodes.
           const otp = `${OTP}-${round}`;
           const recovery = `${RECOVERY}-${round}`;
+          const passkey = `passkey-cred-${round}`;
           if (round === 1)
             await nodes[0]!.execute(
               registerPrincipal({ principalId: 'pia', kind: 'person', briefName: 'Pia' }),
@@ -106,14 +118,29 @@ describe('single-use secrets converge: the first use counts, later ones end thei
           await healAll(nodes);
           await playHistory(nodes, steps, (_node, s) => {
             const sessionId = `s-${round}-${++sessions}`;
-            const use: Use =
+            // An OTP step, a recovery code, or a passkey's signature counter (0: a synced passkey
+            // that keeps none, never a secret, never a conflict).
+            const [use, secret]: [Use, string | null] =
               s.op === 0
-                ? { type: 'OtpUsed', data: { credentialId: otp, step: 100 + s.a, sessionId } }
-                : {
-                    type: 'RecoveryCodeUsed',
-                    data: { credentialId: recovery, index: s.a, sessionId },
-                  };
-            const secret = s.op === 0 ? `otp:${otp}:${100 + s.a}` : `recovery:${recovery}:${s.a}`;
+                ? [
+                    { type: 'OtpUsed', data: { credentialId: otp, step: 100 + s.a, sessionId } },
+                    `otp:${otp}:${100 + s.a}`,
+                  ]
+                : s.op === 1
+                  ? [
+                      {
+                        type: 'RecoveryCodeUsed',
+                        data: { credentialId: recovery, index: s.a, sessionId },
+                      },
+                      `recovery:${recovery}:${s.a}`,
+                    ]
+                  : [
+                      {
+                        type: 'PasskeyUsed',
+                        data: { credentialId: passkey, counter: s.a, sessionId },
+                      },
+                      s.a === 0 ? null : `passkey:${passkey}:${s.a}`,
+                    ];
             return { command: loginWith(use, secret), meta: { actor: 'pia' } };
           });
           await healAll(nodes);
@@ -133,18 +160,19 @@ describe('single-use secrets converge: the first use counts, later ones end thei
             bySecret.set(used.secret, list);
           }
           const losers = new Set<string>();
-          const winners = new Set<string>();
           for (const uses of bySecret.values()) {
             uses.sort((x, y) => (x.hlc < y.hlc ? -1 : x.hlc > y.hlc ? 1 : x.id < y.id ? -1 : 1));
-            winners.add(uses[0]!.session);
             for (const u of uses.slice(1)) losers.add(u.session);
           }
+          const started = events.filter(
+            (e) => e.type === 'SessionStarted' && e.data.sessionId.startsWith(`s-${round}-`),
+          ).length;
           for (const n of nodes) {
             const rows = n.read.all(
               'SELECT id, ended, end_reason FROM sessions WHERE id LIKE ?',
               `s-${round}-%`,
             ) as unknown as SessionRow[];
-            assert.equal(rows.length, winners.size + losers.size);
+            assert.equal(rows.length, started);
             for (const r of rows) {
               if (losers.has(r.id)) {
                 assert.equal(r.ended, 1, `${r.id} used a secret after another site did`);
