@@ -471,6 +471,25 @@ export type PasswordCredentialRecord = {
 };
 
 /** Every password credential of a principal (revoked ones too), never the secret. */
+/** How many live credentials other than `except` can log the principal in on their own: a
+ * password, a directory account, a passkey, an external account or a client certificate. */
+export const otherWaysInCount = (
+  read: Reader,
+  principalId: string,
+  except: string,
+  nowIso: string,
+): number =>
+  Number(
+    read.get(
+      `SELECT COUNT(*) AS n FROM credentials WHERE principal_id = ? AND id != ? AND revoked = 0
+         AND kind IN ('password', 'ldap', 'passkey', 'oidc', 'certificate')
+         AND (valid_until IS NULL OR valid_until > ?)`,
+      principalId,
+      except,
+      nowIso,
+    )?.n ?? 0,
+  );
+
 export const passwordCredentialsOf = (
   read: Reader,
   principalId: string,

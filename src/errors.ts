@@ -55,6 +55,10 @@ export const errorCatalogue = {
     status: 409,
     title: 'This password is kept by an external directory; change it there',
   },
+  LAST_WAY_IN: {
+    status: 409,
+    title: 'This is the last way to log in to the account; add another one first',
+  },
   ID_TAKEN: { status: 409, title: 'The id is already in use' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   URI_TOO_LONG: { status: 414, title: 'The request URI is too long' },

@@ -24,7 +24,7 @@
 // never links again by itself: only the principal's own ceremony links it again.
 import { createHash } from 'node:crypto';
 import { emailKeyVerified } from '../../projections/account-tokens.ts';
-import { getCredentialDirectory } from '../../projections/credentials.ts';
+import { getCredentialDirectory, otherWaysInCount } from '../../projections/credentials.ts';
 import {
   type ExternalAccount,
   externalAccount,
@@ -316,6 +316,21 @@ export const unlinkExternalAccount = (input: {
       throw new AppError(
         'CREDENTIAL_NOT_FOUND',
         `principal ${input.principalId} has no linked external account ${input.credentialId}`,
+      );
+    // A principal does not lock itself out: its last way in stays until it adds another (an
+    // administrator may still remove it, as when someone leaves).
+    if (
+      meta.actor === input.principalId &&
+      otherWaysInCount(
+        state,
+        input.principalId,
+        link.credentialId,
+        new Date(meta.now).toISOString(),
+      ) === 0
+    )
+      throw new AppError(
+        'LAST_WAY_IN',
+        'this account is your only way to log in: set a password or register a passkey first',
       );
     return {
       events: [

@@ -425,13 +425,40 @@ describe('OpenID Connect login against a real provider', () => {
         String((e.data as { reason?: string }).reason).startsWith('link:'),
     );
     assert.ok(failure, 'the failed ceremony is in the audit trail');
-    // Alice unlinks it: it logs nobody in, and does not link again by itself.
+    // Alice unlinks it: it logs nobody in, and does not link again by itself. Not while it is her
+    // only way in, though: with her password revoked (by an administrator, her elevated session
+    // still open) she would lock herself out (LAST_WAY_IN); with a password again she may.
     const credentialId = String(done.json().credentialId);
-    const unlinked = await inject(
+    const credentials = await inject('GET', `/v1/principals/${alice}/credentials`, {
+      headers: auth,
+    });
+    const passwordId = String(
+      (credentials.json().items as { kind: string; credentialId: string }[]).find(
+        (c) => c.kind === 'password',
+      )?.credentialId,
+    );
+    const revoked = await inject('DELETE', `/v1/credentials/${passwordId}`, { headers: auth });
+    assert.equal(revoked.statusCode, 200, revoked.body);
+    const last = await inject(
       'DELETE',
       `/v1/principals/${alice}/external-accounts/${credentialId}`,
       {
         headers: asAlice,
+      },
+    );
+    assert.equal(last.statusCode, 409, last.body);
+    assert.equal(last.json().code, 'LAST_WAY_IN');
+    const again = await inject('PUT' as 'POST', `/v1/principals/${alice}/password`, {
+      headers: auth,
+      payload: { password: PASSWORD },
+    });
+    assert.ok(again.statusCode < 300, again.body);
+    // A new password ends the elevation it was made in (sudo-bypass.test.ts): elevate again.
+    const unlinked = await inject(
+      'DELETE',
+      `/v1/principals/${alice}/external-accounts/${credentialId}`,
+      {
+        headers: await elevatedBearer('alice'),
       },
     );
     assert.equal(unlinked.statusCode, 200, unlinked.body);
